@@ -1,0 +1,63 @@
+//! Gaussian naive Bayes (linfa-bayes).
+use linfa::prelude::*;
+use linfa_bayes::{GaussianNb, NaiveBayes};
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::{class_codes, DataShape, FitContext, FittedModel, Learner};
+use crate::error::{Error, Result};
+use crate::metrics::Prediction;
+use crate::space::{get_f64, Config, ParamValue, SearchSpace};
+use crate::task::{Target, Task};
+
+const NAME: &str = "naive_bayes";
+
+/// Gaussian naive Bayes.
+pub struct NaiveBayesLearner;
+
+impl Learner for NaiveBayesLearner {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn description(&self) -> &'static str {
+        "Gaussian naive Bayes (classification)"
+    }
+    fn supports(&self, task: Task) -> bool {
+        task.is_classification()
+    }
+    fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
+        SearchSpace::default().float("var_smoothing", 1e-11, 1e-1, true)
+    }
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
+        vec![Config::from([("var_smoothing".into(), ParamValue::Float(1e-9))])]
+    }
+    fn relative_cost(&self, _shape: DataShape) -> f64 {
+        0.1
+    }
+    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+        let smoothing = get_f64(config, "var_smoothing", NAME)?;
+        let (codes, k) = class_codes(NAME, y)?;
+        let model = GaussianNb::params().var_smoothing(smoothing).fit(&DatasetBase::new(x, codes)).map_err(|e| Error::learner(NAME, e))?;
+        Ok(FittedModel::NaiveBayes(NaiveBayesModel { model, n_classes: k, n_features: x.ncols() }))
+    }
+}
+
+/// A fitted Gaussian naive Bayes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NaiveBayesModel {
+    model: GaussianNb<f64, usize>,
+    n_classes: usize,
+    pub(super) n_features: usize,
+}
+
+impl NaiveBayesModel {
+    pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
+        let (p, classes) = self.model.predict_proba(x);
+        let mut out = Array2::zeros((x.nrows(), self.n_classes));
+        // A class absent from a training fold keeps probability zero.
+        for (j, &&class) in classes.iter().enumerate() {
+            out.column_mut(class).assign(&p.column(j));
+        }
+        Prediction::Classes(out)
+    }
+}

@@ -1,0 +1,95 @@
+//! Logistic regression (linfa-logistic): binary and multinomial.
+use linfa::prelude::*;
+use linfa_logistic::{FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression, MultiLogisticRegression};
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::{class_codes, DataShape, FitContext, FittedModel, Learner};
+use crate::error::{Error, Result};
+use crate::metrics::Prediction;
+use crate::space::{get_f64, get_usize, Config, ParamValue, SearchSpace};
+use crate::task::{Target, Task};
+
+/// Logistic regression with an L2 penalty.
+pub struct LogisticLearner;
+
+const NAME: &str = "logistic";
+
+impl Learner for LogisticLearner {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn description(&self) -> &'static str {
+        "logistic regression, L2-penalised (binary and multinomial)"
+    }
+    fn supports(&self, task: Task) -> bool {
+        task.is_classification()
+    }
+    fn needs_scaling(&self) -> bool {
+        true
+    }
+    fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
+        SearchSpace::default().float("alpha", 1e-5, 100.0, true).int("max_iterations", 50, 400, true)
+    }
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
+        vec![Config::from([("alpha".into(), ParamValue::Float(1.0)), ("max_iterations".into(), ParamValue::Int(100))])]
+    }
+    fn relative_cost(&self, _shape: DataShape) -> f64 {
+        1.0
+    }
+    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+        let alpha = get_f64(config, "alpha", NAME)?;
+        let iterations = get_usize(config, "max_iterations", NAME)? as u64;
+        let (codes, k) = class_codes(NAME, y)?;
+        let data = DatasetBase::new(x, codes);
+        if k == 2 {
+            let model = LogisticRegression::default().alpha(alpha).max_iterations(iterations).fit(&data).map_err(|e| Error::learner(NAME, e))?;
+            Ok(FittedModel::Logistic(LogisticModel { model, n_features: x.ncols() }))
+        } else {
+            let model = MultiLogisticRegression::default().alpha(alpha).max_iterations(iterations).fit(&data).map_err(|e| Error::learner(NAME, e))?;
+            Ok(FittedModel::MultiLogistic(MultiLogisticModel { model, n_classes: k, n_features: x.ncols() }))
+        }
+    }
+}
+
+/// A fitted binary logistic regression.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogisticModel {
+    model: FittedLogisticRegression<f64, usize>,
+    pub(super) n_features: usize,
+}
+
+impl LogisticModel {
+    pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
+        let p = self.model.predict_probabilities(&x);
+        // linfa's positive class is the larger label; ours are 0 and 1.
+        let pos_is_one = self.model.labels().pos.class == 1;
+        let mut out = Array2::zeros((x.nrows(), 2));
+        for (i, &v) in p.iter().enumerate() {
+            let one = if pos_is_one { v } else { 1.0 - v };
+            out[[i, 0]] = 1.0 - one;
+            out[[i, 1]] = one;
+        }
+        Prediction::Classes(out)
+    }
+}
+
+/// A fitted multinomial logistic regression.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MultiLogisticModel {
+    model: MultiFittedLogisticRegression<f64, usize>,
+    n_classes: usize,
+    pub(super) n_features: usize,
+}
+
+impl MultiLogisticModel {
+    pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
+        let p = self.model.predict_probabilities(&x);
+        let mut out = Array2::zeros((x.nrows(), self.n_classes));
+        // A class absent from the training rows keeps probability zero.
+        for (j, &class) in self.model.classes().iter().enumerate() {
+            out.column_mut(class).assign(&p.column(j));
+        }
+        Prediction::Classes(out)
+    }
+}

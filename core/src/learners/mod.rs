@@ -1,0 +1,362 @@
+//! Learners: each fits on a design matrix under a configuration from its own search space
+//! and returns a [`FittedModel`] that predicts and serialises.
+//!
+//! [`fit_guarded`] is the one way in: it validates inputs (linfa aborts or panics on NaN,
+//! empty data or a wrong column count) and turns a panic into an error, so a failing
+//! learner fails one trial and never the process.
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use ndarray::{Array1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::metrics::Prediction;
+use crate::space::{Config, SearchSpace};
+use crate::task::{Target, Task};
+
+mod bayes;
+mod knn;
+mod linear;
+mod logistic;
+mod svm;
+mod tree;
+
+pub use tree::{ForestModel, TreeModel};
+
+/// Size of the data a learner will see, for spaces and cost estimates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataShape {
+    /// Training rows.
+    pub rows: usize,
+    /// Columns after preprocessing.
+    pub features: usize,
+    /// Classes (0 for regression).
+    pub classes: usize,
+}
+
+/// What a learner's intermediate report asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep going.
+    Continue,
+    /// Stop now and return what was fitted so far.
+    Stop,
+}
+
+/// Callback for intermediate validation predictions: `(step, predictions)`.
+pub type Reporter<'a> = dyn FnMut(usize, &Prediction) -> Control + 'a;
+
+/// Everything a fit may use besides data and configuration.
+pub struct FitContext<'a> {
+    /// Seed for any randomness.
+    pub seed: u64,
+    /// Stop growing (trees, rounds, iterations) after this instant.
+    pub deadline: Option<Instant>,
+    /// Threads the learner may use.
+    pub threads: usize,
+    /// Validation data for learners that report per-step scores or stop early.
+    pub valid: Option<(ArrayView2<'a, f64>, &'a Target)>,
+    /// Receives intermediate validation predictions; may ask to stop.
+    pub reporter: Option<&'a mut Reporter<'a>>,
+}
+
+impl<'a> FitContext<'a> {
+    /// A context with a seed and nothing else.
+    pub fn new(seed: u64) -> Self {
+        FitContext { seed, deadline: None, threads: 1, valid: None, reporter: None }
+    }
+    /// True once the deadline has passed.
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+    /// Sends an intermediate prediction to the reporter, if any.
+    pub fn report(&mut self, step: usize, prediction: &Prediction) -> Control {
+        match self.reporter.as_mut() {
+            Some(r) => r(step, prediction),
+            None => Control::Continue,
+        }
+    }
+}
+
+/// A learning algorithm with its hyperparameter space.
+pub trait Learner: Send + Sync {
+    /// Name, as given to `--learners`.
+    fn name(&self) -> &'static str;
+    /// One line for `--help`.
+    fn description(&self) -> &'static str;
+    /// True when the learner handles `task`.
+    fn supports(&self, task: Task) -> bool;
+    /// True when inputs should be standardised.
+    fn needs_scaling(&self) -> bool {
+        false
+    }
+    /// The hyperparameter space for data of this shape (sizes bounded so a fit stays cheap).
+    fn space(&self, task: Task, shape: DataShape) -> SearchSpace;
+    /// Cheap, strong configurations to try first, cheapest first.
+    fn starts(&self, task: Task, shape: DataShape) -> Vec<Config>;
+    /// Rough cost of the first start relative to a logistic regression (for ordering).
+    fn relative_cost(&self, shape: DataShape) -> f64;
+    /// Fits. Called through [`fit_guarded`], which has validated the inputs.
+    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel>;
+}
+
+/// A fitted model of any learner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FittedModel {
+    /// Binary logistic regression (probability of class 1).
+    Logistic(logistic::LogisticModel),
+    /// Multinomial logistic regression.
+    MultiLogistic(logistic::MultiLogisticModel),
+    /// Ordinary least squares.
+    Linear(linear::LinearModel),
+    /// Elastic net or ridge.
+    ElasticNet(linear::ElasticNetModel),
+    /// A classification tree with leaf class frequencies.
+    Tree(TreeModel),
+    /// A forest of classification trees.
+    Forest(ForestModel),
+    /// Gaussian naive Bayes.
+    NaiveBayes(bayes::NaiveBayesModel),
+    /// k nearest neighbours.
+    Knn(knn::KnnModel),
+    /// Support vector classifier with Platt probabilities.
+    Svc(svm::SvcModel),
+    /// Support vector regression.
+    Svr(svm::SvrModel),
+}
+
+impl FittedModel {
+    /// Number of input columns the model expects.
+    pub fn n_features(&self) -> usize {
+        match self {
+            FittedModel::Logistic(m) => m.n_features,
+            FittedModel::MultiLogistic(m) => m.n_features,
+            FittedModel::Linear(m) => m.n_features,
+            FittedModel::ElasticNet(m) => m.n_features,
+            FittedModel::Tree(m) => m.n_features,
+            FittedModel::Forest(m) => m.n_features,
+            FittedModel::NaiveBayes(m) => m.n_features,
+            FittedModel::Knn(m) => m.n_features(),
+            FittedModel::Svc(m) => m.n_features,
+            FittedModel::Svr(m) => m.n_features,
+        }
+    }
+
+    /// Predicts. A wrong column count or non-finite input is an error, not a panic.
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
+        if x.ncols() != self.n_features() {
+            return Err(Error::Data(format!("the model expects {} input columns, got {}", self.n_features(), x.ncols())));
+        }
+        check_finite(x)?;
+        let p = catch_unwind(AssertUnwindSafe(|| self.predict_unchecked(x)))
+            .map_err(|panic| Error::learner("predict", panic_message(&panic)))??;
+        if !p.is_finite() {
+            return Err(Error::learner("predict", "non-finite predictions"));
+        }
+        Ok(p)
+    }
+
+    fn predict_unchecked(&self, x: ArrayView2<f64>) -> Result<Prediction> {
+        Ok(match self {
+            FittedModel::Logistic(m) => m.predict(x),
+            FittedModel::MultiLogistic(m) => m.predict(x),
+            FittedModel::Linear(m) => m.predict(x),
+            FittedModel::ElasticNet(m) => m.predict(x),
+            FittedModel::Tree(m) => Prediction::Classes(m.predict_proba(x)),
+            FittedModel::Forest(m) => Prediction::Classes(m.predict_proba(x)),
+            FittedModel::NaiveBayes(m) => m.predict(x),
+            FittedModel::Knn(m) => m.predict(x)?,
+            FittedModel::Svc(m) => m.predict(x),
+            FittedModel::Svr(m) => m.predict(x),
+        })
+    }
+}
+
+/// Every learner of the engine, in the order `--help` lists them.
+pub fn all_learners() -> Vec<Box<dyn Learner>> {
+    vec![
+        Box::new(logistic::LogisticLearner),
+        Box::new(linear::LinearLearner),
+        Box::new(linear::ElasticNetLearner { ridge: true }),
+        Box::new(linear::ElasticNetLearner { ridge: false }),
+        Box::new(tree::DecisionTreeLearner),
+        Box::new(tree::RandomForestLearner),
+        Box::new(bayes::NaiveBayesLearner),
+        Box::new(knn::KnnLearner),
+        Box::new(svm::SvmLearner),
+    ]
+}
+
+/// The learner named `name`.
+pub fn learner_by_name(name: &str) -> Result<Box<dyn Learner>> {
+    all_learners().into_iter().find(|l| l.name() == name).ok_or_else(|| Error::Unknown {
+        what: "learner",
+        name: name.to_string(),
+        known: all_learners().iter().map(|l| l.name().to_string()).collect(),
+    })
+}
+
+/// Fits `learner` after validating everything linfa would trip on, catching panics.
+pub fn fit_guarded(learner: &dyn Learner, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
+    let name = learner.name();
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(Error::learner(name, format!("cannot fit on {} rows x {} columns", x.nrows(), x.ncols())));
+    }
+    if x.nrows() != y.len() {
+        return Err(Error::learner(name, format!("{} rows but {} target values", x.nrows(), y.len())));
+    }
+    check_finite(x)?;
+    if let Target::Classes { codes, labels } = y {
+        let mut seen = vec![false; labels.len()];
+        codes.iter().for_each(|&c| seen[c] = true);
+        if seen.iter().filter(|&&s| s).count() < 2 {
+            return Err(Error::learner(name, "the training rows hold a single class"));
+        }
+    }
+    if let Target::Values(v) = y {
+        if v.iter().any(|t| !t.is_finite()) {
+            return Err(Error::learner(name, "non-finite target values"));
+        }
+    }
+    let model = catch_unwind(AssertUnwindSafe(|| learner.fit(config, x, y, ctx))).map_err(|panic| Error::learner(name, format!("panicked: {}", panic_message(&panic))))??;
+    Ok(model)
+}
+
+/// Refuses NaN and infinities (a linfa tree given NaN overflows its stack and aborts).
+pub fn check_finite(x: ArrayView2<f64>) -> Result<()> {
+    match x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((r, c), v)) => Err(Error::Data(format!("non-finite value {v} at row {r}, column {c} of the design matrix"))),
+        None => Ok(()),
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Class codes of a classification target.
+pub(crate) fn class_codes(learner: &str, y: &Target) -> Result<(Array1<usize>, usize)> {
+    match y {
+        Target::Classes { codes, labels } => Ok((Array1::from(codes.clone()), labels.len())),
+        Target::Values(_) => Err(Error::learner(learner, "needs a classification target")),
+    }
+}
+
+/// Values of a regression target.
+pub(crate) fn target_values(learner: &str, y: &Target) -> Result<Array1<f64>> {
+    match y {
+        Target::Values(v) => Ok(Array1::from(v.clone())),
+        Target::Classes { .. } => Err(Error::learner(learner, "needs a regression target")),
+    }
+}
+
+/// Deterministically picks at most `max` of `n` rows (all when `n <= max`), stratified by
+/// position so the subsample spans the data.
+pub(crate) fn subsample_rows(n: usize, max: usize, seed: u64) -> Vec<usize> {
+    use rand::seq::index::sample;
+    use rand::SeedableRng;
+    if n <= max {
+        return (0..n).collect();
+    }
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rows = sample(&mut rng, n, max).into_vec();
+    rows.sort_unstable();
+    rows
+}
+
+#[cfg(test)]
+pub(crate) mod test_data {
+    use super::*;
+    use ndarray::Array2;
+
+    /// Two Gaussian-ish blobs, linearly separable with noise; deterministic.
+    pub fn blobs(n: usize, k: usize) -> (Array2<f64>, Target) {
+        let mut x = Array2::zeros((n, 3));
+        let mut codes = Vec::with_capacity(n);
+        for i in 0..n {
+            let c = i % k;
+            let jitter = ((i * 7919) % 101) as f64 / 101.0 - 0.5;
+            x[[i, 0]] = c as f64 * 3.0 + jitter;
+            x[[i, 1]] = -(c as f64) * 2.0 + jitter * 0.5;
+            x[[i, 2]] = ((i * 31) % 17) as f64 / 17.0;
+            codes.push(c);
+        }
+        (x, Target::Classes { codes, labels: (0..k).map(|c| format!("c{c}")).collect() })
+    }
+
+    /// y = 3 x0 - 2 x1 + small noise.
+    pub fn line(n: usize) -> (Array2<f64>, Target) {
+        let mut x = Array2::zeros((n, 2));
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            x[[i, 0]] = (i % 13) as f64;
+            x[[i, 1]] = ((i * 7) % 11) as f64;
+            y.push(3.0 * x[[i, 0]] - 2.0 * x[[i, 1]] + ((i * 13) % 7) as f64 * 0.01);
+        }
+        (x, Target::Values(y))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{BuiltinMetric, Metric};
+    use ndarray::Array2;
+
+    #[test]
+    fn every_learner_fits_its_starts_and_round_trips() {
+        for learner in all_learners() {
+            for task in [Task::Binary, Task::Multiclass, Task::Regression] {
+                if !learner.supports(task) {
+                    continue;
+                }
+                let (x, y) = match task {
+                    Task::Binary => test_data::blobs(120, 2),
+                    Task::Multiclass => test_data::blobs(120, 3),
+                    Task::Regression => test_data::line(120),
+                };
+                let shape = DataShape { rows: 120, features: x.ncols(), classes: y.n_classes() };
+                let space = learner.space(task, shape);
+                for config in learner.starts(task, shape) {
+                    space.validate(learner.name(), &config).unwrap();
+                    let model = fit_guarded(learner.as_ref(), &config, x.view(), &y, &mut FitContext::new(1))
+                        .unwrap_or_else(|e| panic!("{} on {task}: {e}", learner.name()));
+                    let p = model.predict(x.view()).unwrap();
+                    let metric = if task == Task::Regression { BuiltinMetric::R2 } else { BuiltinMetric::Accuracy };
+                    let score = metric.score(&y, &p).unwrap();
+                    assert!(score > 0.8, "{} on {task}: {score}", learner.name());
+                    if let Prediction::Classes(proba) = &p {
+                        assert_eq!(proba.ncols(), y.n_classes());
+                        assert!(proba.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-6), "{}", learner.name());
+                    }
+                    let bytes = postcard_roundtrip(&model);
+                    assert_eq!(bytes.predict(x.view()).unwrap(), p, "{}", learner.name());
+                    // A wrong column count is an error, not a panic.
+                    let wrong = Array2::<f64>::zeros((2, x.ncols() + 1));
+                    assert!(model.predict(wrong.view()).is_err());
+                }
+            }
+        }
+    }
+
+    fn postcard_roundtrip(model: &FittedModel) -> FittedModel {
+        let bytes = postcard::to_stdvec(model).unwrap();
+        postcard::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn rejects_nan_empty_and_one_class_before_linfa_sees_them() {
+        let tree = tree::DecisionTreeLearner;
+        let (mut x, y) = test_data::blobs(20, 2);
+        let config = tree.starts(Task::Binary, DataShape { rows: 20, features: 3, classes: 2 }).remove(0);
+        x[[3, 1]] = f64::NAN;
+        assert!(matches!(fit_guarded(&tree, &config, x.view(), &y, &mut FitContext::new(0)), Err(Error::Data(m)) if m.contains("row 3")));
+        let empty = Array2::<f64>::zeros((0, 3));
+        let none = Target::Classes { codes: vec![], labels: vec!["a".into(), "b".into()] };
+        assert!(fit_guarded(&tree, &config, empty.view(), &none, &mut FitContext::new(0)).is_err());
+        let (x, _) = test_data::blobs(20, 2);
+        let one = Target::Classes { codes: vec![0; 20], labels: vec!["a".into(), "b".into()] };
+        assert!(matches!(fit_guarded(&tree, &config, x.view(), &one, &mut FitContext::new(0)), Err(Error::Learner { message, .. }) if message.contains("single class")));
+    }
+}
