@@ -52,11 +52,18 @@ pub struct NaiveBayesModel {
 
 impl NaiveBayesModel {
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
-        let (p, classes) = self.model.predict_proba(x);
-        let mut out = Array2::zeros((x.nrows(), self.n_classes));
-        // A class absent from a training fold keeps probability zero.
-        for (j, &&class) in classes.iter().enumerate() {
-            out.column_mut(class).assign(&p.column(j));
+        // linfa's predict_proba exponentiates without shifting and underflows to NaN far
+        // from every class; take the joint log-likelihood and a stable softmax instead.
+        let jll = self.model.joint_log_likelihood(x);
+        let mut out = Array2::from_elem((x.nrows(), self.n_classes), f64::NEG_INFINITY);
+        for (&&class, values) in &jll {
+            out.column_mut(class).assign(values);
+        }
+        for mut row in out.rows_mut() {
+            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            row.mapv_inplace(|v| if v == f64::NEG_INFINITY { 0.0 } else { (v - max).exp() });
+            let total = row.sum();
+            row.mapv_inplace(|v| v / total);
         }
         Prediction::Classes(out)
     }

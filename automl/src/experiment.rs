@@ -1,0 +1,628 @@
+//! The experiment runner: ingest, profile, search under budgets with local trials in
+//! parallel, refit the best configuration on all rows, write the results.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automl_core::data::{read_csv, CsvOptions};
+use automl_core::learners::{all_learners, fit_guarded, learner_by_name, Control, FitContext, Learner};
+use automl_core::metrics::{BuiltinMetric, Direction, Metric};
+use automl_core::preprocess::Pipeline;
+use automl_core::profile::{profile, Profile};
+use automl_core::task::{Target, TaskChoice};
+use automl_core::validation::{make_splits, ValidationPlan};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::artifact::ModelArtifact;
+use crate::error::{Error, Result};
+use crate::report;
+use crate::search::{AskContext, LearnerSearch, Sampler, Strategy, Suggestion};
+use crate::stopping::{MedianStop, StoppingRule};
+use crate::trial::{evaluate, DataRef, ExperimentData, TrialMonitor, TrialResult, TrialSpec, TrialStatus};
+
+/// Everything that defines an experiment.
+#[derive(Debug, Clone)]
+pub struct ExperimentConfig {
+    /// Training CSV.
+    pub data: PathBuf,
+    /// Target column.
+    pub target: String,
+    /// Task, or inferred.
+    pub task: TaskChoice,
+    /// Objective metric name; the task's default when `None`.
+    pub metric: Option<String>,
+    /// Seconds for the whole run (hard). `None`: no time limit.
+    pub time_budget: Option<f64>,
+    /// Most trials to run.
+    pub max_trials: Option<usize>,
+    /// Stop once a trial reaches this score.
+    pub target_score: Option<f64>,
+    /// Stop after this many trials without improvement.
+    pub patience: Option<usize>,
+    /// Validation plan; chosen by data size when `None`.
+    pub validation: Option<ValidationPlan>,
+    /// Trials run at once.
+    pub concurrency: usize,
+    /// Learners to search; all that fit the task when `None`.
+    pub learners: Option<Vec<String>>,
+    /// Seed for splits, search and learners.
+    pub seed: u64,
+    /// Extra strings read as missing.
+    pub na_values: Vec<String>,
+    /// Output folder; nothing is written when `None`.
+    pub out: Option<PathBuf>,
+    /// Seconds one trial may take; by default a third of the budget.
+    pub trial_time_limit: Option<f64>,
+    /// How configurations are drawn within a learner.
+    pub sampler: Sampler,
+    /// Stop poor trials early with the median rule.
+    pub early_stopping: bool,
+}
+
+impl ExperimentConfig {
+    /// A configuration with defaults: 60 s budget, concurrency = cores, TPE, median stopping.
+    pub fn new(data: impl Into<PathBuf>, target: impl Into<String>) -> Self {
+        ExperimentConfig {
+            data: data.into(),
+            target: target.into(),
+            task: TaskChoice::Auto,
+            metric: None,
+            time_budget: Some(60.0),
+            max_trials: None,
+            target_score: None,
+            patience: None,
+            validation: None,
+            concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            learners: None,
+            seed: 0,
+            na_values: Vec::new(),
+            out: None,
+            trial_time_limit: None,
+            sampler: Sampler::Tpe,
+            early_stopping: true,
+        }
+    }
+
+    /// Checks settings that need no data.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.time_budget {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(Error::Config(format!("--time-budget must be a positive number of seconds, got {t}")));
+            }
+        }
+        if self.max_trials == Some(0) {
+            return Err(Error::Config("--max-trials must be at least 1".into()));
+        }
+        if self.time_budget.is_none() && self.max_trials.is_none() && self.target_score.is_none() && self.patience.is_none() {
+            return Err(Error::Config("no budget: set a time budget, --max-trials, --target-score or --patience".into()));
+        }
+        if self.concurrency == 0 {
+            return Err(Error::Config("--concurrency must be at least 1".into()));
+        }
+        if let Some(m) = &self.metric {
+            BuiltinMetric::from_name(m)?;
+        }
+        for l in self.learners.iter().flatten() {
+            learner_by_name(l)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builder over [`ExperimentConfig`]: the Rust API in a few lines.
+///
+/// ```no_run
+/// let result = automl::Experiment::builder("examples/data/penguins.csv", "species")
+///     .time_budget(10.0)
+///     .out("out")
+///     .build()?
+///     .run()?;
+/// println!("best: {} {:?}", result.best.learner, result.best.score);
+/// # Ok::<(), automl::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExperimentBuilder {
+    config: ExperimentConfig,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta] $name:ident: $ty:ty => $field:ident $(, $wrap:ident)?;)*) => {$(
+        #[$doc]
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$field = setter!(@wrap value $(, $wrap)?);
+            self
+        }
+    )*};
+    (@wrap $v:ident) => { $v.into() };
+    (@wrap $v:ident, Some) => { Some($v.into()) };
+}
+
+impl ExperimentBuilder {
+    setter! {
+        /// Task (default: inferred).
+        task: TaskChoice => task;
+        /// Objective metric by name (default: ROC-AUC, log-loss or R² by task).
+        metric: &str => metric, Some;
+        /// Time budget in seconds (default 60).
+        time_budget: f64 => time_budget, Some;
+        /// Maximum number of trials.
+        max_trials: usize => max_trials, Some;
+        /// Stop when a trial reaches this score.
+        target_score: f64 => target_score, Some;
+        /// Stop after this many trials without improvement.
+        patience: usize => patience, Some;
+        /// Validation plan (default: by data size).
+        validation: ValidationPlan => validation, Some;
+        /// Trials at once (default: number of cores).
+        concurrency: usize => concurrency;
+        /// Seed (default 0).
+        seed: u64 => seed;
+        /// Output folder for model, leaderboard and profile.
+        out: &Path => out, Some;
+        /// Per-trial time limit in seconds.
+        trial_time_limit: f64 => trial_time_limit, Some;
+        /// Sampler within a learner's space (default TPE).
+        sampler: Sampler => sampler;
+        /// Median-rule early stopping (default on).
+        early_stopping: bool => early_stopping;
+    }
+
+    /// No time budget (then another budget must be set).
+    pub fn no_time_budget(mut self) -> Self {
+        self.config.time_budget = None;
+        self
+    }
+    /// Restricts the search to these learners.
+    pub fn learners<S: AsRef<str>>(mut self, names: &[S]) -> Self {
+        self.config.learners = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
+        self
+    }
+    /// Extra strings read as missing.
+    pub fn na_values<S: AsRef<str>>(mut self, values: &[S]) -> Self {
+        self.config.na_values = values.iter().map(|s| s.as_ref().to_string()).collect();
+        self
+    }
+    /// Checks the settings and builds the experiment.
+    pub fn build(self) -> Result<Experiment> {
+        self.config.validate()?;
+        Ok(Experiment { config: self.config })
+    }
+}
+
+/// Receives progress while an experiment runs. All methods default to doing nothing.
+pub trait Observer {
+    /// The data was read and profiled.
+    fn on_profile(&mut self, _profile: &Profile) {}
+    /// A trial finished; `best` is the best so far.
+    fn on_trial(&mut self, _result: &TrialResult, _best: Option<&TrialResult>, _elapsed: Duration) {}
+    /// The search ended; the best configuration is being refit on all rows.
+    fn on_refit(&mut self, _best: &TrialResult) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Why the search stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The time budget ran out.
+    TimeBudget,
+    /// `max_trials` were run.
+    MaxTrials,
+    /// A trial reached the target score.
+    TargetScore,
+    /// `patience` trials without improvement.
+    Patience,
+    /// The strategy had nothing left to try.
+    SearchExhausted,
+}
+
+/// What an experiment produced.
+#[derive(Debug, Clone)]
+pub struct ExperimentResult {
+    /// Data profile.
+    pub profile: Profile,
+    /// Objective metric name.
+    pub metric: String,
+    /// Its direction.
+    pub direction: Direction,
+    /// The validation plan used.
+    pub validation: ValidationPlan,
+    /// Every trial, best first (successful trials ranked by score, then the others).
+    pub leaderboard: Vec<TrialResult>,
+    /// The trial whose configuration was refit.
+    pub best: TrialResult,
+    /// The refit model.
+    pub artifact: ModelArtifact,
+    /// Why the search stopped.
+    pub stop_reason: StopReason,
+    /// Seconds from start to the end of the search.
+    pub search_s: f64,
+    /// Seconds of the final refit.
+    pub refit_s: f64,
+    /// Seconds in all.
+    pub elapsed_s: f64,
+    /// Seconds from start to the first finished trial.
+    pub first_trial_s: Option<f64>,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// A configured experiment.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    config: ExperimentConfig,
+}
+
+struct Monitor {
+    rule: Option<Box<dyn StoppingRule>>,
+    direction: Direction,
+    running: Mutex<std::collections::HashMap<u64, Vec<(usize, f64)>>>,
+    completed: Mutex<Vec<Vec<(usize, f64)>>>,
+    cancel: AtomicBool,
+}
+
+impl TrialMonitor for Monitor {
+    fn report(&self, trial: u64, step: usize, score: f64) -> Control {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Control::Stop;
+        }
+        let Some(rule) = &self.rule else { return Control::Continue };
+        let curve = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            let c = running.entry(trial).or_default();
+            c.push((step, self.direction.to_loss(score)));
+            c.clone()
+        };
+        let completed = self.completed.lock().unwrap_or_else(|p| p.into_inner());
+        if rule.should_stop(&curve, &completed) { Control::Stop } else { Control::Continue }
+    }
+}
+
+impl Experiment {
+    /// Starts a builder for `data` and `target`.
+    pub fn builder(data: impl Into<PathBuf>, target: impl Into<String>) -> ExperimentBuilder {
+        ExperimentBuilder { config: ExperimentConfig::new(data, target) }
+    }
+
+    /// An experiment from a full configuration.
+    pub fn new(config: ExperimentConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Experiment { config })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.config
+    }
+
+    /// Runs without progress reports.
+    pub fn run(&self) -> Result<ExperimentResult> {
+        self.run_with(&mut Silent)
+    }
+
+    /// Runs, reporting progress to `observer`.
+    pub fn run_with(&self, observer: &mut dyn Observer) -> Result<ExperimentResult> {
+        let cfg = &self.config;
+        let start = Instant::now();
+        let deadline = cfg.time_budget.map(|t| start + Duration::from_secs_f64(t));
+        let path = cfg.data.clone();
+        let hasher = std::thread::spawn(move || sha256_file(&path));
+        if let Some(out) = &cfg.out {
+            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        let mut files = Vec::new();
+
+        // Ingest and profile.
+        let options = CsvOptions { na_values: cfg.na_values.clone(), text_columns: vec![cfg.target.clone()], ..CsvOptions::default() };
+        let mut table = read_csv(&cfg.data, &options)?;
+        table.index_of(&cfg.target)?;
+        check_rows(&cfg.data, table.n_rows, "data rows")?;
+        let (profile, prepared) = profile(&cfg.data, &table, Some(&cfg.target), cfg.task)?;
+        let prepared = prepared.ok_or_else(|| Error::Config("no target".into()))?;
+        if let Some(out) = &cfg.out {
+            let p = out.join("profile.json");
+            write_json(&p, &profile)?;
+            files.push(p);
+        }
+        observer.on_profile(&profile);
+        let task = prepared.task;
+        let features = profile.used_features();
+        if features.is_empty() {
+            return Err(Error::Core(automl_core::Error::Data(format!("{}: no usable feature column (all dropped: see the profile)", cfg.data.display()))));
+        }
+        table.remove(&cfg.target)?;
+        let table = if prepared.missing > 0 { table.take(&prepared.rows) } else { table };
+        let n_rows = prepared.rows.len();
+        check_rows(&cfg.data, n_rows, "rows with a target value")?;
+        let metric_name = cfg.metric.clone().unwrap_or_else(|| BuiltinMetric::default_for(task).name().to_string());
+        let metric = BuiltinMetric::from_name(&metric_name)?;
+        if !metric.supports(task) {
+            return Err(Error::Config(format!("metric '{metric_name}' does not apply to a {task} task")));
+        }
+        let direction = metric.direction();
+        let plan = cfg.validation.unwrap_or_else(|| ValidationPlan::auto(n_rows));
+        let splits = make_splits(&plan, &prepared.target, cfg.seed)?;
+        let data = Arc::new(ExperimentData::new(table, prepared.target.clone(), task, features, splits));
+
+        // Learners.
+        let pool = all_learners();
+        let chosen: Vec<&dyn Learner> = match &cfg.learners {
+            Some(names) => {
+                let mut v = Vec::new();
+                for n in names {
+                    let l = pool.iter().find(|l| l.name() == n).ok_or_else(|| Error::Config(format!("unknown learner '{n}'")))?;
+                    if !l.supports(task) {
+                        return Err(Error::Config(format!("learner '{n}' does not support {task} tasks")));
+                    }
+                    v.push(l.as_ref());
+                }
+                v
+            }
+            None => pool.iter().filter(|l| l.supports(task)).map(|l| l.as_ref()).collect(),
+        };
+        let shape = data.shape();
+        let mut strategy = LearnerSearch::new(&chosen, task, shape, cfg.sampler, cfg.seed);
+        let monitor = Arc::new(Monitor {
+            // From the second step: one fold of a small data set is too noisy to judge on.
+            rule: cfg.early_stopping.then(|| Box::new(MedianStop { min_trials: 3, start_step: 2 }) as Box<dyn StoppingRule>),
+            direction,
+            running: Mutex::new(Default::default()),
+            completed: Mutex::new(Vec::new()),
+            cancel: AtomicBool::new(false),
+        });
+
+        // Search.
+        let data_ref = DataRef { path: cfg.data.clone(), target: cfg.target.clone(), task, na_values: cfg.na_values.clone() };
+        let (tx, rx) = mpsc::channel::<(Suggestion, TrialResult)>();
+        let mut running: std::collections::HashMap<u64, (Suggestion, Instant)> = Default::default();
+        let mut results: Vec<TrialResult> = Vec::new();
+        let mut best: Option<TrialResult> = None;
+        let mut since_improvement = 0usize;
+        let mut next_id = 1u64;
+        let mut stop: Option<StopReason> = None;
+        let mut first_trial_s = None;
+        // Time kept back for the final refit; refined from the best trial's fit time.
+        let budget = cfg.time_budget.unwrap_or(f64::INFINITY);
+        let mut reserve = (0.05 * budget).min(2.0);
+        let fold_share = data.splits[0].train.len() as f64 / n_rows as f64;
+        let jsonl = cfg.out.as_ref().map(|o| o.join("trials.jsonl"));
+        if let Some(j) = &jsonl {
+            std::fs::write(j, b"").map_err(|e| Error::io(j, e))?;
+            files.push(j.clone());
+        }
+        loop {
+            let search_deadline = deadline.map(|d| d.checked_sub(Duration::from_secs_f64(reserve)).unwrap_or(start));
+            while stop.is_none() && running.len() < cfg.concurrency {
+                if cfg.max_trials.is_some_and(|m| next_id as usize > m) {
+                    stop = Some(StopReason::MaxTrials);
+                    break;
+                }
+                let time_left = search_deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+                if time_left.is_some_and(|t| t <= 0.0) {
+                    stop = Some(StopReason::TimeBudget);
+                    break;
+                }
+                let Some(suggestion) = strategy.ask(&AskContext { time_left }) else {
+                    if running.is_empty() {
+                        stop = Some(StopReason::SearchExhausted);
+                    }
+                    break;
+                };
+                let limit = match (cfg.trial_time_limit, time_left) {
+                    (Some(l), Some(t)) => Some(l.min(t)),
+                    (Some(l), None) => Some(l),
+                    (None, Some(t)) => Some(t.min(budget / 3.0).max(t.min(1.0))),
+                    (None, None) => None,
+                };
+                let spec = TrialSpec {
+                    id: next_id,
+                    learner: suggestion.learner.clone(),
+                    config: suggestion.config.clone(),
+                    metric: metric_name.clone(),
+                    validation: plan,
+                    seed: cfg.seed.wrapping_mul(1_000_003).wrapping_add(next_id),
+                    time_limit_s: limit,
+                    data: data_ref.clone(),
+                };
+                next_id += 1;
+                running.insert(spec.id, (suggestion.clone(), Instant::now()));
+                let (tx, data, monitor) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor));
+                let spawned = std::thread::Builder::new().name(format!("trial-{}", spec.id)).stack_size(64 << 20).spawn(move || {
+                    let result = evaluate(&spec, &data, &metric, monitor.as_ref());
+                    let _ = tx.send((suggestion, result));
+                });
+                if let Err(e) = spawned {
+                    return Err(Error::Config(format!("cannot start a trial thread: {e}")));
+                }
+            }
+            if running.is_empty() {
+                break;
+            }
+            let wait = search_deadline.map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
+            match rx.recv_timeout(wait) {
+                Ok((suggestion, result)) => {
+                    running.remove(&result.id);
+                    first_trial_s.get_or_insert(start.elapsed().as_secs_f64());
+                    let loss = match (result.status, result.score) {
+                        (TrialStatus::Ok, Some(s)) => Some(direction.to_loss(s)),
+                        (TrialStatus::EarlyStopped, Some(s)) => Some(direction.to_loss(s)),
+                        _ => None,
+                    };
+                    strategy.tell(&suggestion, loss, result.fit_time_s);
+                    {
+                        let curve: Vec<(usize, f64)> = result.curve.iter().map(|&(s, v)| (s, direction.to_loss(v))).collect();
+                        monitor.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&result.id);
+                        if matches!(result.status, TrialStatus::Ok | TrialStatus::EarlyStopped) && !curve.is_empty() {
+                            monitor.completed.lock().unwrap_or_else(|p| p.into_inner()).push(curve);
+                        }
+                    }
+                    let improved = result.status == TrialStatus::Ok
+                        && result.score.is_some_and(|s| best.as_ref().and_then(|b| b.score).is_none_or(|b| direction.better(s, b)));
+                    if improved {
+                        since_improvement = 0;
+                        best = Some(result.clone());
+                        // Refit on all rows costs about the per-fold time scaled by rows.
+                        let per_fold = result.fit_time_s / result.fold_scores.len().max(1) as f64;
+                        reserve = (per_fold / fold_share * 1.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.3 * budget);
+                    } else {
+                        since_improvement += 1;
+                    }
+                    if let Some(j) = &jsonl {
+                        append_line(j, &result)?;
+                    }
+                    results.push(result);
+                    observer.on_trial(results.last().expect("just pushed"), best.as_ref(), start.elapsed());
+                    if let (Some(target), Some(b)) = (cfg.target_score, best.as_ref().and_then(|b| b.score)) {
+                        if !direction.better(target, b) {
+                            stop.get_or_insert(StopReason::TargetScore);
+                        }
+                    }
+                    if cfg.patience.is_some_and(|p| since_improvement >= p) {
+                        stop.get_or_insert(StopReason::Patience);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // Budget spent: abandon running trials (they see the cancel flag at their next step).
+                    monitor.cancel.store(true, Ordering::Relaxed);
+                    for (id, (s, started)) in running.drain() {
+                        results.push(TrialResult {
+                            id,
+                            learner: s.learner,
+                            config: s.config,
+                            status: TrialStatus::TimedOut,
+                            score: None,
+                            score_std: None,
+                            fold_scores: Vec::new(),
+                            curve: Vec::new(),
+                            fit_time_s: started.elapsed().as_secs_f64(),
+                            message: Some("still running when the time budget ran out".into()),
+                        });
+                    }
+                    stop.get_or_insert(StopReason::TimeBudget);
+                    break;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        monitor.cancel.store(true, Ordering::Relaxed);
+        let search_s = start.elapsed().as_secs_f64();
+        let leaderboard = report::rank(results, direction);
+        if let Some(out) = &cfg.out {
+            let p = out.join("leaderboard.csv");
+            report::write_leaderboard(&p, &leaderboard, &metric_name)?;
+            files.push(p);
+        }
+        if best.is_none() {
+            let failed: Vec<String> = leaderboard.iter().filter_map(|t| t.message.as_ref().map(|m| format!("trial {} {}: {m}", t.id, t.learner))).take(5).collect();
+            return Err(Error::NoSuccessfulTrial { count: leaderboard.len(), reasons: failed });
+        }
+
+        // Refit the best configurations on all rows, falling back to the next if one fails.
+        let refit_start = Instant::now();
+        let all_rows: Vec<usize> = (0..n_rows).collect();
+        let mut chosen_model = None;
+        let mut last_error = None;
+        for candidate in leaderboard.iter().filter(|t| t.status == TrialStatus::Ok).take(3) {
+            observer.on_refit(candidate);
+            match refit(candidate, &data, &all_rows, deadline, cfg.seed) {
+                Ok((pipeline, model)) => {
+                    chosen_model = Some((candidate.clone(), pipeline, model));
+                    break;
+                }
+                Err(e) => last_error = Some(format!("refit of trial {} ({}) failed: {e}", candidate.id, candidate.learner)),
+            }
+        }
+        let Some((best, pipeline, model)) = chosen_model else {
+            return Err(Error::NoSuccessfulTrial { count: leaderboard.len(), reasons: last_error.into_iter().collect() });
+        };
+        let refit_s = refit_start.elapsed().as_secs_f64();
+        let labels = match &prepared.target {
+            Target::Classes { labels, .. } => labels.clone(),
+            Target::Values(_) => Vec::new(),
+        };
+        let artifact = ModelArtifact {
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            target: cfg.target.clone(),
+            task,
+            labels,
+            na_values: cfg.na_values.clone(),
+            pipeline,
+            model,
+            learner: best.learner.clone(),
+            config: best.config.clone(),
+            metric: metric_name.clone(),
+            validation_score: best.score.unwrap_or(f64::NAN),
+            seed: cfg.seed,
+            data_sha256: hasher.join().ok().and_then(|h| h.ok()).unwrap_or_default(),
+            rows: n_rows,
+        };
+        if let Some(out) = &cfg.out {
+            let p = out.join("model.automl");
+            artifact.save(&p)?;
+            files.push(p);
+        }
+        Ok(ExperimentResult {
+            profile,
+            metric: metric_name,
+            direction,
+            validation: plan,
+            leaderboard,
+            best,
+            artifact,
+            stop_reason: stop.unwrap_or(StopReason::SearchExhausted),
+            search_s,
+            refit_s,
+            elapsed_s: start.elapsed().as_secs_f64(),
+            first_trial_s,
+            files,
+        })
+    }
+}
+
+fn refit(best: &TrialResult, data: &ExperimentData, rows: &[usize], deadline: Option<Instant>, seed: u64) -> automl_core::Result<(Pipeline, automl_core::learners::FittedModel)> {
+    let learner = learner_by_name(&best.learner)?;
+    let pipeline = Pipeline::fit(&data.table, rows, &data.features, learner.needs_scaling())?;
+    let x = pipeline.transform(&data.table, Some(rows))?;
+    let mut ctx = FitContext::new(seed);
+    ctx.deadline = deadline;
+    let model = fit_guarded(learner.as_ref(), &best.config, x.view(), &data.target, &mut ctx)?;
+    Ok((pipeline, model))
+}
+
+/// Fewest rows an experiment accepts: enough to train and validate anything at all.
+pub const MIN_ROWS: usize = 10;
+
+fn check_rows(path: &Path, n: usize, what: &str) -> Result<()> {
+    if n < MIN_ROWS {
+        return Err(Error::Core(automl_core::Error::Data(format!(
+            "{}: {n} {what}; at least {MIN_ROWS} are needed to train and validate a model",
+            path.display()
+        ))));
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Config(e.to_string()))?;
+    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+}
+
+fn append_line(path: &Path, result: &TrialResult) -> Result<()> {
+    let line = report::trial_json(result).to_string();
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
+    writeln!(f, "{line}").map_err(|e| Error::io(path, e))
+}

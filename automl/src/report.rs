@@ -1,0 +1,158 @@
+//! Reports: leaderboard ranking and CSV, JSON documents, and text for the terminal.
+use std::fmt::Write as _;
+use std::path::Path;
+
+use automl_core::metrics::Direction;
+use automl_core::profile::Profile;
+use automl_core::space::{config_to_json, config_to_string};
+use serde_json::json;
+
+use crate::artifact::csv_field;
+use crate::error::{Error, Result};
+use crate::experiment::ExperimentResult;
+use crate::trial::{TrialResult, TrialStatus};
+
+/// Successful trials by score (best first, ties by time), then early-stopped, timed-out and
+/// failed ones.
+pub fn rank(mut trials: Vec<TrialResult>, direction: Direction) -> Vec<TrialResult> {
+    let class = |t: &TrialResult| match t.status {
+        TrialStatus::Ok => 0,
+        TrialStatus::EarlyStopped => 1,
+        TrialStatus::TimedOut => 2,
+        TrialStatus::Failed => 3,
+    };
+    trials.sort_by(|a, b| {
+        class(a).cmp(&class(b)).then_with(|| {
+            let (la, lb) = (a.score.map_or(f64::INFINITY, |s| direction.to_loss(s)), b.score.map_or(f64::INFINITY, |s| direction.to_loss(s)));
+            la.total_cmp(&lb).then(a.fit_time_s.total_cmp(&b.fit_time_s))
+        })
+    });
+    trials
+}
+
+/// Writes `leaderboard.csv`.
+pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str) -> Result<()> {
+    let mut s = String::from("rank,trial,learner,metric,score,score_std,fit_time_s,status,hyperparameters,message\n");
+    for (i, t) in trials.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{:.3},{},{},{}",
+            i + 1,
+            t.id,
+            t.learner,
+            metric,
+            t.score.map_or(String::new(), |v| v.to_string()),
+            t.score_std.map_or(String::new(), |v| v.to_string()),
+            t.fit_time_s,
+            t.status.name(),
+            csv_field(&config_to_json(&t.config).to_string()),
+            csv_field(t.message.as_deref().unwrap_or(""))
+        );
+    }
+    std::fs::write(path, s).map_err(|e| Error::io(path, e))
+}
+
+/// One trial as JSON.
+pub fn trial_json(t: &TrialResult) -> serde_json::Value {
+    json!({
+        "trial": t.id,
+        "learner": t.learner,
+        "hyperparameters": config_to_json(&t.config),
+        "status": t.status.name(),
+        "score": t.score,
+        "score_std": t.score_std,
+        "fold_scores": t.fold_scores,
+        "curve": t.curve,
+        "fit_time_s": t.fit_time_s,
+        "message": t.message,
+    })
+}
+
+/// The run's summary as JSON (what `automl run --json` prints).
+pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
+    let count = |s: TrialStatus| r.leaderboard.iter().filter(|t| t.status == s).count();
+    json!({
+        "task": r.artifact.task,
+        "target": r.artifact.target,
+        "metric": r.metric,
+        "direction": r.direction,
+        "validation": r.validation,
+        "rows": r.artifact.rows,
+        "best": trial_json(&r.best),
+        "trials": {
+            "total": r.leaderboard.len(),
+            "ok": count(TrialStatus::Ok),
+            "early_stopped": count(TrialStatus::EarlyStopped),
+            "timed_out": count(TrialStatus::TimedOut),
+            "failed": count(TrialStatus::Failed),
+        },
+        "stop_reason": r.stop_reason,
+        "seconds": { "search": r.search_s, "refit": r.refit_s, "total": r.elapsed_s, "first_trial": r.first_trial_s },
+        "leaderboard": r.leaderboard.iter().take(10).map(trial_json).collect::<Vec<_>>(),
+        "warnings": r.profile.warnings,
+        "files": r.files,
+    })
+}
+
+/// The run's summary as text.
+pub fn summary_text(r: &ExperimentResult) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "task {} on '{}' ({} rows), metric {} ({:?}), validation {:?}", r.artifact.task, r.artifact.target, r.artifact.rows, r.metric, r.direction, r.validation);
+    let ok = r.leaderboard.iter().filter(|t| t.status == TrialStatus::Ok).count();
+    let _ = writeln!(s, "{} trials ({} ok) in {:.1} s, stopped by {:?}; refit {:.2} s", r.leaderboard.len(), ok, r.elapsed_s, r.stop_reason, r.refit_s);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{:>4}  {:<14} {:>10} {:>8} {:>8}  {:<13} hyperparameters", "rank", "learner", r.metric, "± std", "time s", "status");
+    for (i, t) in r.leaderboard.iter().take(10).enumerate() {
+        let _ = writeln!(
+            s,
+            "{:>4}  {:<14} {:>10} {:>8} {:>8.2}  {:<13} {}",
+            i + 1,
+            t.learner,
+            t.score.map_or("-".into(), |v| format!("{v:.4}")),
+            t.score_std.map_or("-".into(), |v| format!("{v:.4}")),
+            t.fit_time_s,
+            t.status.name(),
+            truncate(&config_to_string(&t.config), 60)
+        );
+    }
+    if r.leaderboard.len() > 10 {
+        let _ = writeln!(s, "  ... {} more in leaderboard.csv", r.leaderboard.len() - 10);
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "best: {} {} = {:.4} ({})", r.best.learner, r.metric, r.best.score.unwrap_or(f64::NAN), config_to_string(&r.best.config));
+    for f in &r.files {
+        let _ = writeln!(s, "wrote {}", f.display());
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+}
+
+/// The profile as text: a table of columns, then warnings.
+pub fn profile_text(p: &Profile) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: {} rows, {} columns", p.file, p.rows, p.columns);
+    if let Some(t) = &p.target {
+        let _ = write!(s, "target '{}': {}", t.name, t.task);
+        if !t.classes.is_empty() {
+            let total: usize = t.classes.iter().map(|c| c.1).sum();
+            let shares: Vec<String> = t.classes.iter().take(8).map(|(l, c)| format!("{l} {:.1}%", 100.0 * *c as f64 / total.max(1) as f64)).collect();
+            let _ = write!(s, " ({}{})", shares.join(", "), if t.classes.len() > 8 { ", ..." } else { "" });
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "\n{:<24} {:<12} {:>9} {:>9}  note", "column", "kind", "missing", "distinct");
+    for c in &p.features {
+        let note = c.dropped.as_ref().map(|d| format!("dropped: {d}")).unwrap_or_default();
+        let _ = writeln!(s, "{:<24} {:<12} {:>8.1}% {:>9}  {}", truncate(&c.name, 24), format!("{:?}", c.kind).to_lowercase(), 100.0 * c.missing_share, c.distinct, note);
+    }
+    if !p.warnings.is_empty() {
+        let _ = writeln!(s, "\nwarnings:");
+        for w in &p.warnings {
+            let _ = writeln!(s, "  - {}{}", w.column.as_ref().map(|c| format!("{c}: ")).unwrap_or_default(), w.message);
+        }
+    }
+    s
+}

@@ -1,0 +1,232 @@
+//! Search strategies: ask for a suggestion, tell its result.
+//!
+//! [`LearnerSearch`] runs across learners: first each learner's cheap, strong starting
+//! configurations, cheapest first (FLAML's cost-aware start), then learners chosen by how
+//! well and how cheaply they have done, each searched within its own space by TPE or at
+//! random.
+use std::collections::HashMap;
+
+use automl_core::learners::{DataShape, Learner};
+use automl_core::space::{Config, SearchSpace};
+use automl_core::task::Task;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+mod tpe;
+
+pub use tpe::Tpe;
+
+/// A configuration to try, with its learner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// Learner name.
+    pub learner: String,
+    /// Hyperparameters.
+    pub config: Config,
+}
+
+/// What a strategy may know when asked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AskContext {
+    /// Seconds left in the budget, if there is a time budget.
+    pub time_left: Option<f64>,
+}
+
+/// An ask/tell search strategy over learners and their spaces.
+pub trait Strategy: Send {
+    /// The next configuration to evaluate, or `None` when the strategy has nothing left.
+    fn ask(&mut self, ctx: &AskContext) -> Option<Suggestion>;
+    /// The outcome of a suggestion: its loss (smaller is better; `None` when it failed) and
+    /// what it cost in seconds.
+    fn tell(&mut self, suggestion: &Suggestion, loss: Option<f64>, cost_s: f64);
+}
+
+/// How configurations are drawn within one learner's space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampler {
+    /// Tree-structured Parzen estimator.
+    #[default]
+    Tpe,
+    /// Uniform at random.
+    Random,
+}
+
+impl std::str::FromStr for Sampler {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tpe" => Ok(Sampler::Tpe),
+            "random" => Ok(Sampler::Random),
+            _ => Err(format!("unknown search '{s}'; known: tpe, random")),
+        }
+    }
+}
+
+struct Arm {
+    name: String,
+    space: SearchSpace,
+    starts: Vec<Config>,
+    cost_hint: f64,
+    history: Vec<(Vec<f64>, f64)>,
+    best: f64,
+    trials: usize,
+    failures: usize,
+    cost: f64,
+}
+
+/// Search across learners (see the module documentation).
+pub struct LearnerSearch {
+    arms: Vec<Arm>,
+    sampler: Sampler,
+    rng: Xoshiro256PlusPlus,
+    seen: HashMap<String, usize>,
+}
+
+impl LearnerSearch {
+    /// A search over `learners` for data of `shape`.
+    pub fn new(learners: &[&dyn Learner], task: Task, shape: DataShape, sampler: Sampler, seed: u64) -> Self {
+        let mut arms: Vec<Arm> = learners
+            .iter()
+            .map(|l| Arm {
+                name: l.name().to_string(),
+                space: l.space(task, shape),
+                starts: l.starts(task, shape),
+                cost_hint: l.relative_cost(shape),
+                history: Vec::new(),
+                best: f64::INFINITY,
+                trials: 0,
+                failures: 0,
+                cost: 0.0,
+            })
+            .collect();
+        arms.sort_by(|a, b| a.cost_hint.total_cmp(&b.cost_hint));
+        LearnerSearch { arms, sampler, rng: Xoshiro256PlusPlus::seed_from_u64(seed), seen: HashMap::new() }
+    }
+
+    fn pick_arm(&mut self, ctx: &AskContext) -> Option<usize> {
+        // Cost-aware start: every learner's first configuration, cheapest learner first.
+        if let Some(i) = self.arms.iter().position(|a| !a.starts.is_empty() && a.trials == 0) {
+            return Some(i);
+        }
+        let usable: Vec<usize> = (0..self.arms.len())
+            .filter(|&i| {
+                let a = &self.arms[i];
+                // Give up on learners that only fail, and on those too slow for the time left.
+                let failing = a.failures >= 3 && a.failures == a.trials;
+                let mean_cost = a.cost / a.trials.max(1) as f64;
+                let too_slow = ctx.time_left.is_some_and(|t| a.trials > 0 && mean_cost > t);
+                !failing && !too_slow
+            })
+            .collect();
+        if usable.is_empty() {
+            return None;
+        }
+        if self.rng.gen::<f64>() < 0.1 {
+            return Some(usable[self.rng.gen_range(0..usable.len())]);
+        }
+        // Rank learners by best loss; favour the leaders, discounted by their cost.
+        let mut ranked = usable.clone();
+        ranked.sort_by(|&a, &b| self.arms[a].best.total_cmp(&self.arms[b].best));
+        let min_cost = usable.iter().map(|&i| self.arms[i].cost / self.arms[i].trials.max(1) as f64).fold(f64::INFINITY, f64::min).max(1e-3);
+        let weights: Vec<f64> = ranked
+            .iter()
+            .enumerate()
+            .map(|(rank, &i)| {
+                let a = &self.arms[i];
+                let mean_cost = (a.cost / a.trials.max(1) as f64).max(1e-3);
+                0.5f64.powi(rank as i32 * 2) / (mean_cost / min_cost).sqrt().max(1.0).min(10.0)
+            })
+            .collect();
+        let total: f64 = weights.iter().sum();
+        let mut u = self.rng.gen::<f64>() * total;
+        for (w, &i) in weights.iter().zip(&ranked) {
+            if u < *w {
+                return Some(i);
+            }
+            u -= w;
+        }
+        ranked.first().copied()
+    }
+}
+
+impl Strategy for LearnerSearch {
+    fn ask(&mut self, ctx: &AskContext) -> Option<Suggestion> {
+        for _ in 0..50 {
+            let i = self.pick_arm(ctx)?;
+            let arm = &mut self.arms[i];
+            let config = if !arm.starts.is_empty() {
+                arm.starts.remove(0)
+            } else if arm.space.is_empty() {
+                // A learner without hyperparameters has nothing more to try.
+                arm.failures = arm.trials.max(3);
+                arm.trials = arm.failures;
+                continue;
+            } else {
+                let unit = match self.sampler {
+                    Sampler::Random => (0..arm.space.len()).map(|_| self.rng.gen::<f64>()).collect(),
+                    Sampler::Tpe => Tpe::default().suggest(&arm.space, &arm.history, &mut self.rng),
+                };
+                arm.space.from_unit(&unit)
+            };
+            let key = format!("{}:{:?}", arm.name, config);
+            if self.seen.contains_key(&key) {
+                arm.trials += 1; // a repeat counts, so exhausted spaces are left
+                arm.failures += usize::from(arm.space.is_empty());
+                continue;
+            }
+            self.seen.insert(key, 1);
+            arm.trials += 1;
+            return Some(Suggestion { learner: arm.name.clone(), config });
+        }
+        None
+    }
+
+    fn tell(&mut self, suggestion: &Suggestion, loss: Option<f64>, cost_s: f64) {
+        let Some(arm) = self.arms.iter_mut().find(|a| a.name == suggestion.learner) else { return };
+        arm.cost += cost_s;
+        let unit = arm.space.to_unit(&suggestion.config);
+        match loss {
+            Some(l) if l.is_finite() => {
+                arm.best = arm.best.min(l);
+                arm.history.push((unit, l));
+            }
+            _ => {
+                arm.failures += 1;
+                arm.history.push((unit, f64::INFINITY));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::learners::all_learners;
+
+    #[test]
+    fn starts_cheapest_first_then_favours_the_best_learner() {
+        let learners = all_learners();
+        let refs: Vec<&dyn Learner> = learners.iter().filter(|l| l.supports(Task::Binary)).map(|l| l.as_ref()).collect();
+        let shape = DataShape { rows: 1000, features: 10, classes: 2 };
+        let mut s = LearnerSearch::new(&refs, Task::Binary, shape, Sampler::Tpe, 0);
+        let ctx = AskContext::default();
+        let first: Vec<Suggestion> = (0..refs.len()).map(|_| s.ask(&ctx).unwrap()).collect();
+        assert_eq!(first[0].learner, "naive_bayes", "cheapest learner first");
+        let mut names: Vec<&str> = first.iter().map(|f| f.learner.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), refs.len(), "every learner's start comes first");
+        for f in &first {
+            s.tell(f, Some(if f.learner == "logistic" { 0.1 } else { 0.5 }), 0.1);
+        }
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for _ in 0..100 {
+            let g = s.ask(&ctx).unwrap();
+            s.tell(&g, Some(if g.learner == "logistic" { 0.1 } else { 0.5 }), 0.1);
+            *counts.entry(g.learner).or_default() += 1;
+        }
+        assert!(counts["logistic"] > 50, "{counts:?}");
+    }
+}

@@ -1,0 +1,274 @@
+//! Trials as data: a [`TrialSpec`] says everything needed to run one evaluation, so it can
+//! run in this process, another process, or a Kubernetes pod; a [`TrialResult`] is what
+//! comes back.
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use automl_core::data::Table;
+use automl_core::learners::{fit_guarded, learner_by_name, Control, DataShape, FitContext};
+use automl_core::metrics::{Metric, Prediction};
+use automl_core::preprocess::Pipeline;
+use automl_core::profile::ColumnKind;
+use automl_core::space::Config;
+use automl_core::task::{Target, Task};
+use automl_core::validation::{Split, ValidationPlan};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+/// Where a trial's data comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRef {
+    /// CSV file.
+    pub path: PathBuf,
+    /// Target column.
+    pub target: String,
+    /// The task.
+    pub task: Task,
+    /// Extra missing-value markers.
+    pub na_values: Vec<String>,
+}
+
+/// One evaluation to run, as plain data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialSpec {
+    /// Trial number within the experiment, from 1.
+    pub id: u64,
+    /// Learner name.
+    pub learner: String,
+    /// Hyperparameters.
+    pub config: Config,
+    /// Objective metric name.
+    pub metric: String,
+    /// How to validate.
+    pub validation: ValidationPlan,
+    /// Seed for splits and learners.
+    pub seed: u64,
+    /// Seconds the trial may take.
+    pub time_limit_s: Option<f64>,
+    /// The data.
+    pub data: DataRef,
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialStatus {
+    /// Finished and scored.
+    Ok,
+    /// Stopped by the early-stopping rule.
+    EarlyStopped,
+    /// Ran out of its time limit or of the budget.
+    TimedOut,
+    /// Errored or panicked.
+    Failed,
+}
+
+impl TrialStatus {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrialStatus::Ok => "ok",
+            TrialStatus::EarlyStopped => "early_stopped",
+            TrialStatus::TimedOut => "timed_out",
+            TrialStatus::Failed => "failed",
+        }
+    }
+}
+
+/// What a trial produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialResult {
+    /// Trial number.
+    pub id: u64,
+    /// Learner name.
+    pub learner: String,
+    /// Hyperparameters.
+    pub config: Config,
+    /// How it ended.
+    pub status: TrialStatus,
+    /// Mean validation score over the folds that finished.
+    pub score: Option<f64>,
+    /// Standard deviation over folds (0 for a holdout).
+    pub score_std: Option<f64>,
+    /// Score of each finished fold.
+    pub fold_scores: Vec<f64>,
+    /// Intermediate `(step, score)` reports.
+    pub curve: Vec<(usize, f64)>,
+    /// Seconds spent.
+    pub fit_time_s: f64,
+    /// Why it failed or stopped.
+    pub message: Option<String>,
+}
+
+/// Receives a trial's intermediate scores and decides whether it goes on.
+pub trait TrialMonitor: Send + Sync {
+    /// Score at `step`; answer [`Control::Stop`] to end the trial early.
+    fn report(&self, trial: u64, step: usize, score: f64) -> Control;
+}
+
+/// A monitor that never stops anything.
+pub struct NoMonitor;
+
+impl TrialMonitor for NoMonitor {
+    fn report(&self, _trial: u64, _step: usize, _score: f64) -> Control {
+        Control::Continue
+    }
+}
+
+/// Design matrices of one split.
+pub struct FoldDesign {
+    /// Training inputs.
+    pub x_train: Array2<f64>,
+    /// Training targets.
+    pub y_train: Target,
+    /// Validation inputs.
+    pub x_valid: Array2<f64>,
+    /// Validation targets.
+    pub y_valid: Target,
+}
+
+/// An experiment's data, ready for trials: rows with a target, features to use, splits,
+/// and lazily built, shared design matrices per split (preprocessing fitted on the
+/// training rows of that split only).
+pub struct ExperimentData {
+    /// Feature columns (the target removed), rows with a target only.
+    pub table: Table,
+    /// Target values, aligned with `table`.
+    pub target: Target,
+    /// The task.
+    pub task: Task,
+    /// Features used, with their kinds.
+    pub features: Vec<(String, ColumnKind)>,
+    /// Validation splits.
+    pub splits: Vec<Split>,
+    designs: Vec<[OnceLock<Result<Arc<FoldDesign>, String>>; 2]>,
+}
+
+impl ExperimentData {
+    /// Wraps prepared data.
+    pub fn new(table: Table, target: Target, task: Task, features: Vec<(String, ColumnKind)>, splits: Vec<Split>) -> Self {
+        let designs = splits.iter().map(|_| [OnceLock::new(), OnceLock::new()]).collect();
+        ExperimentData { table, target, task, features, splits, designs }
+    }
+
+    /// Design matrices of split `fold`, standardised when `scaled`.
+    pub fn design(&self, fold: usize, scaled: bool) -> automl_core::Result<Arc<FoldDesign>> {
+        self.designs[fold][usize::from(scaled)]
+            .get_or_init(|| {
+                let split = &self.splits[fold];
+                let build = || -> automl_core::Result<FoldDesign> {
+                    let pipeline = Pipeline::fit(&self.table, &split.train, &self.features, scaled)?;
+                    Ok(FoldDesign {
+                        x_train: pipeline.transform(&self.table, Some(&split.train))?,
+                        y_train: self.target.take(&split.train),
+                        x_valid: pipeline.transform(&self.table, Some(&split.valid))?,
+                        y_valid: self.target.take(&split.valid),
+                    })
+                };
+                build().map(Arc::new).map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(automl_core::Error::Data)
+    }
+
+    /// Shape of a training fold, for search spaces.
+    pub fn shape(&self) -> DataShape {
+        let rows = self.splits.first().map_or(self.table.n_rows, |s| s.train.len());
+        let features = self.design(0, false).map(|d| d.x_train.ncols()).unwrap_or(self.features.len());
+        DataShape { rows, features, classes: self.target.n_classes() }
+    }
+}
+
+/// Runs `spec` on `data`: fits the learner on each split's training rows and scores the
+/// validation rows with `metric`. Never panics: failures come back as a failed result.
+pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monitor: &dyn TrialMonitor) -> TrialResult {
+    let start = Instant::now();
+    let mut result = TrialResult {
+        id: spec.id,
+        learner: spec.learner.clone(),
+        config: spec.config.clone(),
+        status: TrialStatus::Ok,
+        score: None,
+        score_std: None,
+        fold_scores: Vec::new(),
+        curve: Vec::new(),
+        fit_time_s: 0.0,
+        message: None,
+    };
+    let outcome = run_folds(spec, data, metric, monitor, start, &mut result);
+    if let Err(e) = outcome {
+        result.status = TrialStatus::Failed;
+        result.message = Some(e.to_string());
+    }
+    if !result.fold_scores.is_empty() {
+        let n = result.fold_scores.len() as f64;
+        let mean = result.fold_scores.iter().sum::<f64>() / n;
+        result.score = Some(mean);
+        result.score_std = Some((result.fold_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt());
+    }
+    if result.status == TrialStatus::Failed {
+        result.score = None;
+    }
+    result.fit_time_s = start.elapsed().as_secs_f64();
+    result
+}
+
+fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monitor: &dyn TrialMonitor, start: Instant, result: &mut TrialResult) -> automl_core::Result<()> {
+    let learner = learner_by_name(&spec.learner)?;
+    if !learner.supports(data.task) {
+        return Err(automl_core::Error::params(&spec.learner, format!("does not support {} tasks", data.task)));
+    }
+    learner.space(data.task, data.shape()).validate(&spec.learner, &spec.config)?;
+    let deadline = spec.time_limit_s.map(|t| start + std::time::Duration::from_secs_f64(t.max(0.0)));
+    let n_splits = data.splits.len();
+    for fold in 0..n_splits {
+        let design = data.design(fold, learner.needs_scaling())?;
+        let curve = std::cell::RefCell::new(Vec::new());
+        let mut stop_inside = false;
+        let mut reporter = |step: usize, p: &Prediction| {
+            let Ok(score) = metric.score(&design.y_valid, p) else { return Control::Continue };
+            curve.borrow_mut().push((step, score));
+            let c = monitor.report(spec.id, step, score);
+            if c == Control::Stop {
+                stop_inside = true;
+            }
+            c
+        };
+        let mut ctx = FitContext { seed: spec.seed.wrapping_add(fold as u64), deadline, threads: 1, valid: None, reporter: None };
+        if n_splits == 1 {
+            // Holdout: iterative learners report per step on the validation rows.
+            ctx.valid = Some((design.x_valid.view(), &design.y_valid));
+            ctx.reporter = Some(&mut reporter);
+        }
+        let model = fit_guarded(learner.as_ref(), &spec.config, design.x_train.view(), &design.y_train, &mut ctx)?;
+        drop(ctx);
+        result.curve.extend(curve.into_inner());
+        let prediction = model.predict(design.x_valid.view())?;
+        let score = metric.score(&design.y_valid, &prediction)?;
+        if !score.is_finite() {
+            return Err(automl_core::Error::learner(&spec.learner, format!("non-finite {} score", metric.name())));
+        }
+        result.fold_scores.push(score);
+        if stop_inside {
+            result.status = TrialStatus::EarlyStopped;
+            result.message = Some("stopped by the median rule".into());
+            return Ok(());
+        }
+        if n_splits > 1 {
+            let mean = result.fold_scores.iter().sum::<f64>() / result.fold_scores.len() as f64;
+            result.curve.push((fold + 1, mean));
+            if fold + 1 < n_splits && monitor.report(spec.id, fold + 1, mean) == Control::Stop {
+                result.status = TrialStatus::EarlyStopped;
+                result.message = Some(format!("stopped by the median rule after {} of {n_splits} folds", fold + 1));
+                return Ok(());
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) && fold + 1 < n_splits {
+            result.status = TrialStatus::TimedOut;
+            result.message = Some(format!("time limit reached after {} of {n_splits} folds", fold + 1));
+            return Ok(());
+        }
+    }
+    Ok(())
+}
