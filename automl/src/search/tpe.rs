@@ -44,7 +44,8 @@ impl Tpe {
                         if pick == good.len() {
                             rng.gen::<f64>()
                         } else {
-                            (good[pick][d] + bw * normal(rng)).clamp(0.0, 1.0)
+                            // Truncated normal: clamping would pile candidates on the bounds.
+                            (0..16).map(|_| good[pick][d] + bw * normal(rng)).find(|v| (0.0..=1.0).contains(v)).unwrap_or_else(|| rng.gen::<f64>())
                         }
                     }
                 })
@@ -64,7 +65,7 @@ impl Tpe {
 }
 
 fn bandwidth(n: usize) -> f64 {
-    (0.5 * (n as f64).powf(-0.2)).clamp(0.05, 0.5)
+    (0.3 * (n as f64).powf(-0.2)).clamp(0.03, 0.25)
 }
 
 fn normal(rng: &mut impl Rng) -> f64 {
@@ -128,6 +129,7 @@ mod tests {
             let best_random = (0..40).map(|_| loss(&[rng.gen(), rng.gen(), rng.gen()])).fold(f64::INFINITY, f64::min);
             random_total += best_random;
         }
+        eprintln!("tpe {tpe_total} vs random {random_total}");
         assert!(tpe_total < 0.7 * random_total, "tpe {tpe_total} vs random {random_total}");
     }
 }

@@ -1,0 +1,113 @@
+//! The `automl` binary: exit codes, messages and files, as a user sees them.
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::{example, messy_csv, write};
+
+fn automl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_automl")).args(args).output().expect("run automl")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn refused(args: &[&str], code: i32, needle: &str) {
+    let o = automl(args);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(needle), "{args:?}: expected '{needle}' in: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn run_then_predict_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let data = example("penguins.csv");
+    let o = automl(&["run", p(&data), "--target", "species", "--max-trials", "6", "--out", p(&out), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["task"], "multiclass");
+    assert_eq!(summary["trials"]["total"], 6);
+    assert!(o.stderr.is_empty(), "no progress when stderr is not a terminal: {}", stderr(&o));
+    let leaderboard = std::fs::read_to_string(out.join("leaderboard.csv")).unwrap();
+    assert!(leaderboard.starts_with("rank,trial,learner,metric,score,score_std,fit_time_s,status,hyperparameters"));
+    assert_eq!(leaderboard.lines().count(), 7);
+
+    let preds = dir.path().join("preds.csv");
+    let o = automl(&["predict", "--model", p(&out.join("model.automl")), p(&data), "--out", p(&preds)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&preds).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "species");
+    assert_eq!(lines.len(), 345);
+    let truth: Vec<String> = std::fs::read_to_string(&data).unwrap().lines().skip(1).map(|l| l.rsplit(',').next().unwrap().to_string()).collect();
+    let correct = lines[1..].iter().zip(&truth).filter(|(a, b)| *a == b).count();
+    assert!(correct > 330, "{correct} of 344 training rows right");
+
+    let o = automl(&["predict", "--model", p(&out.join("model.automl")), p(&data), "--proba"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().next(), Some("Adelie,Chinstrap,Gentoo"));
+    let row: f64 = text.lines().nth(1).unwrap().split(',').map(|v| v.parse::<f64>().unwrap()).sum();
+    assert!((row - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn profile_prints_json_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "m.csv", &messy_csv(100));
+    let o = automl(&["profile", p(&csv), "--target", "label", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["rows"], 100);
+    assert_eq!(v["target"]["task"], "binary");
+    let o = automl(&["profile", p(&csv)]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("dropped: a distinct value"), "{text}");
+}
+
+#[test]
+fn refuses_bad_input_with_clear_messages_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nums: String = (0..30).map(|i| format!("{i},{}\n", i % 3)).collect();
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (vec!["run".into(), p(&d.join("nope.csv")).into(), "-t".into(), "y".into()], 3, "No such file"),
+        (vec!["run".into(), p(&write(d, "empty.csv", "")).into(), "-t".into(), "y".into()], 3, "empty"),
+        (vec!["run".into(), p(&write(d, "header.csv", "a,y\n")).into(), "-t".into(), "y".into()], 3, "no data rows"),
+        (vec!["run".into(), p(&write(d, "ragged.csv", "a,y\n1,2\n3\n")).into(), "-t".into(), "y".into()], 3, "line 3"),
+        (vec!["run".into(), p(&write(d, "latin1.csv", "a,y\n1,caf\u{e9}\n")).into(), "-t".into(), "y".into()], 3, "line"),
+        (vec!["run".into(), p(&write(d, "ok.csv", &format!("a,y\n{nums}"))).into(), "-t".into(), "Y".into()], 3, "did you mean 'y'"),
+        (vec!["run".into(), p(&write(d, "one.csv", &format!("a,y\n{}", (0..30).map(|i| format!("{i},k\n")).collect::<String>()))).into(), "-t".into(), "y".into()], 3, "single class"),
+        (vec!["run".into(), p(&write(d, "row.csv", "a,y\n1,2\n")).into(), "-t".into(), "y".into()], 3, "1 data rows"),
+        (vec!["run".into(), p(&d.join("ok.csv")).into(), "-t".into(), "y".into(), "--metric".into(), "auc".into()], 2, "unknown metric 'auc'"),
+        (vec!["run".into(), p(&d.join("ok.csv")).into(), "-t".into(), "y".into(), "--learners".into(), "xgb".into()], 2, "unknown learner 'xgb'"),
+        (vec!["predict".into(), "--model".into(), p(&d.join("ok.csv")).into(), p(&d.join("ok.csv")).into()], 4, "not an automl model file"),
+    ];
+    // A latin-1 byte, not UTF-8.
+    std::fs::write(d.join("latin1.csv"), b"a,y\n1,caf\xe9\n2,b\n").unwrap();
+    for (args, code, needle) in cases {
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        refused(&refs, code, needle);
+    }
+    // A model file from another format version.
+    let mut bytes = automl::artifact::MAGIC.to_vec();
+    bytes.extend(99u32.to_le_bytes());
+    let old = d.join("old.automl");
+    std::fs::write(&old, bytes).unwrap();
+    refused(&["predict", "--model", p(&old), p(&d.join("ok.csv"))], 4, "format version 99");
+}
+
+#[test]
+fn help_lists_learners_and_exit_codes() {
+    let o = automl(&["run", "--help"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    for l in ["logistic", "random_forest", "knn", "svm", "Exit codes"] {
+        assert!(text.contains(l), "{l}");
+    }
+}

@@ -1,0 +1,119 @@
+//! The Rust API: builder, run, artifact, predictions.
+use automl::core::metrics::Prediction;
+use automl::core::profile::WarningKind;
+use automl::core::validation::ValidationPlan;
+use automl::trial::TrialStatus;
+use automl::{Experiment, ModelArtifact, StopReason};
+
+use super::{example, messy_csv, write};
+
+#[test]
+fn runs_on_messy_data_and_round_trips_odd_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "messy.csv", &messy_csv(300));
+    let result = Experiment::builder(&csv, "label").max_trials(12).time_budget(60.0).concurrency(2).out(dir.path()).build().unwrap().run().unwrap();
+    assert_eq!(result.stop_reason, StopReason::MaxTrials);
+    assert_eq!(result.leaderboard.len(), 12);
+    let kinds: Vec<WarningKind> = result.profile.warnings.iter().map(|w| w.kind).collect();
+    for k in [WarningKind::IdLike, WarningKind::AllMissing, WarningKind::NullMarker, WarningKind::NonFinite, WarningKind::MissingTarget] {
+        assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+    assert_eq!(result.artifact.labels, vec!["<=50K, \"yes\"".to_string(), "[75.000-".to_string()]);
+    assert!(result.best.score.unwrap() > 0.9, "{:?}", result.best);
+    for f in ["model.automl", "leaderboard.csv", "profile.json", "trials.jsonl"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    // The saved model predicts the same as the one in memory, from the same file, with
+    // the target column present (and ignored).
+    let loaded = ModelArtifact::load(&dir.path().join("model.automl")).unwrap();
+    let p = loaded.predict_csv(&csv).unwrap();
+    assert_eq!(p, result.artifact.predict_csv(&csv).unwrap());
+    assert_eq!(p.len(), 300, "one prediction per input row, missing targets included");
+    let mut out = Vec::new();
+    automl::artifact::write_predictions(&loaded, &p, false, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("label\n"));
+    assert!(text.contains("\"<=50K, \"\"yes\"\"\"\n"), "labels are quoted and exact");
+}
+
+#[test]
+fn predicts_with_unseen_categories_and_reports_missing_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "messy.csv", &messy_csv(200));
+    let result = Experiment::builder(&csv, "label").max_trials(3).learners(&["logistic"]).build().unwrap().run().unwrap();
+    let new = write(dir.path(), "new.csv", "x,color,z,id,empty\n1.5,purple,3,1,\n,red,,2,\n");
+    let p = result.artifact.predict_csv(&new).unwrap();
+    assert!(matches!(p, Prediction::Classes(ref m) if m.nrows() == 2));
+    let missing = write(dir.path(), "missing.csv", "x,id\n1,1\n");
+    let err = result.artifact.predict_csv(&missing).unwrap_err().to_string();
+    assert!(err.contains("'color'") && err.contains("'z'"), "{err}");
+    let wrong = write(dir.path(), "wrong.csv", "x,color,z\nabc,red,1\n");
+    let err = result.artifact.predict_csv(&wrong).unwrap_err().to_string();
+    assert!(err.contains("'x'") && err.contains("abc"), "{err}");
+}
+
+#[test]
+fn regression_with_holdout_and_target_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = String::from("a,b,when,y\n");
+    for i in 0..400 {
+        let (a, b) = ((i % 19) as f64, ((i * 7) % 13) as f64);
+        s.push_str(&format!("{a},{b},2024-01-{:02},{}\n", i % 28 + 1, 2.0 * a - b + 0.01 * (i % 5) as f64));
+    }
+    let csv = write(dir.path(), "reg.csv", &s);
+    let result = Experiment::builder(&csv, "y")
+        .validation(ValidationPlan::Holdout { fraction: 0.25 })
+        .target_score(0.95)
+        .learners(&["linear", "ridge"])
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(result.metric, "r2");
+    assert_eq!(result.stop_reason, StopReason::TargetScore);
+    assert!(result.best.score.unwrap() >= 0.95);
+    assert!(result.profile.features.iter().any(|c| c.name == "when" && c.kind == automl::core::profile::ColumnKind::Datetime));
+}
+
+#[test]
+fn keeps_the_time_budget() {
+    let result = Experiment::builder(example("titanic.csv"), "survived").time_budget(3.0).concurrency(2).build().unwrap().run().unwrap();
+    assert_eq!(result.stop_reason, StopReason::TimeBudget);
+    // Generous margin for a busy CI machine: the point is that the run ends, and this is
+    // not a speed test (the benchmark measures the margin).
+    assert!(result.elapsed_s < 6.0, "{}", result.elapsed_s);
+    assert!(result.leaderboard.iter().filter(|t| t.status == TrialStatus::Ok).count() >= 3);
+}
+
+#[test]
+fn same_seed_same_search() {
+    let run = || {
+        // linfa's trees break ties between classes in hash-map order, so they are left out:
+        // the search itself (suggestions, splits, seeds) must be reproducible.
+        Experiment::builder(example("penguins.csv"), "species")
+            .no_time_budget()
+            .max_trials(10)
+            .concurrency(1)
+            .seed(3)
+            .learners(&["logistic", "naive_bayes", "knn"])
+            .build()
+            .unwrap()
+            .run()
+            .unwrap()
+    };
+    let (a, b) = (run(), run());
+    let key = |r: &automl::ExperimentResult| {
+        let mut v: Vec<(u64, String, Option<f64>)> = r.leaderboard.iter().map(|t| (t.id, t.learner.clone(), t.score)).collect();
+        v.sort_by_key(|t| t.0);
+        v
+    };
+    assert_eq!(key(&a), key(&b));
+}
+
+#[test]
+fn rejects_bad_settings_before_reading_data() {
+    assert!(Experiment::builder("x.csv", "y").metric("auc").build().is_err());
+    assert!(Experiment::builder("x.csv", "y").learners(&["nope"]).build().is_err());
+    assert!(Experiment::builder("x.csv", "y").no_time_budget().build().is_err());
+    assert!(Experiment::builder("x.csv", "y").max_trials(0).build().is_err());
+}
