@@ -117,7 +117,7 @@ impl ExperimentConfig {
 /// ```no_run
 /// let result = automl::Experiment::builder("examples/data/penguins.csv", "species")
 ///     .time_budget(10.0)
-///     .out("out")
+///     .out(std::path::Path::new("out"))
 ///     .build()?
 ///     .run()?;
 /// println!("best: {} {:?}", result.best.learner, result.best.score);
