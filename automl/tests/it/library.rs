@@ -117,3 +117,21 @@ fn rejects_bad_settings_before_reading_data() {
     assert!(Experiment::builder("x.csv", "y").no_time_budget().build().is_err());
     assert!(Experiment::builder("x.csv", "y").max_trials(0).build().is_err());
 }
+
+#[test]
+fn patience_ends_the_search() {
+    let result = Experiment::builder(example("titanic.csv"), "survived")
+        .time_budget(60.0)
+        .patience(3)
+        .learners(&["naive_bayes", "logistic"])
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(result.stop_reason, StopReason::Patience);
+    // The last three trials did not improve on the best.
+    let mut by_id = result.leaderboard.clone();
+    by_id.sort_by_key(|t| t.id);
+    let best_id = result.best.id;
+    assert!(by_id.iter().filter(|t| t.id > best_id).count() >= 3);
+}

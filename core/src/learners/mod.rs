@@ -345,6 +345,38 @@ mod tests {
         postcard::from_bytes(&bytes).unwrap()
     }
 
+    struct Panicking;
+    impl Learner for Panicking {
+        fn name(&self) -> &'static str {
+            "panicking"
+        }
+        fn description(&self) -> &'static str {
+            "always panics"
+        }
+        fn supports(&self, _task: Task) -> bool {
+            true
+        }
+        fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
+            SearchSpace::default()
+        }
+        fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
+            vec![Config::new()]
+        }
+        fn relative_cost(&self, _shape: DataShape) -> f64 {
+            1.0
+        }
+        fn fit(&self, _config: &Config, _x: ArrayView2<f64>, _y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+            panic!("index out of bounds: the len is 3 but the index is 7")
+        }
+    }
+
+    #[test]
+    fn a_panicking_learner_is_an_error() {
+        let (x, y) = test_data::blobs(20, 2);
+        let err = fit_guarded(&Panicking, &Config::new(), x.view(), &y, &mut FitContext::new(0)).unwrap_err();
+        assert!(matches!(&err, Error::Learner { learner, message } if learner == "panicking" && message.contains("index out of bounds")), "{err}");
+    }
+
     #[test]
     fn rejects_nan_empty_and_one_class_before_linfa_sees_them() {
         let tree = tree::DecisionTreeLearner;
