@@ -1,5 +1,5 @@
 //! CSV ingest with polars, after a structural check that names the bad line.
-use std::io::Cursor;
+use std::io::Read;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -29,22 +29,32 @@ impl Default for CsvOptions {
 /// Reads `path` into a [`Table`].
 ///
 /// Refuses, with the line number, files that are empty, have a header only, rows with a
-/// different number of fields than the header, or bytes that are not UTF-8.
+/// different number of fields than the header (polars would silently fill short rows
+/// with nulls), or bytes that are not UTF-8. The check streams the file on its own thread
+/// while polars parses it.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    check_structure(&bytes, options.delimiter).map_err(|(line, message)| Error::Csv { path: path.to_path_buf(), line, message })?;
-    let df = match read_bytes(bytes, options, Some(1000)) {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    std::fs::metadata(path).map_err(io)?;
+    let (check, parsed) = std::thread::scope(|scope| {
+        let check = scope.spawn(|| check_file(path, options.delimiter));
+        let parsed = read_path(path, options, Some(1000));
+        (check.join(), parsed)
+    });
+    match check {
+        Ok(Ok(())) => {}
+        Ok(Err(CheckError::Io(e))) => return Err(io(e)),
+        Ok(Err(CheckError::Bad(line, message))) => return Err(Error::Csv { path: path.to_path_buf(), line, message }),
+        Err(_) => return Err(Error::Data(format!("{}: the CSV check failed unexpectedly", path.display()))),
+    }
+    let df = match parsed {
         Ok(df) => df,
         // A value past the inferred rows did not parse as the inferred type: infer from all rows.
-        Err(_) => {
-            let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-            read_bytes(bytes, options, None).map_err(|e| Error::Csv { path: path.to_path_buf(), line: 0, message: e.to_string() })?
-        }
+        Err(_) => read_path(path, options, None).map_err(|e| Error::Csv { path: path.to_path_buf(), line: 0, message: e.to_string() })?,
     };
     Table::from_polars(&df)
 }
 
-fn read_bytes(bytes: Vec<u8>, options: &CsvOptions, infer_rows: Option<usize>) -> Result<DataFrame> {
+fn read_path(path: &Path, options: &CsvOptions, infer_rows: Option<usize>) -> Result<DataFrame> {
     let mut null_values: Vec<PlSmallStr> = vec!["".into()];
     null_values.extend(options.na_values.iter().map(|s| PlSmallStr::from(s.as_str())));
     let overwrite = if options.text_columns.is_empty() {
@@ -63,70 +73,145 @@ fn read_bytes(bytes: Vec<u8>, options: &CsvOptions, infer_rows: Option<usize>) -
                 .with_null_values(Some(NullValues::AllColumns(null_values.clone())))
                 .with_try_parse_dates(true)
         })
-        .into_reader_with_file_handle(Cursor::new(bytes));
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))?;
     Ok(reader.finish()?)
 }
 
-/// Checks encoding and shape before polars reads the bytes. Returns `(line, message)`.
-///
-/// One pass: UTF-8 validation of the whole buffer, then a quote-aware count of fields per
-/// record. Empty lines are ignored, as polars does.
-pub(crate) fn check_structure(bytes: &[u8], delimiter: u8) -> std::result::Result<(), (usize, String)> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err((1, "the file is empty: expected a header row and data rows".into()));
+enum CheckError {
+    Io(std::io::Error),
+    Bad(usize, String),
+}
+
+fn check_file(path: &Path, delimiter: u8) -> std::result::Result<(), CheckError> {
+    let mut file = std::fs::File::open(path).map_err(CheckError::Io)?;
+    let mut checker = Checker::new(delimiter);
+    let mut buf = vec![0u8; 4 << 20];
+    let mut carry = 0usize; // bytes of an incomplete UTF-8 sequence kept from the last block
+    loop {
+        let n = file.read(&mut buf[carry..]).map_err(CheckError::Io)?;
+        let end = carry + n;
+        let block = &buf[..end];
+        let valid = match std::str::from_utf8(block) {
+            Ok(_) => end,
+            Err(e) if e.error_len().is_none() && n > 0 => e.valid_up_to(),
+            Err(e) => {
+                checker.feed(&block[..e.valid_up_to()]).map_err(|(l, m)| CheckError::Bad(l, m))?;
+                return Err(CheckError::Bad(
+                    checker.line,
+                    "bytes that are not UTF-8; re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`".into(),
+                ));
+            }
+        };
+        checker.feed(&block[..valid]).map_err(|(l, m)| CheckError::Bad(l, m))?;
+        if n == 0 {
+            break;
+        }
+        buf.copy_within(valid..end, 0);
+        carry = end - valid;
     }
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let at = e.valid_up_to();
-        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        return Err((line, format!("bytes that are not UTF-8 (byte offset {at}); re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`")));
+    checker.finish().map_err(|(l, m)| CheckError::Bad(l, m))
+}
+
+type Bad = (usize, String);
+
+/// Quote-aware count of fields per record, fed block by block.
+struct Checker {
+    delimiter: u8,
+    line: usize,
+    record_line: usize,
+    fields: usize,
+    in_quotes: bool,
+    has_content: bool,
+    header_fields: Option<usize>,
+    data_rows: usize,
+    any_content: bool,
+}
+
+impl Checker {
+    fn new(delimiter: u8) -> Self {
+        Checker { delimiter, line: 1, record_line: 1, fields: 1, in_quotes: false, has_content: false, header_fields: None, data_rows: 0, any_content: false }
     }
-    let mut line = 1usize; // current physical line
-    let mut record_line = 1usize; // line where the current record starts
-    let mut fields = 1usize;
-    let mut in_quotes = false;
-    let mut record_has_content = false;
-    let mut header_fields: Option<usize> = None;
-    let mut data_rows = 0usize;
-    let mut end_record = |fields: usize, record_line: usize, has_content: bool| -> std::result::Result<(), (usize, String)> {
-        if !has_content {
+
+    fn end_record(&mut self) -> std::result::Result<(), Bad> {
+        if self.has_content {
+            self.any_content = true;
+            match self.header_fields {
+                None => self.header_fields = Some(self.fields),
+                Some(h) if h != self.fields => {
+                    return Err((self.record_line, format!("{} fields where the header has {h}; fix the row or quote fields that contain the delimiter", self.fields)))
+                }
+                Some(_) => self.data_rows += 1,
+            }
+        }
+        self.fields = 1;
+        self.has_content = false;
+        self.record_line = self.line;
+        Ok(())
+    }
+
+    fn feed(&mut self, block: &[u8]) -> std::result::Result<(), Bad> {
+        if !self.in_quotes && memchr::memchr(b'"', block).is_none() {
+            // Fast path: no quotes, only delimiters and line ends matter.
+            let mut last = 0usize;
+            for at in memchr::memchr2_iter(self.delimiter, b'\n', block) {
+                self.has_content |= at > last && !(at == last + 1 && block[last] == b'\r');
+                if block[at] == b'\n' {
+                    self.line += 1;
+                    self.end_record()?;
+                } else {
+                    self.fields += 1;
+                    self.has_content = true;
+                }
+                last = at + 1;
+            }
+            self.has_content |= block.len() > last && !(block.len() == last + 1 && block[last] == b'\r');
             return Ok(());
         }
-        match header_fields {
-            None => header_fields = Some(fields),
-            Some(h) if h != fields => {
-                return Err((record_line, format!("{fields} fields where the header has {h}; fix the row or quote fields that contain the delimiter")))
+        for &b in block {
+            if b == b'"' {
+                self.in_quotes = !self.in_quotes;
+                self.has_content = true;
+            } else if b == b'\n' {
+                self.line += 1;
+                if !self.in_quotes {
+                    self.end_record()?;
+                }
+            } else if !self.in_quotes && b == self.delimiter {
+                self.fields += 1;
+                self.has_content = true;
+            } else if b != b'\r' {
+                self.has_content = true;
             }
-            Some(_) => data_rows += 1,
         }
         Ok(())
-    };
-    for &b in bytes {
-        if b == b'"' {
-            in_quotes = !in_quotes;
-            record_has_content = true;
-        } else if b == b'\n' {
-            line += 1;
-            if !in_quotes {
-                end_record(fields, record_line, record_has_content)?;
-                fields = 1;
-                record_has_content = false;
-                record_line = line;
-            }
-        } else if !in_quotes && b == delimiter {
-            fields += 1;
-            record_has_content = true;
-        } else if b != b'\r' {
-            record_has_content = true;
+    }
+
+    fn finish(mut self) -> std::result::Result<(), Bad> {
+        if self.in_quotes {
+            return Err((self.record_line, "a quoted field is never closed".into()));
         }
+        self.end_record()?;
+        if !self.any_content {
+            return Err((1, "the file is empty: expected a header row and data rows".into()));
+        }
+        if self.data_rows == 0 {
+            return Err((2, "the file has a header but no data rows".into()));
+        }
+        Ok(())
     }
-    if in_quotes {
-        return Err((record_line, "a quoted field is never closed".into()));
+}
+
+/// Checks a whole buffer (see [`Checker`]); returns `(line, message)`.
+#[cfg(test)]
+fn check_structure(bytes: &[u8], delimiter: u8) -> std::result::Result<(), Bad> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let mut c = Checker::new(delimiter);
+        c.feed(&bytes[..e.valid_up_to()])?;
+        return Err((c.line, "bytes that are not UTF-8; re-encode the file as UTF-8".into()));
     }
-    end_record(fields, record_line, record_has_content)?;
-    if data_rows == 0 {
-        return Err((2, "the file has a header but no data rows".into()));
-    }
-    Ok(())
+    let mut c = Checker::new(delimiter);
+    c.feed(bytes)?;
+    c.finish()
 }
 
 #[cfg(test)]
@@ -156,5 +241,20 @@ mod tests {
     fn rejects_empty_and_header_only() {
         assert!(check_structure(b"", b',').unwrap_err().1.contains("empty"));
         assert!(check_structure(b"a,b\n", b',').unwrap_err().1.contains("no data rows"));
+    }
+}
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    #[test]
+    fn block_boundaries_do_not_change_the_verdict() {
+        let text = b"a,b\n\"x,\ny\",2\n3,4\n5\n";
+        for split in 0..text.len() {
+            let mut c = Checker::new(b',');
+            let r = c.feed(&text[..split]).and_then(|_| c.feed(&text[split..])).and_then(|_| c.finish());
+            assert_eq!(r.unwrap_err().0, 5, "split at {split}");
+        }
     }
 }
