@@ -588,10 +588,11 @@ impl Experiment {
 
 fn refit(best: &TrialResult, data: &ExperimentData, rows: &[usize], deadline: Option<Instant>, seed: u64) -> automl_core::Result<(Pipeline, automl_core::learners::FittedModel)> {
     let learner = learner_by_name(&best.learner)?;
-    let pipeline = Pipeline::fit(&data.table, rows, &data.features, learner.needs_scaling())?;
+    let pipeline = Pipeline::fit(&data.table, rows, &data.features, learner.encoding())?;
     let x = pipeline.transform(&data.table, Some(rows))?;
     let mut ctx = FitContext::new(seed);
     ctx.deadline = deadline;
+    ctx.categorical = pipeline.categorical();
     let model = fit_guarded(learner.as_ref(), &best.config, x.view(), &data.target, &mut ctx)?;
     Ok((pipeline, model))
 }

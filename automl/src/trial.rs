@@ -8,7 +8,7 @@ use std::time::Instant;
 use automl_core::data::Table;
 use automl_core::learners::{fit_guarded, learner_by_name, Control, DataShape, FitContext};
 use automl_core::metrics::{Metric, Prediction};
-use automl_core::preprocess::Pipeline;
+use automl_core::preprocess::{Encoding, Pipeline};
 use automl_core::profile::ColumnKind;
 use automl_core::space::Config;
 use automl_core::task::{Target, Task};
@@ -124,6 +124,8 @@ pub struct FoldDesign {
     pub y_train: Target,
     /// Validation inputs.
     pub x_valid: Array2<f64>,
+    /// Which columns hold category codes.
+    pub categorical: Vec<bool>,
     /// Validation targets.
     pub y_valid: Target,
 }
@@ -142,24 +144,25 @@ pub struct ExperimentData {
     pub features: Vec<(String, ColumnKind)>,
     /// Validation splits.
     pub splits: Vec<Split>,
-    designs: Vec<[OnceLock<Result<Arc<FoldDesign>, String>>; 2]>,
+    designs: Vec<[OnceLock<Result<Arc<FoldDesign>, String>>; 3]>,
 }
 
 impl ExperimentData {
     /// Wraps prepared data.
     pub fn new(table: Table, target: Target, task: Task, features: Vec<(String, ColumnKind)>, splits: Vec<Split>) -> Self {
-        let designs = splits.iter().map(|_| [OnceLock::new(), OnceLock::new()]).collect();
+        let designs = splits.iter().map(|_| [OnceLock::new(), OnceLock::new(), OnceLock::new()]).collect();
         ExperimentData { table, target, task, features, splits, designs }
     }
 
-    /// Design matrices of split `fold`, standardised when `scaled`.
-    pub fn design(&self, fold: usize, scaled: bool) -> automl_core::Result<Arc<FoldDesign>> {
-        self.designs[fold][usize::from(scaled)]
+    /// Design matrices of split `fold` for `encoding`.
+    pub fn design(&self, fold: usize, encoding: Encoding) -> automl_core::Result<Arc<FoldDesign>> {
+        self.designs[fold][encoding.index()]
             .get_or_init(|| {
                 let split = &self.splits[fold];
                 let build = || -> automl_core::Result<FoldDesign> {
-                    let pipeline = Pipeline::fit(&self.table, &split.train, &self.features, scaled)?;
+                    let pipeline = Pipeline::fit(&self.table, &split.train, &self.features, encoding)?;
                     Ok(FoldDesign {
+                        categorical: pipeline.categorical().to_vec(),
                         x_train: pipeline.transform(&self.table, Some(&split.train))?,
                         y_train: self.target.take(&split.train),
                         x_valid: pipeline.transform(&self.table, Some(&split.valid))?,
@@ -175,7 +178,7 @@ impl ExperimentData {
     /// Shape of a training fold, for search spaces.
     pub fn shape(&self) -> DataShape {
         let rows = self.splits.first().map_or(self.table.n_rows, |s| s.train.len());
-        let features = self.design(0, false).map(|d| d.x_train.ncols()).unwrap_or(self.features.len());
+        let features = self.design(0, Encoding::Dense).map(|d| d.x_train.ncols()).unwrap_or(self.features.len());
         DataShape { rows, features, classes: self.target.n_classes() }
     }
 }
@@ -223,7 +226,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
     let deadline = spec.time_limit_s.map(|t| start + std::time::Duration::from_secs_f64(t.max(0.0)));
     let n_splits = data.splits.len();
     for fold in 0..n_splits {
-        let design = data.design(fold, learner.needs_scaling())?;
+        let design = data.design(fold, learner.encoding())?;
         let curve = std::cell::RefCell::new(Vec::new());
         let mut stop_inside = false;
         let mut reporter = |step: usize, p: &Prediction| {
@@ -235,7 +238,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
             }
             c
         };
-        let mut ctx = FitContext { seed: spec.seed.wrapping_add(fold as u64), deadline, threads: 1, valid: None, reporter: None };
+        let mut ctx = FitContext { seed: spec.seed.wrapping_add(fold as u64), deadline, threads: 1, valid: None, reporter: None, categorical: &design.categorical };
         if n_splits == 1 {
             // Holdout: iterative learners report per step on the validation rows.
             ctx.valid = Some((design.x_valid.view(), &design.y_valid));

@@ -14,6 +14,30 @@ use crate::profile::ColumnKind;
 /// keep one-hot columns for their most frequent levels plus a frequency encoding.
 pub const ONE_HOT_MAX_LEVELS: usize = 16;
 
+/// How a learner wants its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Encoding {
+    /// Imputed, one-hot and frequency encoded.
+    Dense,
+    /// As `Dense`, then standardised.
+    Scaled,
+    /// For trees: numbers kept with NaN for missing, categories as integer codes (by
+    /// frequency) split natively, no indicators.
+    Trees,
+}
+
+impl Encoding {
+    /// All encodings, in index order.
+    pub const ALL: [Encoding; 3] = [Encoding::Dense, Encoding::Scaled, Encoding::Trees];
+    /// Position in [`Encoding::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Most category codes kept for tree encoding; rarer categories share "missing".
+pub const TREE_MAX_CATEGORIES: usize = 254;
+
 /// An input column the pipeline reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputColumn {
@@ -53,21 +77,26 @@ pub struct Pipeline {
     steps: Vec<Step>,
     output_names: Vec<String>,
     scaler: Option<Scaler>,
+    encoding: Encoding,
+    categorical: Vec<bool>,
 }
 
 impl Pipeline {
-    /// Fits on `rows` of `table`, reading the `features` (name, kind); `scale` standardises
-    /// the output.
-    pub fn fit(table: &Table, rows: &[usize], features: &[(String, ColumnKind)], scale: bool) -> Result<Pipeline> {
+    /// Fits on `rows` of `table`, reading the `features` (name, kind), for `encoding`.
+    pub fn fit(table: &Table, rows: &[usize], features: &[(String, ColumnKind)], encoding: Encoding) -> Result<Pipeline> {
+        let trees = encoding == Encoding::Trees;
         if rows.is_empty() {
             return Err(Error::Data("no training rows to fit preprocessing on".into()));
         }
         let mut inputs = Vec::new();
         let mut steps = Vec::new();
         let mut output_names = Vec::new();
+        let mut categorical = Vec::new();
         for (name, kind) in features {
             let column = table.column(name)?;
-            let missing = rows.iter().any(|&r| column.is_missing(r) || matches!(column, Column::Numeric(v) if v[r].is_infinite()));
+            // Trees route missing values themselves: no indicator columns.
+            let missing = !trees && rows.iter().any(|&r| column.is_missing(r) || matches!(column, Column::Numeric(v) if v[r].is_infinite()));
+            let width_before = output_names.len();
             let step = match (kind, column) {
                 (ColumnKind::Text, Column::Str(_)) => {
                     output_names.extend([format!("{name}__chars"), format!("{name}__words")]);
@@ -83,6 +112,14 @@ impl Pipeline {
                     let (counts, _) = s.counts(Some(rows));
                     let mut order: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
                     order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(s.levels[a].cmp(&s.levels[b])));
+                    if trees {
+                        let kept: Vec<String> = order.iter().take(TREE_MAX_CATEGORIES).map(|&i| s.levels[i].clone()).collect();
+                        output_names.push(name.clone());
+                        categorical.push(true);
+                        inputs.push(InputColumn { name: name.clone(), kind: *kind });
+                        steps.push(Step::Encoded { levels: kept, frequency: None, indicator: false });
+                        continue;
+                    }
                     let high = order.len() > ONE_HOT_MAX_LEVELS;
                     let kept: Vec<String> = order.iter().take(if high { ONE_HOT_MAX_LEVELS - 1 } else { order.len() }).map(|&i| s.levels[i].clone()).collect();
                     output_names.extend(kept.iter().map(|l| format!("{name}={l}")));
@@ -108,11 +145,12 @@ impl Pipeline {
             if matches!(step, Step::Numeric { indicator: true, .. } | Step::Encoded { indicator: true, .. } | Step::Datetime { indicator: true, .. }) {
                 output_names.push(format!("{name}__missing"));
             }
+            categorical.extend(std::iter::repeat_n(false, output_names.len() - width_before));
             inputs.push(InputColumn { name: name.clone(), kind: *kind });
             steps.push(step);
         }
-        let mut pipeline = Pipeline { inputs, steps, output_names, scaler: None };
-        if scale {
+        let mut pipeline = Pipeline { inputs, steps, output_names, scaler: None, encoding, categorical };
+        if encoding == Encoding::Scaled {
             let x = pipeline.transform(table, Some(rows))?;
             let n = x.nrows() as f64;
             let mean: Vec<f64> = x.columns().into_iter().map(|c| c.sum() / n).collect();
@@ -135,6 +173,16 @@ impl Pipeline {
         &self.inputs
     }
 
+    /// The encoding fitted for.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Which output columns hold category codes (tree encoding).
+    pub fn categorical(&self) -> &[bool] {
+        &self.categorical
+    }
+
     /// Names of the output columns.
     pub fn output_names(&self) -> &[String] {
         &self.output_names
@@ -154,17 +202,18 @@ impl Pipeline {
             }
         };
         let mut out = Array2::<f64>::zeros((rows.len(), self.output_names.len()));
+        let trees = self.encoding == Encoding::Trees;
         let mut at = 0usize;
         for (input, step) in self.inputs.iter().zip(&self.steps) {
             let column = table.column(&input.name)?;
-            let width = step_width(step);
+            let width = if trees && matches!(step, Step::Encoded { .. }) { 1 } else { step_width(step) };
             let mut block = out.slice_mut(ndarray::s![.., at..at + width]);
             match (step, column) {
                 (Step::Numeric { fill, indicator }, Column::Numeric(values)) => {
                     for (i, &r) in rows.iter().enumerate() {
                         let v = values[r];
                         let ok = v.is_finite();
-                        block[[i, 0]] = if ok { v } else { *fill };
+                        block[[i, 0]] = if ok { v } else if trees { f64::NAN } else { *fill };
                         if *indicator {
                             block[[i, 1]] = f64::from(u8::from(!ok));
                         }
@@ -181,10 +230,19 @@ impl Pipeline {
                             })?,
                         };
                         let ok = v.is_finite();
-                        block[[i, 0]] = if ok { v } else { *fill };
+                        block[[i, 0]] = if ok { v } else if trees { f64::NAN } else { *fill };
                         if *indicator {
                             block[[i, 1]] = f64::from(u8::from(!ok));
                         }
+                    }
+                }
+                (Step::Encoded { levels, .. }, Column::Str(s)) if trees => {
+                    // Category code by training frequency; unseen or missing: NaN.
+                    let index: HashMap<&str, usize> = levels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+                    let code: Vec<f64> = s.levels.iter().map(|l| index.get(l.as_str()).map_or(f64::NAN, |&c| c as f64)).collect();
+                    for (i, &r) in rows.iter().enumerate() {
+                        let c = s.codes[r];
+                        block[[i, 0]] = if c == MISSING_CODE { f64::NAN } else { code[c as usize] };
                     }
                 }
                 (Step::Encoded { levels, frequency, indicator }, Column::Str(s)) => {
@@ -215,7 +273,14 @@ impl Pipeline {
                     let text: Vec<Option<String>> = values.iter().map(|v| v.is_finite().then(|| format_number(*v))).collect();
                     let as_text = Column::Str(crate::data::StrColumn::from_values(text.iter().map(|o| o.as_deref())));
                     let tmp = Table { names: vec![input.name.clone()], columns: vec![as_text], n_rows: table.n_rows };
-                    let single = Pipeline { inputs: vec![input.clone()], steps: vec![step.clone()], output_names: vec![String::new(); width], scaler: None };
+                    let single = Pipeline {
+                        inputs: vec![input.clone()],
+                        steps: vec![step.clone()],
+                        output_names: vec![String::new(); width],
+                        scaler: None,
+                        encoding: self.encoding,
+                        categorical: Vec::new(),
+                    };
                     block.assign(&single.transform(&tmp, Some(rows))?);
                 }
                 (Step::Datetime { fill_ms, with_time, indicator }, Column::Datetime(values)) => {
@@ -223,7 +288,7 @@ impl Pipeline {
                         let v = values[r];
                         let parts = date_parts(v.unwrap_or(*fill_ms), *with_time);
                         for (j, p) in parts.iter().enumerate() {
-                            block[[i, j]] = *p;
+                            block[[i, j]] = if trees && v.is_none() { f64::NAN } else { *p };
                         }
                         if *indicator {
                             block[[i, width - 1]] = f64::from(u8::from(v.is_none()));
@@ -326,7 +391,7 @@ mod tests {
     #[test]
     fn imputes_encodes_and_marks_missing() {
         let t = table();
-        let p = Pipeline::fit(&t, &[0, 1, 2, 3], &features(), false).unwrap();
+        let p = Pipeline::fit(&t, &[0, 1, 2, 3], &features(), Encoding::Dense).unwrap();
         let x = p.transform(&t, None).unwrap();
         assert!(x.iter().all(|v| v.is_finite()));
         let names = p.output_names();
@@ -344,16 +409,31 @@ mod tests {
     #[test]
     fn fits_on_training_rows_only() {
         let t = table();
-        let p = Pipeline::fit(&t, &[0, 1], &features(), false).unwrap();
+        let p = Pipeline::fit(&t, &[0, 1], &features(), Encoding::Dense).unwrap();
         // 'x' median from rows 0..2 only: {1}; level 'b' seen, 'a' seen; row 2's value is missing.
         let x = p.transform(&t, Some(&[1])).unwrap();
         assert_eq!(x[[0, 0]], 1.0);
     }
 
     #[test]
+    fn tree_encoding_keeps_missing_and_codes_categories() {
+        let t = table();
+        let p = Pipeline::fit(&t, &[0, 1, 2, 3], &features(), Encoding::Trees).unwrap();
+        let x = p.transform(&t, None).unwrap();
+        assert_eq!(p.output_names()[..2], ["x".to_string(), "c".to_string()]);
+        assert_eq!(p.categorical()[..2], [false, true]);
+        assert!(x[[1, 0]].is_nan() && x[[3, 0]].is_nan(), "missing and infinite stay missing");
+        assert_eq!(x[[0, 1]], 0.0, "'a' is the most frequent level");
+        assert_eq!(x[[1, 1]], 1.0);
+        assert!(x[[2, 1]].is_nan());
+        assert!(x[[2, 2]].is_nan(), "a missing date has missing parts");
+        assert_eq!(p.categorical().len(), x.ncols());
+    }
+
+    #[test]
     fn unseen_levels_are_zero_and_missing_columns_named() {
         let t = table();
-        let p = Pipeline::fit(&t, &[0, 1, 2, 3], &features(), true).unwrap();
+        let p = Pipeline::fit(&t, &[0, 1, 2, 3], &features(), Encoding::Scaled).unwrap();
         let mut other = t.clone();
         other.columns[1] = Column::Str(StrColumn::from_values([Some("zzz"), Some("a"), Some("b"), Some("a")]));
         assert!(p.transform(&other, None).is_ok());

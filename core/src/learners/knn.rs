@@ -5,6 +5,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{subsample_rows, DataShape, FitContext, FittedModel, Learner};
+use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
 use crate::space::{get_str, get_usize, Config, ParamValue, SearchSpace};
@@ -27,8 +28,8 @@ impl Learner for KnnLearner {
     fn supports(&self, _task: Task) -> bool {
         true
     }
-    fn needs_scaling(&self) -> bool {
-        true
+    fn encoding(&self) -> Encoding {
+        Encoding::Scaled
     }
     fn space(&self, _task: Task, shape: DataShape) -> SearchSpace {
         SearchSpace::default().int("k", 1, 50.min(shape.rows.max(2) as i64 - 1).max(1), true).choice("weights", &["uniform", "distance"])

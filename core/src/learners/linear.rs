@@ -6,6 +6,7 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use super::{target_values, DataShape, FitContext, FittedModel, Learner};
+use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
 use crate::space::{get_f64, Config, ParamValue, SearchSpace};
@@ -78,8 +79,8 @@ impl Learner for ElasticNetLearner {
     fn supports(&self, task: Task) -> bool {
         task == Task::Regression
     }
-    fn needs_scaling(&self) -> bool {
-        true // linfa's elastic net is wrong on uncentred inputs
+    fn encoding(&self) -> Encoding {
+        Encoding::Scaled // linfa's elastic net is wrong on uncentred inputs
     }
     fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
         let space = SearchSpace::default().float("penalty", 1e-5, 10.0, true);

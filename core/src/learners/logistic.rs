@@ -5,6 +5,7 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::{class_codes, DataShape, FitContext, FittedModel, Learner};
+use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
 use crate::space::{get_f64, get_usize, Config, ParamValue, SearchSpace};
@@ -25,8 +26,8 @@ impl Learner for LogisticLearner {
     fn supports(&self, task: Task) -> bool {
         task.is_classification()
     }
-    fn needs_scaling(&self) -> bool {
-        true
+    fn encoding(&self) -> Encoding {
+        Encoding::Scaled
     }
     fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
         SearchSpace::default().float("alpha", 1e-5, 100.0, true).int("max_iterations", 50, 400, true)

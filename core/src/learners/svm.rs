@@ -6,6 +6,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{subsample_rows, DataShape, FitContext, FittedModel, Learner};
+use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
 use crate::space::{get_f64, Config, ParamValue, SearchSpace};
@@ -28,8 +29,8 @@ impl Learner for SvmLearner {
     fn supports(&self, task: Task) -> bool {
         task != Task::Multiclass
     }
-    fn needs_scaling(&self) -> bool {
-        true
+    fn encoding(&self) -> Encoding {
+        Encoding::Scaled
     }
     fn space(&self, task: Task, _shape: DataShape) -> SearchSpace {
         let s = SearchSpace::default().float("c", 1e-2, 1e3, true).float("gamma_scale", 1e-2, 1e2, true);

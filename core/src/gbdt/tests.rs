@@ -1,0 +1,135 @@
+use ndarray::{array, Array2};
+
+use super::*;
+
+fn params() -> GbdtParams {
+    GbdtParams { min_child_samples: 1, ..GbdtParams::default() }
+}
+
+fn no_callback() -> impl FnMut(usize, &Array2<f64>) -> bool {
+    |_, _| true
+}
+
+#[test]
+fn first_split_matches_the_hand_computed_answer() {
+    // Best squared-error split of [1,1,1,5,5,5] over x = 1..6 is between 3 and 4.
+    let x = array![[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]];
+    let y = [1.0, 1.0, 1.0, 5.0, 5.0, 5.0];
+    let p = GbdtParams { num_rounds: 1, num_leaves: 2, learning_rate: 1.0, ..params() };
+    let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false], None, &mut no_callback()).unwrap();
+    let tree = &b.trees[0][0];
+    assert_eq!(tree.nodes.len(), 1);
+    assert!(matches!(tree.nodes[0].split, Split::Numeric { threshold, .. } if threshold == 3.5));
+    assert_eq!(b.predict(x.view()).column(0).to_vec(), vec![1.0, 1.0, 1.0, 5.0, 5.0, 5.0]);
+    // Gain: 3*(-2)^2 + 3*2^2 - 0 = 24.
+    assert_eq!(b.importance_gain[0], 24.0);
+    assert_eq!(b.importance_split[0], 1);
+}
+
+fn friedman(n: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let x = Array2::from_shape_fn((n, 5), |_| rng.gen::<f64>());
+    let y = x
+        .rows()
+        .into_iter()
+        .map(|r| 10.0 * (std::f64::consts::PI * r[0] * r[1]).sin() + 20.0 * (r[2] - 0.5).powi(2) + 10.0 * r[3] + 5.0 * r[4] + rng.gen::<f64>() - 0.5)
+        .collect();
+    (x, y)
+}
+
+#[test]
+fn training_loss_decreases_every_round_and_generalises() {
+    let (x, y) = friedman(2000, 1);
+    let (tx, ty) = friedman(1000, 2);
+    let p = GbdtParams { num_rounds: 60, ..GbdtParams::default() };
+    let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], Some((tx.view(), &ty)), &mut no_callback()).unwrap();
+    assert!(b.train_history.windows(2).all(|w| w[1] <= w[0] + 1e-12), "{:?}", b.train_history);
+    let pred = b.predict(tx.view());
+    let mean = ty.iter().sum::<f64>() / ty.len() as f64;
+    let ss_res: f64 = ty.iter().zip(pred.column(0)).map(|(a, b)| (a - b).powi(2)).sum();
+    let ss_tot: f64 = ty.iter().map(|a| (a - mean).powi(2)).sum();
+    assert!(1.0 - ss_res / ss_tot > 0.85, "R2 {}", 1.0 - ss_res / ss_tot);
+}
+
+#[test]
+fn missing_values_learn_a_direction() {
+    // Missing x means a high target; present x carries a weak signal.
+    let n = 400;
+    let x = Array2::from_shape_fn((n, 1), |(i, _)| if i % 4 == 0 { f64::NAN } else { (i % 7) as f64 });
+    let y: Vec<f64> = (0..n).map(|i| if i % 4 == 0 { 10.0 } else { (i % 7) as f64 * 0.1 }).collect();
+    let p = GbdtParams { num_rounds: 50, ..params() };
+    let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false], None, &mut no_callback()).unwrap();
+    let pred = b.predict(array![[f64::NAN], [3.0]].view());
+    assert!((pred[[0, 0]] - 10.0).abs() < 0.1, "{pred}");
+    assert!((pred[[1, 0]] - 0.3).abs() < 0.1, "{pred}");
+}
+
+#[test]
+fn categorical_splits_group_categories() {
+    // Categories {1, 3, 5} are positive: no single threshold separates them.
+    let n = 600;
+    let x = Array2::from_shape_fn((n, 1), |(i, _)| (i % 6) as f64);
+    let y: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 2 == 1))).collect();
+    let p = GbdtParams { num_rounds: 1, num_leaves: 2, learning_rate: 1.0, ..params() };
+    let b = Booster::fit(&p, Objective::Logistic, x.view(), &y, &[true], None, &mut no_callback()).unwrap();
+    assert!(matches!(b.trees[0][0].nodes[0].split, Split::Categorical { .. }));
+    let pred = b.predict(x.view());
+    let correct = (0..n).filter(|&i| (pred[[i, 0]] > 0.5) == (y[i] == 1.0)).count();
+    assert_eq!(correct, n);
+    // A code never seen in training goes to the last category bin, not a panic.
+    assert!(b.predict(array![[42.0]].view())[[0, 0]].is_finite());
+}
+
+#[test]
+fn softmax_probabilities_sum_to_one() {
+    let n = 300;
+    let x = Array2::from_shape_fn((n, 2), |(i, j)| ((i * (j + 3)) % 11) as f64);
+    let y: Vec<f64> = (0..n).map(|i| ((i * 3) % 11 / 4) as f64).collect();
+    let p = GbdtParams { num_rounds: 20, ..params() };
+    let b = Booster::fit(&p, Objective::Softmax { k: 3 }, x.view(), &y, &[false, false], None, &mut no_callback()).unwrap();
+    let proba = b.predict(x.view());
+    assert_eq!(proba.ncols(), 3);
+    assert!(proba.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-9));
+    let acc = (0..n).filter(|&i| proba.row(i).iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 == y[i] as usize).count();
+    assert!(acc as f64 / n as f64 > 0.95);
+}
+
+#[test]
+fn early_stopping_keeps_the_best_round_and_reports_each_round() {
+    let (x, y) = friedman(300, 3);
+    let (vx, vy) = friedman(300, 4);
+    let p = GbdtParams { num_rounds: 500, learning_rate: 0.3, early_stopping_rounds: 10, ..GbdtParams::default() };
+    let mut seen = 0;
+    let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], Some((vx.view(), &vy)), &mut |round, scores| {
+        seen = round;
+        scores.nrows() == 300
+    })
+    .unwrap();
+    assert!(seen < 500, "stopped early at {seen}");
+    let best = b.valid_history.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 + 1;
+    assert_eq!(b.best_rounds, best);
+    assert_eq!(b.trees.len(), best);
+    assert_eq!(b.valid_history.len(), seen);
+}
+
+#[test]
+fn deterministic_for_a_seed_and_serialisable() {
+    let (x, y) = friedman(500, 5);
+    let p = GbdtParams { num_rounds: 20, bagging_fraction: 0.7, feature_fraction: 0.6, seed: 9, threads: 2, ..GbdtParams::default() };
+    let a = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], None, &mut no_callback()).unwrap();
+    let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], None, &mut no_callback()).unwrap();
+    assert_eq!(a, b);
+    let bytes = postcard::to_stdvec(&a).unwrap();
+    let c: Booster = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(a.predict(x.view()), c.predict(x.view()));
+}
+
+#[test]
+fn rejects_bad_inputs() {
+    let empty = Array2::<f64>::zeros((0, 2));
+    assert!(Booster::fit(&params(), Objective::SquaredError, empty.view(), &[], &[false; 2], None, &mut no_callback()).is_err());
+    let x = array![[1.0], [2.0]];
+    assert!(Booster::fit(&params(), Objective::SquaredError, x.view(), &[1.0], &[false], None, &mut no_callback()).is_err());
+    let bad = GbdtParams { learning_rate: 0.0, ..params() };
+    assert!(Booster::fit(&bad, Objective::SquaredError, x.view(), &[1.0, 2.0], &[false], None, &mut no_callback()).unwrap_err().contains("learning_rate"));
+}

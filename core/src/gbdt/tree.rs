@@ -1,0 +1,397 @@
+//! One regression tree grown leaf-wise on binned data from gradients and hessians.
+use std::collections::BinaryHeap;
+
+use ndarray::ArrayView1;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::binning::{BinMapper, Binned};
+
+/// Bins of one feature's histogram: sums of gradients and hessians, and row counts.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bin {
+    g: f64,
+    h: f64,
+    n: u32,
+}
+
+/// How a node splits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Split {
+    /// Left when `value <= threshold` (bins `<= bin`).
+    Numeric {
+        /// Raw-value threshold.
+        threshold: f64,
+        /// Last bin going left.
+        bin: u8,
+    },
+    /// Left when the category's bin is in the set.
+    Categorical {
+        /// Bitset over bins.
+        left: [u64; 4],
+        /// Category bins of the feature (codes past it share the last bin).
+        n: usize,
+    },
+}
+
+/// An internal node; children `< 0` are leaves (`!child` is the leaf index).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Feature index.
+    pub feature: u32,
+    /// The split.
+    pub split: Split,
+    /// Where missing values go.
+    pub default_left: bool,
+    /// Left child.
+    pub left: i32,
+    /// Right child.
+    pub right: i32,
+}
+
+/// A fitted tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Internal nodes; empty for a single leaf.
+    pub nodes: Vec<Node>,
+    /// Leaf outputs (already scaled by the learning rate).
+    pub leaves: Vec<f64>,
+}
+
+fn in_set(set: &[u64; 4], bin: usize) -> bool {
+    set[bin / 64] >> (bin % 64) & 1 == 1
+}
+
+impl Tree {
+    /// Output for a row of raw values.
+    #[inline]
+    pub fn predict_row(&self, x: ArrayView1<f64>) -> f64 {
+        if self.nodes.is_empty() {
+            return self.leaves[0];
+        }
+        let mut i = 0i32;
+        loop {
+            let node = &self.nodes[i as usize];
+            let v = x[node.feature as usize];
+            let left = if v.is_nan() {
+                node.default_left
+            } else {
+                match &node.split {
+                    Split::Numeric { threshold, .. } => v <= *threshold,
+                    Split::Categorical { left, n } => {
+                        if v < 0.0 {
+                            node.default_left
+                        } else {
+                            in_set(left, 1 + (v as usize).min(n - 1))
+                        }
+                    }
+                }
+            };
+            i = if left { node.left } else { node.right };
+            if i < 0 {
+                return self.leaves[!i as usize];
+            }
+        }
+    }
+
+    /// Leaf index for a row of bins.
+    #[inline]
+    fn leaf_binned(&self, bins: &[Vec<u8>], row: usize) -> usize {
+        if self.nodes.is_empty() {
+            return 0;
+        }
+        let mut i = 0i32;
+        loop {
+            let node = &self.nodes[i as usize];
+            let b = bins[node.feature as usize][row];
+            let left = if b == 0 { node.default_left } else { goes_left(&node.split, b) };
+            i = if left { node.left } else { node.right };
+            if i < 0 {
+                return !i as usize;
+            }
+        }
+    }
+
+    /// Output for row `row` of binned data.
+    #[inline]
+    pub fn predict_binned(&self, bins: &[Vec<u8>], row: usize) -> f64 {
+        self.leaves[self.leaf_binned(bins, row)]
+    }
+}
+
+#[inline]
+fn goes_left(split: &Split, bin: u8) -> bool {
+    match split {
+        Split::Numeric { bin: last, .. } => bin <= *last,
+        Split::Categorical { left, .. } => in_set(left, bin as usize),
+    }
+}
+
+/// Growth settings.
+#[derive(Debug, Clone)]
+pub struct GrowParams {
+    pub num_leaves: usize,
+    pub max_depth: usize,
+    pub min_child_samples: usize,
+    pub min_child_weight: f64,
+    pub lambda_l1: f64,
+    pub lambda_l2: f64,
+    pub min_split_gain: f64,
+    pub learning_rate: f64,
+    pub max_cat_onehot: usize,
+    pub cat_smooth: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    gain: f64,
+    feature: usize,
+    split: Split,
+    default_left: bool,
+}
+
+struct Leaf {
+    start: usize,
+    end: usize,
+    depth: usize,
+    g: f64,
+    h: f64,
+    hist: Vec<Vec<Bin>>,
+    best: Option<Candidate>,
+    /// Where this leaf hangs: (node index, is left child); `None` for the root.
+    parent: Option<(usize, bool)>,
+}
+
+#[inline]
+fn threshold_l1(g: f64, l1: f64) -> f64 {
+    if g > l1 {
+        g - l1
+    } else if g < -l1 {
+        g + l1
+    } else {
+        0.0
+    }
+}
+
+#[inline]
+fn score(g: f64, h: f64, p: &GrowParams) -> f64 {
+    let t = threshold_l1(g, p.lambda_l1);
+    t * t / (h + p.lambda_l2)
+}
+
+/// Grows one tree. `rows` are the (bagged) training rows; `features` the sampled columns.
+/// Returns the tree and, per feature, the gain it contributed and its split count.
+pub fn grow(pool: &rayon::ThreadPool, binned: &Binned, grad: &[f64], hess: &[f64], rows: &mut [u32], features: &[usize], p: &GrowParams) -> (Tree, Vec<(usize, f64)>) {
+    let mut scratch = vec![0u32; rows.len()];
+    let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| (g + grad[r as usize], h + hess[r as usize]));
+    let root_hist = pool.install(|| build_hist(binned, grad, hess, rows, features));
+    let mut leaves = vec![Leaf { start: 0, end: rows.len(), depth: 0, g, h, hist: root_hist, best: None, parent: None }];
+    leaves[0].best = best_split(&leaves[0], binned, features, p);
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut gains = Vec::new();
+    let mut heap: BinaryHeap<(OrdF64, usize)> = BinaryHeap::new();
+    if let Some(c) = &leaves[0].best {
+        heap.push((OrdF64(c.gain), 0));
+    }
+    let mut n_leaves = 1;
+    while n_leaves < p.num_leaves {
+        let Some((_, li)) = heap.pop() else { break };
+        let Some(cand) = leaves[li].best.take() else { continue };
+        // Partition the leaf's rows, stably, into left then right.
+        let (start, end) = (leaves[li].start, leaves[li].end);
+        let col = &binned.bins[cand.feature];
+        let (mut nl, mut nr) = (0usize, 0usize);
+        for &r in rows[start..end].iter() {
+            let b = col[r as usize];
+            let left = if b == 0 { cand.default_left } else { goes_left(&cand.split, b) };
+            if left {
+                scratch[start + nl] = r;
+                nl += 1;
+            } else {
+                nr += 1;
+                scratch[end - nr] = r;
+            }
+        }
+        rows[start..start + nl].copy_from_slice(&scratch[start..start + nl]);
+        // Right rows were written back to front: restore their order.
+        for (k, i) in (start + nl..end).enumerate() {
+            rows[i] = scratch[end - 1 - k];
+        }
+        // Sums of the children from the rows themselves (exact, no float drift).
+        let sum = |rs: &[u32]| rs.iter().fold((0.0, 0.0), |(g, h), &r| (g + grad[r as usize], h + hess[r as usize]));
+        let (gl, hl) = sum(&rows[start..start + nl]);
+        let (gr, hr) = (leaves[li].g - gl, leaves[li].h - hl);
+        // Build the smaller child's histogram, subtract for the larger.
+        let (small_range, small_is_left) = if nl <= nr { ((start, start + nl), true) } else { ((start + nl, end), false) };
+        let small_hist = pool.install(|| build_hist(binned, grad, hess, &rows[small_range.0..small_range.1], features));
+        let parent_hist = std::mem::take(&mut leaves[li].hist);
+        let large_hist: Vec<Vec<Bin>> = parent_hist
+            .into_iter()
+            .zip(&small_hist)
+            .map(|(mut ph, sh)| {
+                for (a, b) in ph.iter_mut().zip(sh) {
+                    a.g -= b.g;
+                    a.h -= b.h;
+                    a.n -= b.n;
+                }
+                ph
+            })
+            .collect();
+        let (left_hist, right_hist) = if small_is_left { (small_hist, large_hist) } else { (large_hist, small_hist) };
+        let node_index = nodes.len();
+        let depth = leaves[li].depth + 1;
+        if let Some((parent, is_left)) = leaves[li].parent {
+            if is_left {
+                nodes[parent].left = node_index as i32;
+            } else {
+                nodes[parent].right = node_index as i32;
+            }
+        }
+        gains.push((cand.feature, cand.gain));
+        nodes.push(Node { feature: cand.feature as u32, split: cand.split, default_left: cand.default_left, left: -1, right: -1 });
+        // The parent's slot becomes the left child; the right child is new.
+        leaves[li] = Leaf { start, end: start + nl, depth, g: gl, h: hl, hist: left_hist, best: None, parent: Some((node_index, true)) };
+        leaves.push(Leaf { start: start + nl, end, depth, g: gr, h: hr, hist: right_hist, best: None, parent: Some((node_index, false)) });
+        n_leaves += 1;
+        let ri = leaves.len() - 1;
+        for i in [li, ri] {
+            if p.max_depth == 0 || leaves[i].depth < p.max_depth {
+                leaves[i].best = best_split(&leaves[i], binned, features, p);
+                if let Some(c) = &leaves[i].best {
+                    heap.push((OrdF64(c.gain), i));
+                }
+            }
+        }
+    }
+    // Leaf outputs, and links from nodes to leaf indices.
+    let mut values = Vec::with_capacity(leaves.len());
+    for (i, leaf) in leaves.iter().enumerate() {
+        values.push(-threshold_l1(leaf.g, p.lambda_l1) / (leaf.h + p.lambda_l2) * p.learning_rate);
+        if let Some((parent, is_left)) = leaf.parent {
+            let link = !(i as i32);
+            if is_left {
+                nodes[parent].left = link;
+            } else {
+                nodes[parent].right = link;
+            }
+        }
+    }
+    (Tree { nodes, leaves: values }, gains)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+struct OrdF64(f64);
+impl Eq for OrdF64 {}
+impl Ord for OrdF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+fn build_hist(binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32], features: &[usize]) -> Vec<Vec<Bin>> {
+    // Ordered gradients: contiguous reads in the per-feature loops.
+    let og: Vec<f64> = rows.iter().map(|&r| grad[r as usize]).collect();
+    let oh: Vec<f64> = rows.iter().map(|&r| hess[r as usize]).collect();
+    let mut hist: Vec<Vec<Bin>> = (0..binned.mappers.len()).map(|_| Vec::new()).collect();
+    let built: Vec<(usize, Vec<Bin>)> = features
+        .par_iter()
+        .map(|&f| {
+            let mut hf = vec![Bin::default(); binned.mappers[f].n_bins()];
+            let col = &binned.bins[f];
+            for ((&r, &g), &h) in rows.iter().zip(&og).zip(&oh) {
+                let b = &mut hf[col[r as usize] as usize];
+                b.g += g;
+                b.h += h;
+                b.n += 1;
+            }
+            (f, hf)
+        })
+        .collect();
+    for (f, hf) in built {
+        hist[f] = hf;
+    }
+    hist
+}
+
+fn best_split(leaf: &Leaf, binned: &Binned, features: &[usize], p: &GrowParams) -> Option<Candidate> {
+    let n = (leaf.end - leaf.start) as u32;
+    if (n as usize) < 2 * p.min_child_samples.max(1) {
+        return None;
+    }
+    let parent = score(leaf.g, leaf.h, p);
+    let ok = |n: u32, h: f64| n as usize >= p.min_child_samples.max(1) && h >= p.min_child_weight;
+    let mut best: Option<Candidate> = None;
+    let mut consider = |gain: f64, feature: usize, split: Split, default_left: bool| {
+        if gain > p.min_split_gain && gain.is_finite() && best.as_ref().is_none_or(|b| gain > b.gain) {
+            best = Some(Candidate { gain, feature, split, default_left });
+        }
+    };
+    for &f in features {
+        let hist = &leaf.hist[f];
+        let missing = hist[0];
+        match &binned.mappers[f] {
+            BinMapper::Numeric { upper } => {
+                // Scan thresholds; missing values tried on each side.
+                let mut acc = Bin::default();
+                for b in 1..hist.len() - 1 {
+                    acc.g += hist[b].g;
+                    acc.h += hist[b].h;
+                    acc.n += hist[b].n;
+                    if acc.n == 0 {
+                        continue;
+                    }
+                    for missing_left in [false, true] {
+                        if missing_left && missing.n == 0 {
+                            continue;
+                        }
+                        let (gl, hl, nl) = if missing_left { (acc.g + missing.g, acc.h + missing.h, acc.n + missing.n) } else { (acc.g, acc.h, acc.n) };
+                        let (gr, hr, nr) = (leaf.g - gl, leaf.h - hl, n - nl);
+                        if !ok(nl, hl) || !ok(nr, hr) {
+                            continue;
+                        }
+                        let gain = score(gl, hl, p) + score(gr, hr, p) - parent;
+                        // With no missing values here, send future ones to the larger side.
+                        let default_left = if missing.n == 0 { hl >= hr } else { missing_left };
+                        consider(gain, f, Split::Numeric { threshold: upper[b - 1], bin: b as u8 }, default_left);
+                    }
+                }
+            }
+            BinMapper::Categorical { n: n_cats } => {
+                let present: Vec<usize> = (1..hist.len()).filter(|&b| hist[b].n > 0).collect();
+                if present.len() < 2 {
+                    continue;
+                }
+                let try_set = |bins: &[usize], consider: &mut dyn FnMut(f64, usize, Split, bool)| {
+                    let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
+                    let mut set = [0u64; 4];
+                    for &b in bins {
+                        gl += hist[b].g;
+                        hl += hist[b].h;
+                        nl += hist[b].n;
+                        set[b / 64] |= 1 << (b % 64);
+                    }
+                    let (gr, hr, nr) = (leaf.g - gl, leaf.h - hl, n - nl);
+                    if ok(nl, hl) && ok(nr, hr) {
+                        let gain = score(gl, hl, p) + score(gr, hr, p) - parent;
+                        consider(gain, f, Split::Categorical { left: set, n: *n_cats }, false);
+                    }
+                };
+                if present.len() <= p.max_cat_onehot {
+                    for &b in &present {
+                        try_set(&[b], &mut consider);
+                    }
+                } else {
+                    // LightGBM's many-vs-many: categories sorted by gradient ratio, prefixes tried.
+                    let mut sorted = present.clone();
+                    sorted.sort_by(|&a, &b| (hist[a].g / (hist[a].h + p.cat_smooth)).total_cmp(&(hist[b].g / (hist[b].h + p.cat_smooth))));
+                    let limit = (sorted.len() - 1).min(32);
+                    for k in 1..=limit {
+                        try_set(&sorted[..k], &mut consider);
+                        try_set(&sorted[sorted.len() - k..], &mut consider);
+                    }
+                }
+            }
+        }
+    }
+    best
+}
