@@ -144,7 +144,7 @@ impl ExperimentBuilder {
     setter! {
         /// Task (default: inferred).
         task: TaskChoice => task;
-        /// Objective metric by name (default: ROC-AUC, log-loss or R² by task).
+        /// Objective metric by name (default: log-loss for classification, R² for regression).
         metric: &str => metric, Some;
         /// Time budget in seconds (default 60).
         time_budget: f64 => time_budget, Some;
@@ -263,13 +263,17 @@ struct Monitor {
     rule: Option<Box<dyn StoppingRule>>,
     direction: Direction,
     running: Mutex<std::collections::HashMap<u64, Vec<(usize, f64)>>>,
-    completed: Mutex<Vec<Vec<(usize, f64)>>>,
+    /// Curves of finished trials, per learner: steps mean different things to different
+    /// learners (folds, trees, rounds), so trials are judged against their own kind.
+    completed: Mutex<std::collections::HashMap<String, Vec<Vec<(usize, f64)>>>>,
     cancel: AtomicBool,
+    /// Trials abandoned past their time limit: told to stop at their next report.
+    abandoned: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl TrialMonitor for Monitor {
-    fn report(&self, trial: u64, step: usize, score: f64) -> Control {
-        if self.cancel.load(Ordering::Relaxed) {
+    fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control {
+        if self.cancel.load(Ordering::Relaxed) || self.abandoned.lock().unwrap_or_else(|p| p.into_inner()).contains(&trial) {
             return Control::Stop;
         }
         let Some(rule) = &self.rule else { return Control::Continue };
@@ -280,7 +284,8 @@ impl TrialMonitor for Monitor {
             c.clone()
         };
         let completed = self.completed.lock().unwrap_or_else(|p| p.into_inner());
-        if rule.should_stop(&curve, &completed) { Control::Stop } else { Control::Continue }
+        let same_learner = completed.get(learner).map_or(&[][..], |c| c.as_slice());
+        if rule.should_stop(&curve, same_learner) { Control::Stop } else { Control::Continue }
     }
 }
 
@@ -373,14 +378,15 @@ impl Experiment {
             rule: cfg.early_stopping.then(|| Box::new(MedianStop { min_trials: 3, start_step: 2 }) as Box<dyn StoppingRule>),
             direction,
             running: Mutex::new(Default::default()),
-            completed: Mutex::new(Vec::new()),
+            completed: Mutex::new(Default::default()),
             cancel: AtomicBool::new(false),
+            abandoned: Mutex::new(Default::default()),
         });
 
         // Search.
         let data_ref = DataRef { path: cfg.data.clone(), target: cfg.target.clone(), task, na_values: cfg.na_values.clone() };
         let (tx, rx) = mpsc::channel::<(Suggestion, TrialResult)>();
-        let mut running: std::collections::HashMap<u64, (Suggestion, Instant)> = Default::default();
+        let mut running: std::collections::HashMap<u64, (Suggestion, Instant, Option<f64>)> = Default::default();
         let mut results: Vec<TrialResult> = Vec::new();
         let mut best: Option<TrialResult> = None;
         let mut since_improvement = 0usize;
@@ -410,7 +416,9 @@ impl Experiment {
                 }
                 let Some(suggestion) = strategy.ask(&AskContext { time_left }) else {
                     if running.is_empty() {
-                        stop = Some(StopReason::SearchExhausted);
+                        // Nothing fits in the time left, or nothing is left at all.
+                        let fits_without_deadline = time_left.is_some() && strategy.ask(&AskContext::default()).is_some();
+                        stop = Some(if fits_without_deadline { StopReason::TimeBudget } else { StopReason::SearchExhausted });
                     }
                     break;
                 };
@@ -431,7 +439,7 @@ impl Experiment {
                     data: data_ref.clone(),
                 };
                 next_id += 1;
-                running.insert(spec.id, (suggestion.clone(), Instant::now()));
+                running.insert(spec.id, (suggestion.clone(), Instant::now(), limit));
                 let (tx, data, monitor) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor));
                 let spawned = std::thread::Builder::new().name(format!("trial-{}", spec.id)).stack_size(64 << 20).spawn(move || {
                     let result = evaluate(&spec, &data, &metric, monitor.as_ref());
@@ -444,10 +452,43 @@ impl Experiment {
             if running.is_empty() {
                 break;
             }
-            let wait = search_deadline.map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
-            match rx.recv_timeout(wait) {
+            // Wake at the budget's end or when a trial overruns its own limit.
+            let overdue_at = running.values().filter_map(|(_, started, limit)| limit.map(|l| *started + Duration::from_secs_f64(l + TRIAL_GRACE_S))).min();
+            let wake = match (search_deadline, overdue_at) {
+                (Some(d), Some(o)) => Some(d.min(o)),
+                (d, o) => d.or(o),
+            };
+            let wait = wake.map_or(Duration::from_secs(3600), |w| w.saturating_duration_since(Instant::now()));
+            let received = rx.recv_timeout(wait);
+            if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && search_deadline.is_none_or(|d| Instant::now() < d) {
+                // A trial overran its limit: record it, free its slot, tell it to stop. linfa
+                // fits cannot be interrupted, so its thread may run on until its fit returns.
+                let now = Instant::now();
+                let overdue: Vec<u64> = running
+                    .iter()
+                    .filter(|(_, (_, started, limit))| limit.is_some_and(|l| now >= *started + Duration::from_secs_f64(l + TRIAL_GRACE_S)))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in overdue {
+                    if let Some((s, started, limit)) = running.remove(&id) {
+                        monitor.abandoned.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+                        let result = abandoned_result(id, s.clone(), started, format!("exceeded its time limit of {:.1} s", limit.unwrap_or(0.0)));
+                        strategy.tell(&s, None, result.fit_time_s);
+                        since_improvement += 1;
+                        if let Some(j) = &jsonl {
+                            append_line(j, &result)?;
+                        }
+                        results.push(result);
+                        observer.on_trial(results.last().expect("just pushed"), best.as_ref(), start.elapsed());
+                    }
+                }
+                continue;
+            }
+            match received {
                 Ok((suggestion, result)) => {
-                    running.remove(&result.id);
+                    if running.remove(&result.id).is_none() {
+                        continue; // an abandoned trial finishing late: already recorded
+                    }
                     first_trial_s.get_or_insert(start.elapsed().as_secs_f64());
                     let loss = match (result.status, result.score) {
                         (TrialStatus::Ok, Some(s)) => Some(direction.to_loss(s)),
@@ -459,7 +500,7 @@ impl Experiment {
                         let curve: Vec<(usize, f64)> = result.curve.iter().map(|&(s, v)| (s, direction.to_loss(v))).collect();
                         monitor.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&result.id);
                         if matches!(result.status, TrialStatus::Ok | TrialStatus::EarlyStopped) && !curve.is_empty() {
-                            monitor.completed.lock().unwrap_or_else(|p| p.into_inner()).push(curve);
+                            monitor.completed.lock().unwrap_or_else(|p| p.into_inner()).entry(result.learner.clone()).or_default().push(curve);
                         }
                     }
                     let improved = result.status == TrialStatus::Ok
@@ -490,19 +531,8 @@ impl Experiment {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     // Budget spent: abandon running trials (they see the cancel flag at their next step).
                     monitor.cancel.store(true, Ordering::Relaxed);
-                    for (id, (s, started)) in running.drain() {
-                        results.push(TrialResult {
-                            id,
-                            learner: s.learner,
-                            config: s.config,
-                            status: TrialStatus::TimedOut,
-                            score: None,
-                            score_std: None,
-                            fold_scores: Vec::new(),
-                            curve: Vec::new(),
-                            fit_time_s: started.elapsed().as_secs_f64(),
-                            message: Some("still running when the time budget ran out".into()),
-                        });
+                    for (id, (s, started, _)) in running.drain() {
+                        results.push(abandoned_result(id, s, started, "still running when the time budget ran out".into()));
                     }
                     stop.get_or_insert(StopReason::TimeBudget);
                     break;
@@ -583,6 +613,24 @@ impl Experiment {
             first_trial_s,
             files,
         })
+    }
+}
+
+/// Seconds a trial may overrun its limit before it is abandoned.
+const TRIAL_GRACE_S: f64 = 1.0;
+
+fn abandoned_result(id: u64, s: Suggestion, started: Instant, message: String) -> TrialResult {
+    TrialResult {
+        id,
+        learner: s.learner,
+        config: s.config,
+        status: TrialStatus::TimedOut,
+        score: None,
+        score_std: None,
+        fold_scores: Vec::new(),
+        curve: Vec::new(),
+        fit_time_s: started.elapsed().as_secs_f64(),
+        message: Some(message),
     }
 }
 

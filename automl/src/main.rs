@@ -48,7 +48,7 @@ struct RunArgs {
     /// Task: auto (inferred from the target), binary, multiclass or regression.
     #[arg(long, default_value = "auto")]
     task: TaskChoice,
-    /// Objective metric [default: roc_auc for binary, log_loss for multiclass, r2 for regression].
+    /// Objective metric [default: log_loss for classification, r2 for regression].
     #[arg(long)]
     metric: Option<String>,
     /// Time budget in seconds for the whole run, refit included (0 = no time limit).

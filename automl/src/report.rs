@@ -88,6 +88,7 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
         },
         "stop_reason": r.stop_reason,
         "seconds": { "search": r.search_s, "refit": r.refit_s, "total": r.elapsed_s, "first_trial": r.first_trial_s },
+        "peak_rss_mb": peak_rss_mb(),
         "leaderboard": r.leaderboard.iter().take(10).map(trial_json).collect::<Vec<_>>(),
         "warnings": r.profile.warnings,
         "files": r.files,
@@ -124,6 +125,13 @@ pub fn summary_text(r: &ExperimentResult) -> String {
         let _ = writeln!(s, "wrote {}", f.display());
     }
     s
+}
+
+/// This process's peak resident memory in MB (Linux `VmHWM`), if known.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -103,15 +103,15 @@ pub struct TrialResult {
 
 /// Receives a trial's intermediate scores and decides whether it goes on.
 pub trait TrialMonitor: Send + Sync {
-    /// Score at `step`; answer [`Control::Stop`] to end the trial early.
-    fn report(&self, trial: u64, step: usize, score: f64) -> Control;
+    /// Score of `trial` (of `learner`) at `step`; answer [`Control::Stop`] to end it early.
+    fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control;
 }
 
 /// A monitor that never stops anything.
 pub struct NoMonitor;
 
 impl TrialMonitor for NoMonitor {
-    fn report(&self, _trial: u64, _step: usize, _score: f64) -> Control {
+    fn report(&self, _trial: u64, _learner: &str, _step: usize, _score: f64) -> Control {
         Control::Continue
     }
 }
@@ -232,7 +232,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
         let mut reporter = |step: usize, p: &Prediction| {
             let Ok(score) = metric.score(&design.y_valid, p) else { return Control::Continue };
             curve.borrow_mut().push((step, score));
-            let c = monitor.report(spec.id, step, score);
+            let c = monitor.report(spec.id, &spec.learner, step, score);
             if c == Control::Stop {
                 stop_inside = true;
             }
@@ -261,7 +261,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
         if n_splits > 1 {
             let mean = result.fold_scores.iter().sum::<f64>() / result.fold_scores.len() as f64;
             result.curve.push((fold + 1, mean));
-            if fold + 1 < n_splits && monitor.report(spec.id, fold + 1, mean) == Control::Stop {
+            if fold + 1 < n_splits && monitor.report(spec.id, &spec.learner, fold + 1, mean) == Control::Stop {
                 result.status = TrialStatus::EarlyStopped;
                 result.message = Some(format!("stopped by the median rule after {} of {n_splits} folds", fold + 1));
                 return Ok(());

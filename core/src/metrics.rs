@@ -129,12 +129,14 @@ impl BuiltinMetric {
         })
     }
 
-    /// The default objective for `task`: ROC-AUC for binary, log-loss for multiclass, R²
-    /// for regression (as FLAML).
+    /// The default objective for `task`: log-loss for classification, R² for regression.
+    ///
+    /// Not ROC-AUC for binary tasks (FLAML's default): it ranks without calibration, so it
+    /// happily picks a barely trained booster whose probabilities all sit on one side of
+    /// 0.5, and the predicted labels are then one class (seen on titanic: 0.62 accuracy).
     pub fn default_for(task: Task) -> Self {
         match task {
-            Task::Binary => BuiltinMetric::RocAuc,
-            Task::Multiclass => BuiltinMetric::LogLoss,
+            Task::Binary | Task::Multiclass => BuiltinMetric::LogLoss,
             Task::Regression => BuiltinMetric::R2,
         }
     }

@@ -108,7 +108,8 @@ def main():
             "best_peer": best[0] if best else None, "best_tool": best[1] if best else None,
             "best_learner": summary["best"]["learner"], "trials": summary["trials"]["total"],
             "wall_s": wall, "budget_s": a.budget, "first_trial_s": summary["seconds"]["first_trial"],
-            "peak_rss_mb": rss, "all_scores": scores,
+            # The process's own VmHWM: ru_maxrss would include the Python parent's size at fork.
+            "peak_rss_mb": summary.get("peak_rss_mb") or rss, "all_scores": scores,
         })
         r = rows[-1]
         print(f"{name}: {key} {r['score']:.4f} (flaml {flaml}, best peer {best}) wall {wall:.1f}s", file=sys.stderr)

@@ -106,9 +106,17 @@ impl LearnerSearch {
     }
 
     fn pick_arm(&mut self, ctx: &AskContext) -> Option<usize> {
-        // Cost-aware start: every learner's first configuration, cheapest learner first.
+        // Cost-aware start: every learner's first configuration, cheapest learner first,
+        // then every learner's further starts (a boosting learner's cheap start says little
+        // about what it can do).
         if let Some(i) = self.arms.iter().position(|a| !a.starts.is_empty() && a.trials == 0) {
             return Some(i);
+        }
+        if let Some(i) = self.arms.iter().position(|a| !a.starts.is_empty() && a.failures < a.trials.max(1)) {
+            let mean_cost = self.arms[i].cost / self.arms[i].trials.max(1) as f64;
+            if ctx.time_left.is_none_or(|t| mean_cost * 10.0 < t) {
+                return Some(i);
+            }
         }
         let usable: Vec<usize> = (0..self.arms.len())
             .filter(|&i| {

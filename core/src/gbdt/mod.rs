@@ -288,39 +288,12 @@ impl Booster {
             return Err("infinite inputs or non-finite targets".into());
         }
         let pool = rayon::ThreadPoolBuilder::new().num_threads(params.threads.max(1)).build().map_err(|e| e.to_string())?;
-        Self::fit_in_pool(&pool, params, objective, x, y, categorical, valid, callback)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn fit_in_pool(
-        pool: &rayon::ThreadPool,
-        params: &GbdtParams,
-        objective: Objective,
-        x: ArrayView2<f64>,
-        y: &[f64],
-        categorical: &[bool],
-        valid: Option<(ArrayView2<f64>, &[f64])>,
-        callback: &mut RoundCallback,
-    ) -> Result<Booster, String> {
-        let (n, d) = x.dim();
         let k = objective.n_outputs();
         let binned = Binned::fit(x, categorical, params.max_bin, params.seed);
         let init = objective.init(y);
         let mut f = Array2::from_shape_fn((n, k), |(_, j)| init[j]);
         let valid_bins = valid.map(|(vx, _)| Binned::apply(&binned.mappers, vx));
         let mut vf = valid.map(|(vx, _)| Array2::from_shape_fn((vx.nrows(), k), |(_, j)| init[j]));
-        let grow = tree::GrowParams {
-            num_leaves: params.num_leaves,
-            max_depth: params.max_depth,
-            min_child_samples: params.min_child_samples,
-            min_child_weight: params.min_child_weight,
-            lambda_l1: params.lambda_l1,
-            lambda_l2: params.lambda_l2,
-            min_split_gain: params.min_split_gain,
-            learning_rate: params.learning_rate,
-            max_cat_onehot: params.max_cat_onehot,
-            cat_smooth: params.cat_smooth,
-        };
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(params.seed);
         let (mut grad, mut hess) = (vec![0.0; n], vec![0.0; n]);
         let mut booster = Booster {
@@ -348,19 +321,36 @@ impl Booster {
             let mut features: Vec<usize> = if n_cols < d { sample(&mut rng, d, n_cols).into_vec() } else { (0..d).collect() };
             features.sort_unstable();
             let mut round_trees = Vec::with_capacity(k);
+            let mut round_ranges = Vec::with_capacity(k);
             for out in 0..k {
                 objective.gradients(&f, y, out, &mut grad, &mut hess);
-                let (tree, gains) = tree::grow(pool, &binned, &grad, &hess, &mut rows, &features, &grow);
+                let (tree, gains, ranges) = tree::grow(&pool, &binned, &grad, &hess, &mut rows, &features, params);
                 for (feat, gain) in gains {
                     booster.importance_gain[feat] += gain;
                     booster.importance_split[feat] += 1;
                 }
+                // Leaf ranges index `rows` as this tree left it.
+                round_ranges.push((ranges, (n_bag == n).then(|| rows.clone())));
                 round_trees.push(tree);
             }
             // Update raw scores (all outputs after the round, as LightGBM does per class).
             for (out, tree) in round_trees.iter().enumerate() {
-                let updates: Vec<f64> = pool.install(|| (0..n).into_par_iter().map(|r| tree.predict_binned(&binned.bins, r)).collect());
-                f.column_mut(out).iter_mut().zip(updates).for_each(|(a, u)| *a += u);
+                match &round_ranges[out] {
+                    // Every row was in the tree: add each leaf's value to its rows directly.
+                    (ranges, Some(order)) => {
+                        let mut col = f.column_mut(out);
+                        for (leaf, &(a, b)) in ranges.iter().enumerate() {
+                            let v = tree.leaves[leaf];
+                            for &r in &order[a..b] {
+                                col[r as usize] += v;
+                            }
+                        }
+                    }
+                    _ => {
+                        let updates: Vec<f64> = pool.install(|| (0..n).into_par_iter().map(|r| tree.predict_binned(&binned.bins, r)).collect());
+                        f.column_mut(out).iter_mut().zip(updates).for_each(|(a, u)| *a += u);
+                    }
+                }
                 if let (Some(vb), Some(vf)) = (&valid_bins, vf.as_mut()) {
                     let vn = vf.nrows();
                     let vu: Vec<f64> = pool.install(|| (0..vn).into_par_iter().map(|r| tree.predict_binned(vb, r)).collect());

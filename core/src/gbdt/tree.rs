@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::binning::{BinMapper, Binned};
+use super::GbdtParams;
 
 /// Bins of one feature's histogram: sums of gradients and hessians, and row counts.
 #[derive(Debug, Clone, Copy, Default)]
@@ -127,21 +128,6 @@ fn goes_left(split: &Split, bin: u8) -> bool {
     }
 }
 
-/// Growth settings.
-#[derive(Debug, Clone)]
-pub struct GrowParams {
-    pub num_leaves: usize,
-    pub max_depth: usize,
-    pub min_child_samples: usize,
-    pub min_child_weight: f64,
-    pub lambda_l1: f64,
-    pub lambda_l2: f64,
-    pub min_split_gain: f64,
-    pub learning_rate: f64,
-    pub max_cat_onehot: usize,
-    pub cat_smooth: f64,
-}
-
 #[derive(Debug, Clone)]
 struct Candidate {
     gain: f64,
@@ -174,14 +160,15 @@ fn threshold_l1(g: f64, l1: f64) -> f64 {
 }
 
 #[inline]
-fn score(g: f64, h: f64, p: &GrowParams) -> f64 {
+fn score(g: f64, h: f64, p: &GbdtParams) -> f64 {
     let t = threshold_l1(g, p.lambda_l1);
     t * t / (h + p.lambda_l2)
 }
 
 /// Grows one tree. `rows` are the (bagged) training rows; `features` the sampled columns.
-/// Returns the tree and, per feature, the gain it contributed and its split count.
-pub fn grow(pool: &rayon::ThreadPool, binned: &Binned, grad: &[f64], hess: &[f64], rows: &mut [u32], features: &[usize], p: &GrowParams) -> (Tree, Vec<(usize, f64)>) {
+/// Returns the tree, the gain of each split with its feature, and each leaf's range in
+/// `rows` (which is left partitioned by leaf).
+pub fn grow(pool: &rayon::ThreadPool, binned: &Binned, grad: &[f64], hess: &[f64], rows: &mut [u32], features: &[usize], p: &GbdtParams) -> (Tree, Vec<(usize, f64)>, Vec<(usize, usize)>) {
     let mut scratch = vec![0u32; rows.len()];
     let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| (g + grad[r as usize], h + hess[r as usize]));
     let root_hist = pool.install(|| build_hist(binned, grad, hess, rows, features));
@@ -276,7 +263,8 @@ pub fn grow(pool: &rayon::ThreadPool, binned: &Binned, grad: &[f64], hess: &[f64
             }
         }
     }
-    (Tree { nodes, leaves: values }, gains)
+    let ranges = leaves.iter().map(|l| (l.start, l.end)).collect();
+    (Tree { nodes, leaves: values }, gains, ranges)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
@@ -313,7 +301,7 @@ fn build_hist(binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32], feature
     hist
 }
 
-fn best_split(leaf: &Leaf, binned: &Binned, features: &[usize], p: &GrowParams) -> Option<Candidate> {
+fn best_split(leaf: &Leaf, binned: &Binned, features: &[usize], p: &GbdtParams) -> Option<Candidate> {
     let n = (leaf.end - leaf.start) as u32;
     if (n as usize) < 2 * p.min_child_samples.max(1) {
         return None;

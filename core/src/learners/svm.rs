@@ -33,7 +33,7 @@ impl Learner for SvmLearner {
         Encoding::Scaled
     }
     fn space(&self, task: Task, _shape: DataShape) -> SearchSpace {
-        let s = SearchSpace::default().float("c", 1e-2, 1e3, true).float("gamma_scale", 1e-2, 1e2, true);
+        let s = SearchSpace::default().float("c", 1e-2, 1e2, true).float("gamma_scale", 1e-2, 1e2, true);
         if task == Task::Regression { s.float("epsilon", 1e-3, 1.0, true) } else { s }
     }
     fn starts(&self, task: Task, _shape: DataShape) -> Vec<Config> {
