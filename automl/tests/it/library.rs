@@ -124,15 +124,16 @@ fn patience_ends_the_search() {
     let result = Experiment::builder(example("titanic.csv"), "survived")
         .time_budget(60.0)
         .patience(3)
+        .concurrency(1) // finish order = trial order
         .learners(&["naive_bayes", "logistic"])
         .build()
         .unwrap()
         .run()
         .unwrap();
     assert_eq!(result.stop_reason, StopReason::Patience);
-    // The last three trials did not improve on the best.
+    // Exactly the three trials after the best did not improve on it.
     let mut by_id = result.leaderboard.clone();
     by_id.sort_by_key(|t| t.id);
     let best_id = result.best.id;
-    assert!(by_id.iter().filter(|t| t.id > best_id).count() >= 3);
+    assert_eq!(by_id.iter().filter(|t| t.id > best_id).count(), 3);
 }
