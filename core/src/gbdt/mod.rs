@@ -55,12 +55,22 @@ pub struct GbdtParams {
     pub max_bin: usize,
     /// Categories up to which splits are one-vs-rest (default 4).
     pub max_cat_onehot: usize,
-    /// Smoothing of category gradient ratios (default 10).
+    /// Smoothing of category gradient ratios, and fewest rows for a category to be
+    /// placed by its ratio (default 10).
     pub cat_smooth: f64,
+    /// Extra L2 regularisation of many-vs-many categorical splits (default 10).
+    pub cat_l2: f64,
+    /// Rows a group of categories must add before the next split point (default 100).
+    pub min_data_per_group: usize,
+    /// Most categories on the left of a many-vs-many split (default 32).
+    pub max_cat_threshold: usize,
     /// Stop when the validation loss has not improved for this many rounds (0: never).
     pub early_stopping_rounds: usize,
     /// Threads for histograms and prediction (default 1).
     pub threads: usize,
+    /// Record the training loss after every round in `train_history` (default false: it
+    /// costs a pass over the rows per round).
+    pub track_train_loss: bool,
     /// Seed for bagging and column sampling.
     pub seed: u64,
 }
@@ -82,8 +92,12 @@ impl Default for GbdtParams {
             max_bin: 255,
             max_cat_onehot: 4,
             cat_smooth: 10.0,
+            cat_l2: 10.0,
+            min_data_per_group: 100,
+            max_cat_threshold: 32,
             early_stopping_rounds: 0,
             threads: 1,
+            track_train_loss: false,
             seed: 0,
         }
     }
@@ -232,6 +246,27 @@ fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
 }
 
+/// Runs work on a rayon pool of `n` threads, or inline when `n` is 1: a one-thread pool
+/// only adds a hand-off (and a context switch) per call.
+pub(crate) struct Threads(Option<rayon::ThreadPool>);
+
+impl Threads {
+    fn new(n: usize) -> Result<Self, String> {
+        if n <= 1 {
+            return Ok(Threads(None));
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build().map(|p| Threads(Some(p))).map_err(|e| e.to_string())
+    }
+
+    /// `f(0), .., f(n - 1)`, in order.
+    pub(crate) fn map<T: Send>(&self, n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        match &self.0 {
+            None => (0..n).map(f).collect(),
+            Some(pool) => pool.install(|| (0..n).into_par_iter().map(f).collect()),
+        }
+    }
+}
+
 /// A fitted booster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Booster {
@@ -249,7 +284,7 @@ pub struct Booster {
     pub importance_split: Vec<u64>,
     /// Validation loss after each round (empty without validation data).
     pub valid_history: Vec<f64>,
-    /// Training loss after each round.
+    /// Training loss after each round (with `track_train_loss`).
     pub train_history: Vec<f64>,
     /// Rounds kept (the best round with early stopping).
     pub best_rounds: usize,
@@ -287,7 +322,7 @@ impl Booster {
         if x.iter().any(|v| v.is_infinite()) || y.iter().any(|v| !v.is_finite()) {
             return Err("infinite inputs or non-finite targets".into());
         }
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(params.threads.max(1)).build().map_err(|e| e.to_string())?;
+        let threads = Threads::new(params.threads)?;
         let k = objective.n_outputs();
         let binned = Binned::fit(x, categorical, params.max_bin, params.seed);
         let init = objective.init(y);
@@ -324,7 +359,7 @@ impl Booster {
             let mut round_ranges = Vec::with_capacity(k);
             for out in 0..k {
                 objective.gradients(&f, y, out, &mut grad, &mut hess);
-                let (tree, gains, ranges) = tree::grow(&pool, &binned, &grad, &hess, &mut rows, &features, params);
+                let (tree, gains, ranges) = tree::grow(&threads, &binned, &grad, &hess, &mut rows, &features, params);
                 for (feat, gain) in gains {
                     booster.importance_gain[feat] += gain;
                     booster.importance_split[feat] += 1;
@@ -347,18 +382,20 @@ impl Booster {
                         }
                     }
                     _ => {
-                        let updates: Vec<f64> = pool.install(|| (0..n).into_par_iter().map(|r| tree.predict_binned(&binned.bins, r)).collect());
+                        let updates: Vec<f64> = threads.map(n, |r| tree.predict_binned(&binned.bins, r));
                         f.column_mut(out).iter_mut().zip(updates).for_each(|(a, u)| *a += u);
                     }
                 }
                 if let (Some(vb), Some(vf)) = (&valid_bins, vf.as_mut()) {
                     let vn = vf.nrows();
-                    let vu: Vec<f64> = pool.install(|| (0..vn).into_par_iter().map(|r| tree.predict_binned(vb, r)).collect());
+                    let vu: Vec<f64> = threads.map(vn, |r| tree.predict_binned(vb, r));
                     vf.column_mut(out).iter_mut().zip(vu).for_each(|(a, u)| *a += u);
                 }
             }
             booster.trees.push(round_trees);
-            booster.train_history.push(objective.loss(&f, y));
+            if params.track_train_loss {
+                booster.train_history.push(objective.loss(&f, y));
+            }
             let mut go_on = true;
             if let (Some((_, vy)), Some(vf)) = (valid, vf.as_ref()) {
                 let loss = objective.loss(vf, vy);

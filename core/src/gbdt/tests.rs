@@ -41,7 +41,7 @@ fn friedman(n: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
 fn training_loss_decreases_every_round_and_generalises() {
     let (x, y) = friedman(2000, 1);
     let (tx, ty) = friedman(1000, 2);
-    let p = GbdtParams { num_rounds: 60, ..GbdtParams::default() };
+    let p = GbdtParams { num_rounds: 60, track_train_loss: true, ..GbdtParams::default() };
     let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], Some((tx.view(), &ty)), &mut no_callback()).unwrap();
     assert!(b.train_history.windows(2).all(|w| w[1] <= w[0] + 1e-12), "{:?}", b.train_history);
     let pred = b.predict(tx.view());

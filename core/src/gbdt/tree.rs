@@ -2,7 +2,6 @@
 use std::collections::BinaryHeap;
 
 use ndarray::ArrayView1;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::binning::{BinMapper, Binned};
@@ -168,10 +167,10 @@ fn score(g: f64, h: f64, p: &GbdtParams) -> f64 {
 /// Grows one tree. `rows` are the (bagged) training rows; `features` the sampled columns.
 /// Returns the tree, the gain of each split with its feature, and each leaf's range in
 /// `rows` (which is left partitioned by leaf).
-pub fn grow(pool: &rayon::ThreadPool, binned: &Binned, grad: &[f64], hess: &[f64], rows: &mut [u32], features: &[usize], p: &GbdtParams) -> (Tree, Vec<(usize, f64)>, Vec<(usize, usize)>) {
+pub fn grow(threads: &super::Threads, binned: &Binned, grad: &[f64], hess: &[f64], rows: &mut [u32], features: &[usize], p: &GbdtParams) -> (Tree, Vec<(usize, f64)>, Vec<(usize, usize)>) {
     let mut scratch = vec![0u32; rows.len()];
     let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| (g + grad[r as usize], h + hess[r as usize]));
-    let root_hist = pool.install(|| build_hist(binned, grad, hess, rows, features));
+    let root_hist = build_hist(threads, binned, grad, hess, rows, features);
     let mut leaves = vec![Leaf { start: 0, end: rows.len(), depth: 0, g, h, hist: root_hist, best: None, parent: None }];
     leaves[0].best = best_split(&leaves[0], binned, features, p);
     let mut nodes: Vec<Node> = Vec::new();
@@ -210,7 +209,7 @@ pub fn grow(pool: &rayon::ThreadPool, binned: &Binned, grad: &[f64], hess: &[f64
         let (gr, hr) = (leaves[li].g - gl, leaves[li].h - hl);
         // Build the smaller child's histogram, subtract for the larger.
         let (small_range, small_is_left) = if nl <= nr { ((start, start + nl), true) } else { ((start + nl, end), false) };
-        let small_hist = pool.install(|| build_hist(binned, grad, hess, &rows[small_range.0..small_range.1], features));
+        let small_hist = build_hist(threads, binned, grad, hess, &rows[small_range.0..small_range.1], features);
         let parent_hist = std::mem::take(&mut leaves[li].hist);
         let large_hist: Vec<Vec<Bin>> = parent_hist
             .into_iter()
@@ -276,25 +275,24 @@ impl Ord for OrdF64 {
     }
 }
 
-fn build_hist(binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32], features: &[usize]) -> Vec<Vec<Bin>> {
+fn build_hist(threads: &super::Threads, binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32], features: &[usize]) -> Vec<Vec<Bin>> {
     // Ordered gradients: contiguous reads in the per-feature loops.
     let og: Vec<f64> = rows.iter().map(|&r| grad[r as usize]).collect();
     let oh: Vec<f64> = rows.iter().map(|&r| hess[r as usize]).collect();
     let mut hist: Vec<Vec<Bin>> = (0..binned.mappers.len()).map(|_| Vec::new()).collect();
-    let built: Vec<(usize, Vec<Bin>)> = features
-        .par_iter()
-        .map(|&f| {
+    let (og, oh) = (&og, &oh);
+    let built: Vec<(usize, Vec<Bin>)> = threads.map(features.len(), |i| {
+            let f = features[i];
             let mut hf = vec![Bin::default(); binned.mappers[f].n_bins()];
             let col = &binned.bins[f];
-            for ((&r, &g), &h) in rows.iter().zip(&og).zip(&oh) {
+            for ((&r, &g), &h) in rows.iter().zip(og).zip(oh) {
                 let b = &mut hf[col[r as usize] as usize];
                 b.g += g;
                 b.h += h;
                 b.n += 1;
             }
             (f, hf)
-        })
-        .collect();
+        });
     for (f, hf) in built {
         hist[f] = hf;
     }
@@ -349,7 +347,7 @@ fn best_split(leaf: &Leaf, binned: &Binned, features: &[usize], p: &GbdtParams) 
                 if present.len() < 2 {
                     continue;
                 }
-                let try_set = |bins: &[usize], consider: &mut dyn FnMut(f64, usize, Split, bool)| {
+                let try_set = |bins: &[usize], extra_l2: f64, consider: &mut dyn FnMut(f64, usize, Split, bool)| {
                     let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
                     let mut set = [0u64; 4];
                     for &b in bins {
@@ -360,22 +358,37 @@ fn best_split(leaf: &Leaf, binned: &Binned, features: &[usize], p: &GbdtParams) 
                     }
                     let (gr, hr, nr) = (leaf.g - gl, leaf.h - hl, n - nl);
                     if ok(nl, hl) && ok(nr, hr) {
-                        let gain = score(gl, hl, p) + score(gr, hr, p) - parent;
+                        let s = |g: f64, h: f64| {
+                            let t = threshold_l1(g, p.lambda_l1);
+                            t * t / (h + p.lambda_l2 + extra_l2)
+                        };
+                        let gain = s(gl, hl) + s(gr, hr) - s(leaf.g, leaf.h);
                         consider(gain, f, Split::Categorical { left: set, n: *n_cats }, false);
                     }
                 };
                 if present.len() <= p.max_cat_onehot {
                     for &b in &present {
-                        try_set(&[b], &mut consider);
+                        try_set(&[b], 0.0, &mut consider);
                     }
                 } else {
-                    // LightGBM's many-vs-many: categories sorted by gradient ratio, prefixes tried.
-                    let mut sorted = present.clone();
+                    // LightGBM's many-vs-many: categories with enough rows sorted by gradient
+                    // ratio, prefixes from both ends tried once each group holds
+                    // `min_data_per_group` rows, with `cat_l2` extra regularisation.
+                    let mut sorted: Vec<usize> = present.iter().copied().filter(|&b| f64::from(hist[b].n) >= p.cat_smooth).collect();
                     sorted.sort_by(|&a, &b| (hist[a].g / (hist[a].h + p.cat_smooth)).total_cmp(&(hist[b].g / (hist[b].h + p.cat_smooth))));
-                    let limit = (sorted.len() - 1).min(32);
-                    for k in 1..=limit {
-                        try_set(&sorted[..k], &mut consider);
-                        try_set(&sorted[sorted.len() - k..], &mut consider);
+                    let limit = sorted.len().saturating_sub(1).min(p.max_cat_threshold);
+                    for from_end in [false, true] {
+                        let mut group = 0u32;
+                        for k in 1..=limit {
+                            let added = if from_end { sorted[sorted.len() - k] } else { sorted[k - 1] };
+                            group += hist[added].n;
+                            if (group as usize) < p.min_data_per_group {
+                                continue;
+                            }
+                            group = 0;
+                            let bins = if from_end { &sorted[sorted.len() - k..] } else { &sorted[..k] };
+                            try_set(bins, p.cat_l2, &mut consider);
+                        }
                     }
                 }
             }
