@@ -87,6 +87,23 @@ impl ModelArtifact {
         postcard::from_bytes(&bytes[12..]).map_err(|e| bad(format!("damaged or incompatible model file ({e}); retrain the model")))
     }
 
+    /// Feature importance of a boosted model, most gain first: (column after
+    /// preprocessing, total split gain, number of splits). Empty for other learners.
+    pub fn feature_importance(&self) -> Vec<(String, f64, u64)> {
+        let FittedModel::Gbdt(m) = &self.model else { return Vec::new() };
+        let b = &m.booster;
+        let mut v: Vec<(String, f64, u64)> = self
+            .pipeline
+            .output_names()
+            .iter()
+            .zip(b.importance_gain.iter().zip(&b.importance_split))
+            .map(|(name, (&gain, &splits))| (name.clone(), gain, splits))
+            .filter(|(_, _, splits)| *splits > 0)
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        v
+    }
+
     /// Columns the model reads.
     pub fn inputs(&self) -> &[InputColumn] {
         self.pipeline.inputs()

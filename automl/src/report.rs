@@ -90,6 +90,7 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
         "seconds": { "search": r.search_s, "refit": r.refit_s, "total": r.elapsed_s, "first_trial": r.first_trial_s },
         "peak_rss_mb": peak_rss_mb(),
         "leaderboard": r.leaderboard.iter().take(10).map(trial_json).collect::<Vec<_>>(),
+        "feature_importance": r.artifact.feature_importance().iter().take(20).map(|(f, gain, splits)| json!({"feature": f, "gain": gain, "splits": splits})).collect::<Vec<_>>(),
         "warnings": r.profile.warnings,
         "files": r.files,
     })
@@ -121,6 +122,12 @@ pub fn summary_text(r: &ExperimentResult) -> String {
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "best: {} {} = {:.4} ({})", r.best.learner, r.metric, r.best.score.unwrap_or(f64::NAN), config_to_string(&r.best.config));
+    let importance = r.artifact.feature_importance();
+    if !importance.is_empty() {
+        let total: f64 = importance.iter().map(|i| i.1).sum::<f64>().max(f64::MIN_POSITIVE);
+        let top: Vec<String> = importance.iter().take(8).map(|(f, g, _)| format!("{f} {:.0}%", 100.0 * g / total)).collect();
+        let _ = writeln!(s, "most important (share of split gain): {}", top.join(", "));
+    }
     for f in &r.files {
         let _ = writeln!(s, "wrote {}", f.display());
     }

@@ -4,8 +4,8 @@
     python3 examples/bench/gbdt_vs_lightgbm.py [--threads 1,2] [--rounds 100] [--bench-dir ../shared/bench]
 
 Data: synthetic 100k x 20 binary (make_classification) and regression (make_friedman1 with
-15 noise features, noise 1), 20k test rows each; adult and diamonds from the shared
-splits (text columns as categories for both). Parameters: 100 rounds, 31 leaves,
+15 noise features, noise 1), 20k test rows each; adult, diamonds and digits (multiclass) from the
+shared splits (text columns as categories for both). Parameters: 100 rounds, 31 leaves,
 learning rate 0.1, min_child_samples 20, 255 bins. LightGBM runs with
 OMP_WAIT_POLICY=PASSIVE. Each fit runs in its own process; peak memory is that process's
 VmHWM (LightGBM's includes Python and pandas).
@@ -92,6 +92,8 @@ def main():
         sets = synthetic(tmp) + [
             ("adult", bench / "adult.train.csv", bench / "adult.test.csv", "income", "binary"),
             ("diamonds", bench / "diamonds.train.csv", bench / "diamonds.test.csv", "price", "regression"),
+            # `letter` is not among the shared data sets; digits stands in for multiclass.
+            ("digits (10 classes)", bench / "digits.train.csv", bench / "digits.test.csv", "target", "multiclass"),
         ]
         child = tmp / "lgb_child.py"
         child.write_text(LGB_CHILD)

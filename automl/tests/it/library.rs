@@ -77,6 +77,22 @@ fn regression_with_holdout_and_target_score() {
 }
 
 #[test]
+fn boosted_model_reports_feature_importance() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = String::from("signal,noise,city,y\n");
+    for i in 0..600 {
+        let signal = (i % 50) as f64;
+        s.push_str(&format!("{signal},{},{},{}\n", (i * 7919) % 13, ["a", "b", "c"][i % 3], 3.0 * signal + (i % 3) as f64));
+    }
+    let csv = write(dir.path(), "imp.csv", &s);
+    let result = Experiment::builder(&csv, "y").learners(&["gbdt"]).max_trials(3).build().unwrap().run().unwrap();
+    let importance = result.artifact.feature_importance();
+    assert_eq!(importance[0].0, "signal", "{importance:?}");
+    assert!(automl::report::summary_json(&result)["feature_importance"][0]["feature"] == "signal");
+    assert!(automl::report::summary_text(&result).contains("most important (share of split gain): signal"));
+}
+
+#[test]
 fn keeps_the_time_budget() {
     let result = Experiment::builder(example("titanic.csv"), "survived").time_budget(3.0).concurrency(2).build().unwrap().run().unwrap();
     assert_eq!(result.stop_reason, StopReason::TimeBudget);

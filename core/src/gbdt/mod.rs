@@ -152,17 +152,19 @@ impl Objective {
         }
     }
 
-    fn init(self, y: &[f64]) -> Vec<f64> {
-        let n = y.len().max(1) as f64;
+    fn init(self, y: &[f64], w: Option<&[f64]>) -> Vec<f64> {
+        let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+        let n = (0..y.len()).map(weight).sum::<f64>().max(1e-12);
+        let weighted_sum = (0..y.len()).map(|i| weight(i) * y[i]).sum::<f64>();
         match self {
-            Objective::SquaredError => vec![y.iter().sum::<f64>() / n],
+            Objective::SquaredError => vec![weighted_sum / n],
             Objective::Logistic => {
-                let p = (y.iter().sum::<f64>() / n).clamp(1e-6, 1.0 - 1e-6);
+                let p = (weighted_sum / n).clamp(1e-6, 1.0 - 1e-6);
                 vec![(p / (1.0 - p)).ln()]
             }
             Objective::Softmax { k } => {
                 let mut counts = vec![0.0; k];
-                y.iter().for_each(|&c| counts[(c as usize).min(k - 1)] += 1.0);
+                y.iter().enumerate().for_each(|(i, &c)| counts[(c as usize).min(k - 1)] += weight(i));
                 counts.iter().map(|c| ((c + 1e-6) / n).ln()).collect()
             }
         }
@@ -306,7 +308,28 @@ impl Booster {
         valid: Option<(ArrayView2<f64>, &[f64])>,
         callback: &mut RoundCallback,
     ) -> Result<Booster, String> {
+        Self::fit_weighted(params, objective, x, y, None, categorical, valid, callback)
+    }
+
+    /// As [`Booster::fit`], with a non-negative weight per training row: gradients,
+    /// hessians, the initial score and the losses are weighted.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_weighted(
+        params: &GbdtParams,
+        objective: Objective,
+        x: ArrayView2<f64>,
+        y: &[f64],
+        weights: Option<&[f64]>,
+        categorical: &[bool],
+        valid: Option<(ArrayView2<f64>, &[f64])>,
+        callback: &mut RoundCallback,
+    ) -> Result<Booster, String> {
         params.check()?;
+        if let Some(w) = weights {
+            if w.len() != y.len() || w.iter().any(|v| !v.is_finite() || *v < 0.0) || w.iter().sum::<f64>() <= 0.0 {
+                return Err("weights must be one finite, non-negative value per row, not all zero".into());
+            }
+        }
         let (n, d) = x.dim();
         if n == 0 || d == 0 {
             return Err(format!("cannot fit on {n} rows x {d} columns"));
@@ -325,7 +348,7 @@ impl Booster {
         let threads = Threads::new(params.threads)?;
         let k = objective.n_outputs();
         let binned = Binned::fit(x, categorical, params.max_bin, params.seed);
-        let init = objective.init(y);
+        let init = objective.init(y, weights);
         let mut f = Array2::from_shape_fn((n, k), |(_, j)| init[j]);
         let valid_bins = valid.map(|(vx, _)| Binned::apply(&binned.mappers, vx));
         let mut vf = valid.map(|(vx, _)| Array2::from_shape_fn((vx.nrows(), k), |(_, j)| init[j]));
@@ -359,6 +382,12 @@ impl Booster {
             let mut round_ranges = Vec::with_capacity(k);
             for out in 0..k {
                 objective.gradients(&f, y, out, &mut grad, &mut hess);
+                if let Some(w) = weights {
+                    grad.iter_mut().zip(hess.iter_mut()).zip(w).for_each(|((g, h), w)| {
+                        *g *= w;
+                        *h *= w;
+                    });
+                }
                 let (tree, gains, ranges) = tree::grow(&threads, &binned, &grad, &hess, &mut rows, &features, params);
                 for (feat, gain) in gains {
                     booster.importance_gain[feat] += gain;

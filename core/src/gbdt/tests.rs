@@ -133,3 +133,22 @@ fn rejects_bad_inputs() {
     let bad = GbdtParams { learning_rate: 0.0, ..params() };
     assert!(Booster::fit(&bad, Objective::SquaredError, x.view(), &[1.0, 2.0], &[false], None, &mut no_callback()).unwrap_err().contains("learning_rate"));
 }
+
+#[test]
+fn weights_act_like_repeated_rows() {
+    let n = 200;
+    let x = Array2::from_shape_fn((n, 2), |(i, j)| ((i * (j + 2)) % 13) as f64);
+    let y: Vec<f64> = (0..n).map(|i| ((i * 7) % 5) as f64 + x[[i, 0]]).collect();
+    let w: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { 2.0 } else { 1.0 }).collect();
+    let p = GbdtParams { num_rounds: 10, ..params() };
+    let weighted = Booster::fit_weighted(&p, Objective::SquaredError, x.view(), &y, Some(&w), &[false; 2], None, &mut no_callback()).unwrap();
+    // The same data with every weight-2 row written twice.
+    let rows: Vec<usize> = (0..n).flat_map(|i| std::iter::repeat_n(i, w[i] as usize)).collect();
+    let xr = x.select(ndarray::Axis(0), &rows);
+    let yr: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+    let repeated = Booster::fit(&p, Objective::SquaredError, xr.view(), &yr, &[false; 2], None, &mut no_callback()).unwrap();
+    let (a, b) = (weighted.predict(x.view()), repeated.predict(x.view()));
+    assert!(a.iter().zip(b.iter()).all(|(u, v)| (u - v).abs() < 1e-9), "{a} vs {b}");
+    let bad = vec![-1.0; n];
+    assert!(Booster::fit_weighted(&p, Objective::SquaredError, x.view(), &y, Some(&bad), &[false; 2], None, &mut no_callback()).is_err());
+}
