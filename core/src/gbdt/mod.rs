@@ -170,8 +170,9 @@ impl Objective {
         }
     }
 
-    /// Gradients and hessians of output `out` for every row, given raw scores `f` (n x k).
-    fn gradients(self, f: &Array2<f64>, y: &[f64], out: usize, grad: &mut [f64], hess: &mut [f64]) {
+    /// Gradients and hessians of output `out` for every row, given raw scores `f` (n x k)
+    /// and, for softmax, the class probabilities of `f` (computed once per round).
+    fn gradients(self, f: &Array2<f64>, probs: Option<&Array2<f64>>, y: &[f64], out: usize, grad: &mut [f64], hess: &mut [f64]) {
         match self {
             Objective::SquaredError => {
                 for i in 0..y.len() {
@@ -188,11 +189,16 @@ impl Objective {
             }
             Objective::Softmax { k } => {
                 let factor = k as f64 / (k as f64 - 1.0).max(1.0);
+                let owned;
+                let probs = match probs {
+                    Some(p) => p,
+                    None => {
+                        owned = self.transform(f.clone());
+                        &owned
+                    }
+                };
                 for i in 0..y.len() {
-                    let row = f.row(i);
-                    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let total: f64 = row.iter().map(|v| (v - max).exp()).sum();
-                    let p = (row[out] - max).exp() / total;
+                    let p = probs[[i, out]];
                     grad[i] = p - f64::from(u8::from(y[i] as usize == out));
                     hess[i] = (factor * p * (1.0 - p)).max(1e-16);
                 }
@@ -253,6 +259,9 @@ fn sigmoid(v: f64) -> f64 {
 pub(crate) struct Threads(Option<rayon::ThreadPool>);
 
 impl Threads {
+    /// Everything on the calling thread.
+    pub(crate) const INLINE: Threads = Threads(None);
+
     fn new(n: usize) -> Result<Self, String> {
         if n <= 1 {
             return Ok(Threads(None));
@@ -378,10 +387,12 @@ impl Booster {
             };
             let mut features: Vec<usize> = if n_cols < d { sample(&mut rng, d, n_cols).into_vec() } else { (0..d).collect() };
             features.sort_unstable();
+            // Softmax: every class's gradients come from the same probabilities.
+            let probs = matches!(objective, Objective::Softmax { .. }).then(|| objective.transform(f.clone()));
             let mut round_trees = Vec::with_capacity(k);
             let mut round_ranges = Vec::with_capacity(k);
             for out in 0..k {
-                objective.gradients(&f, y, out, &mut grad, &mut hess);
+                objective.gradients(&f, probs.as_ref(), y, out, &mut grad, &mut hess);
                 if let Some(w) = weights {
                     grad.iter_mut().zip(hess.iter_mut()).zip(w).for_each(|((g, h), w)| {
                         *g *= w;

@@ -275,12 +275,17 @@ impl Ord for OrdF64 {
     }
 }
 
+/// Histogram cells (rows x features) from which building is spread over threads.
+const PARALLEL_MIN_CELLS: usize = 200_000;
+
 fn build_hist(threads: &super::Threads, binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32], features: &[usize]) -> Vec<Vec<Bin>> {
     // Ordered gradients: contiguous reads in the per-feature loops.
     let og: Vec<f64> = rows.iter().map(|&r| grad[r as usize]).collect();
     let oh: Vec<f64> = rows.iter().map(|&r| hess[r as usize]).collect();
     let mut hist: Vec<Vec<Bin>> = (0..binned.mappers.len()).map(|_| Vec::new()).collect();
     let (og, oh) = (&og, &oh);
+    // Small nodes are not worth a fork-join: below this many cells, stay on this thread.
+    let threads = if rows.len() * features.len() < PARALLEL_MIN_CELLS { &super::Threads::INLINE } else { threads };
     let built: Vec<(usize, Vec<Bin>)> = threads.map(features.len(), |i| {
             let f = features[i];
             let mut hf = vec![Bin::default(); binned.mappers[f].n_bins()];
