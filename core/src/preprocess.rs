@@ -295,6 +295,30 @@ impl Pipeline {
                         }
                     }
                 }
+                (Step::Datetime { .. }, Column::Str(s)) => {
+                    // Dates at training time, text here (e.g. a column with no value at all):
+                    // parse strictly and name the first row that is not a date.
+                    let mut values = Vec::with_capacity(table.n_rows);
+                    for r in 0..s.codes.len() {
+                        values.push(match s.get(r) {
+                            None => None,
+                            Some(text) => Some(crate::data::parse_datetime(text).ok_or_else(|| Error::ColumnType {
+                                column: input.name.clone(),
+                                message: format!("value '{text}' in data row {} is not a date (YYYY-MM-DD[ HH:MM[:SS]]), but the model was trained on dates", r + 1),
+                            })?),
+                        });
+                    }
+                    let tmp = Table { names: vec![input.name.clone()], columns: vec![Column::Datetime(values)], n_rows: table.n_rows };
+                    let single = Pipeline {
+                        inputs: vec![input.clone()],
+                        steps: vec![step.clone()],
+                        output_names: vec![String::new(); width],
+                        scaler: None,
+                        encoding: self.encoding,
+                        categorical: Vec::new(),
+                    };
+                    block.assign(&single.transform(&tmp, Some(rows))?);
+                }
                 (Step::TextLength, Column::Str(s)) => {
                     let lengths: Vec<(f64, f64)> = s.levels.iter().map(|l| (l.chars().count() as f64, l.split_whitespace().count() as f64)).collect();
                     for (i, &r) in rows.iter().enumerate() {

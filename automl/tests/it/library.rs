@@ -74,6 +74,13 @@ fn regression_with_holdout_and_target_score() {
     assert_eq!(result.stop_reason, StopReason::TargetScore);
     assert!(result.best.score.unwrap() >= 0.95);
     assert!(result.profile.features.iter().any(|c| c.name == "when" && c.kind == automl::core::profile::ColumnKind::Datetime));
+    // A date column with no value in a new file reads as text; it still predicts, and a
+    // value that is not a date is named.
+    let empty_dates = write(dir.path(), "new.csv", "a,b,when\n1,2,\n3,4,\n");
+    assert_eq!(result.artifact.predict_csv(&empty_dates).unwrap().len(), 2);
+    let bad_dates = write(dir.path(), "bad.csv", "a,b,when\n1,2,2024-01-01\n3,4,soon\n");
+    let err = result.artifact.predict_csv(&bad_dates).unwrap_err().to_string();
+    assert!(err.contains("'soon'") && err.contains("row 2"), "{err}");
 }
 
 #[test]

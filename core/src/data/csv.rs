@@ -51,7 +51,24 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
         // A value past the inferred rows did not parse as the inferred type: infer from all rows.
         Err(_) => read_path(path, options, None).map_err(|e| Error::Csv { path: path.to_path_buf(), line: 0, message: e.to_string() })?,
     };
-    Table::from_polars(&df)
+    let mut table = Table::from_polars(&df)?;
+    detect_dates(&mut table, &options.text_columns);
+    Ok(table)
+}
+
+/// Turns text columns whose every value is an ISO-like date or time into
+/// [`Column::Datetime`](super::Column::Datetime). Decided on the distinct values, so it
+/// costs little; columns the caller wants as text are left alone.
+fn detect_dates(table: &mut Table, keep_text: &[String]) {
+    for (name, column) in table.names.iter().zip(table.columns.iter_mut()) {
+        let super::Column::Str(s) = column else { continue };
+        if s.levels.is_empty() || keep_text.contains(name) {
+            continue;
+        }
+        let Some(ms): Option<Vec<i64>> = s.levels.iter().map(|l| super::parse_datetime(l)).collect() else { continue };
+        let values = s.codes.iter().map(|&c| (c != super::MISSING_CODE).then(|| ms[c as usize])).collect();
+        *column = super::Column::Datetime(values);
+    }
 }
 
 fn read_path(path: &Path, options: &CsvOptions, infer_rows: Option<usize>) -> Result<DataFrame> {
@@ -71,7 +88,6 @@ fn read_path(path: &Path, options: &CsvOptions, infer_rows: Option<usize>) -> Re
             p.with_separator(options.delimiter)
                 .with_quote_char(Some(b'"'))
                 .with_null_values(Some(NullValues::AllColumns(null_values.clone())))
-                .with_try_parse_dates(true)
         })
         .try_into_reader_with_file_path(Some(path.to_path_buf()))?;
     Ok(reader.finish()?)

@@ -1,6 +1,8 @@
 //! Data ingest: CSV files read with polars into a column-oriented [`Table`].
 mod csv;
+mod dates;
 mod table;
 
 pub use csv::{read_csv, CsvOptions};
+pub use dates::parse_datetime;
 pub use table::{Column, StrColumn, Table, MISSING_CODE};
