@@ -272,16 +272,7 @@ impl Pipeline {
                     // Text at training time, numbers here: compare by the text of the number.
                     let text: Vec<Option<String>> = values.iter().map(|v| v.is_finite().then(|| format_number(*v))).collect();
                     let as_text = Column::Str(crate::data::StrColumn::from_values(text.iter().map(|o| o.as_deref())));
-                    let tmp = Table { names: vec![input.name.clone()], columns: vec![as_text], n_rows: table.n_rows };
-                    let single = Pipeline {
-                        inputs: vec![input.clone()],
-                        steps: vec![step.clone()],
-                        output_names: vec![String::new(); width],
-                        scaler: None,
-                        encoding: self.encoding,
-                        categorical: Vec::new(),
-                    };
-                    block.assign(&single.transform(&tmp, Some(rows))?);
+                    block.assign(&self.transform_converted(input, step, width, as_text, rows)?);
                 }
                 (Step::Datetime { fill_ms, with_time, indicator }, Column::Datetime(values)) => {
                     for (i, &r) in rows.iter().enumerate() {
@@ -308,16 +299,7 @@ impl Pipeline {
                             })?),
                         });
                     }
-                    let tmp = Table { names: vec![input.name.clone()], columns: vec![Column::Datetime(values)], n_rows: table.n_rows };
-                    let single = Pipeline {
-                        inputs: vec![input.clone()],
-                        steps: vec![step.clone()],
-                        output_names: vec![String::new(); width],
-                        scaler: None,
-                        encoding: self.encoding,
-                        categorical: Vec::new(),
-                    };
-                    block.assign(&single.transform(&tmp, Some(rows))?);
+                    block.assign(&self.transform_converted(input, step, width, Column::Datetime(values), rows)?);
                 }
                 (Step::TextLength, Column::Str(s)) => {
                     let lengths: Vec<(f64, f64)> = s.levels.iter().map(|l| (l.chars().count() as f64, l.split_whitespace().count() as f64)).collect();
@@ -344,6 +326,23 @@ impl Pipeline {
             }
         }
         Ok(out)
+    }
+}
+
+impl Pipeline {
+    /// Applies one step to a column converted to the storage it was trained on.
+    fn transform_converted(&self, input: &InputColumn, step: &Step, width: usize, column: Column, rows: &[usize]) -> Result<Array2<f64>> {
+        let n_rows = column.len();
+        let table = Table { names: vec![input.name.clone()], columns: vec![column], n_rows };
+        let single = Pipeline {
+            inputs: vec![input.clone()],
+            steps: vec![step.clone()],
+            output_names: vec![String::new(); width],
+            scaler: None,
+            encoding: self.encoding,
+            categorical: Vec::new(),
+        };
+        single.transform(&table, Some(rows))
     }
 }
 
