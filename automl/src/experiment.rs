@@ -459,85 +459,83 @@ impl Experiment {
                 (d, o) => d.or(o),
             };
             let wait = wake.map_or(Duration::from_secs(3600), |w| w.saturating_duration_since(Instant::now()));
-            let received = rx.recv_timeout(wait);
-            if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && search_deadline.is_none_or(|d| Instant::now() < d) {
-                // A trial overran its limit: record it, free its slot, tell it to stop. linfa
-                // fits cannot be interrupted, so its thread may run on until its fit returns.
-                let now = Instant::now();
-                let overdue: Vec<u64> = running
-                    .iter()
-                    .filter(|(_, (_, started, limit))| limit.is_some_and(|l| now >= *started + Duration::from_secs_f64(l + TRIAL_GRACE_S)))
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in overdue {
-                    if let Some((s, started, limit)) = running.remove(&id) {
-                        monitor.abandoned.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-                        let result = abandoned_result(id, s.clone(), started, format!("exceeded its time limit of {:.1} s", limit.unwrap_or(0.0)));
-                        strategy.tell(&s, None, result.fit_time_s);
-                        since_improvement += 1;
-                        if let Some(j) = &jsonl {
-                            append_line(j, &result)?;
-                        }
-                        results.push(result);
-                        observer.on_trial(results.last().expect("just pushed"), best.as_ref(), start.elapsed());
-                    }
-                }
-                continue;
-            }
-            match received {
+            // Trials that ended: finished ones from the channel, or abandoned ones (past
+            // their own limit, or still running when the budget ran out). All are recorded
+            // the same way below.
+            let mut ended: Vec<(Suggestion, TrialResult, bool)> = Vec::new();
+            let mut budget_spent = false;
+            match rx.recv_timeout(wait) {
                 Ok((suggestion, result)) => {
-                    if running.remove(&result.id).is_none() {
-                        continue; // an abandoned trial finishing late: already recorded
-                    }
-                    first_trial_s.get_or_insert(start.elapsed().as_secs_f64());
-                    let loss = match (result.status, result.score) {
-                        (TrialStatus::Ok, Some(s)) => Some(direction.to_loss(s)),
-                        (TrialStatus::EarlyStopped, Some(s)) => Some(direction.to_loss(s)),
-                        _ => None,
-                    };
-                    strategy.tell(&suggestion, loss, result.fit_time_s);
-                    {
-                        let curve: Vec<(usize, f64)> = result.curve.iter().map(|&(s, v)| (s, direction.to_loss(v))).collect();
-                        monitor.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&result.id);
-                        if matches!(result.status, TrialStatus::Ok | TrialStatus::EarlyStopped) && !curve.is_empty() {
-                            monitor.completed.lock().unwrap_or_else(|p| p.into_inner()).entry(result.learner.clone()).or_default().push(curve);
-                        }
-                    }
-                    let improved = result.status == TrialStatus::Ok
-                        && result.score.is_some_and(|s| best.as_ref().and_then(|b| b.score).is_none_or(|b| direction.better(s, b)));
-                    if improved {
-                        since_improvement = 0;
-                        best = Some(result.clone());
-                        // Refit on all rows costs about the per-fold time scaled by rows.
-                        let per_fold = result.fit_time_s / result.fold_scores.len().max(1) as f64;
-                        reserve = (per_fold / fold_share * 1.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.3 * budget);
-                    } else {
-                        since_improvement += 1;
-                    }
-                    if let Some(j) = &jsonl {
-                        append_line(j, &result)?;
-                    }
-                    results.push(result);
-                    observer.on_trial(results.last().expect("just pushed"), best.as_ref(), start.elapsed());
-                    if let (Some(target), Some(b)) = (cfg.target_score, best.as_ref().and_then(|b| b.score)) {
-                        if !direction.better(target, b) {
-                            stop.get_or_insert(StopReason::TargetScore);
-                        }
-                    }
-                    if cfg.patience.is_some_and(|p| since_improvement >= p) {
-                        stop.get_or_insert(StopReason::Patience);
+                    // An abandoned trial finishing late was recorded when it was abandoned.
+                    if running.remove(&result.id).is_some() {
+                        ended.push((suggestion, result, true));
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    // Budget spent: abandon running trials (they see the cancel flag at their next step).
-                    monitor.cancel.store(true, Ordering::Relaxed);
-                    for (id, (s, started, _)) in running.drain() {
-                        results.push(abandoned_result(id, s, started, "still running when the time budget ran out".into()));
+                    let now = Instant::now();
+                    budget_spent = search_deadline.is_some_and(|d| now >= d);
+                    // linfa fits cannot be interrupted: an abandoned trial is told to stop at
+                    // its next report, and its thread may run on until its fit returns.
+                    let abandon: Vec<u64> = running
+                        .iter()
+                        .filter(|(_, (_, started, limit))| budget_spent || limit.is_some_and(|l| now >= *started + Duration::from_secs_f64(l + TRIAL_GRACE_S)))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in abandon {
+                        if let Some((s, started, limit)) = running.remove(&id) {
+                            monitor.abandoned.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+                            let why = if budget_spent { "still running when the time budget ran out".to_string() } else { format!("exceeded its time limit of {:.1} s", limit.unwrap_or(0.0)) };
+                            ended.push((s.clone(), abandoned_result(id, s, started, why), false));
+                        }
                     }
-                    stop.get_or_insert(StopReason::TimeBudget);
-                    break;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            for (suggestion, result, finished) in ended {
+                if finished {
+                    first_trial_s.get_or_insert(start.elapsed().as_secs_f64());
+                }
+                let loss = match (result.status, result.score) {
+                    (TrialStatus::Ok | TrialStatus::EarlyStopped, Some(s)) => Some(direction.to_loss(s)),
+                    _ => None,
+                };
+                strategy.tell(&suggestion, loss, result.fit_time_s);
+                {
+                    let curve: Vec<(usize, f64)> = result.curve.iter().map(|&(s, v)| (s, direction.to_loss(v))).collect();
+                    monitor.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&result.id);
+                    if matches!(result.status, TrialStatus::Ok | TrialStatus::EarlyStopped) && !curve.is_empty() {
+                        monitor.completed.lock().unwrap_or_else(|p| p.into_inner()).entry(result.learner.clone()).or_default().push(curve);
+                    }
+                }
+                let improved = result.status == TrialStatus::Ok
+                    && result.score.is_some_and(|s| best.as_ref().and_then(|b| b.score).is_none_or(|b| direction.better(s, b)));
+                if improved {
+                    since_improvement = 0;
+                    best = Some(result.clone());
+                    // Refit on all rows costs about the per-fold time scaled by rows.
+                    let per_fold = result.fit_time_s / result.fold_scores.len().max(1) as f64;
+                    reserve = (per_fold / fold_share * 1.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.3 * budget);
+                } else {
+                    since_improvement += 1;
+                }
+                if let Some(j) = &jsonl {
+                    append_line(j, &result)?;
+                }
+                results.push(result);
+                observer.on_trial(results.last().expect("just pushed"), best.as_ref(), start.elapsed());
+                if let (Some(target), Some(b)) = (cfg.target_score, best.as_ref().and_then(|b| b.score)) {
+                    if !direction.better(target, b) {
+                        stop.get_or_insert(StopReason::TargetScore);
+                    }
+                }
+                if cfg.patience.is_some_and(|p| since_improvement >= p) {
+                    stop.get_or_insert(StopReason::Patience);
+                }
+            }
+            if budget_spent {
+                monitor.cancel.store(true, Ordering::Relaxed);
+                stop.get_or_insert(StopReason::TimeBudget);
+                break;
             }
         }
         monitor.cancel.store(true, Ordering::Relaxed);

@@ -101,7 +101,11 @@ fn boosted_model_reports_feature_importance() {
 
 #[test]
 fn keeps_the_time_budget() {
-    let result = Experiment::builder(example("titanic.csv"), "survived").time_budget(3.0).concurrency(2).build().unwrap().run().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let result = Experiment::builder(example("titanic.csv"), "survived").time_budget(3.0).concurrency(2).out(dir.path()).build().unwrap().run().unwrap();
+    // Every trial, abandoned ones included, is in the journal as in the leaderboard.
+    let journal = std::fs::read_to_string(dir.path().join("trials.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), result.leaderboard.len());
     assert_eq!(result.stop_reason, StopReason::TimeBudget);
     // Generous margin for a busy CI machine: the point is that the run ends, and this is
     // not a speed test (the benchmark measures the margin).
