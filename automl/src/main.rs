@@ -175,7 +175,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     use automl::Error;
     let core_code = |c: &CoreError| match c {
         CoreError::Unknown { .. } | CoreError::InvalidParams { .. } => 2,
-        CoreError::Learner { .. } | CoreError::Cancelled(_) => 1,
+        CoreError::Learner { .. } => 1,
         _ => 3,
     };
     for cause in e.chain() {

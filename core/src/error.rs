@@ -71,9 +71,6 @@ pub enum Error {
         /// The names that exist.
         known: Vec<String>,
     },
-    /// Work was cancelled (time limit, early stop or user interrupt).
-    #[error("cancelled: {0}")]
-    Cancelled(String),
     /// An error from polars that has no better description.
     #[error(transparent)]
     Polars(#[from] polars::error::PolarsError),
