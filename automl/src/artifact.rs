@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use automl_core::data::{read_csv, CsvOptions};
+use automl_core::data::{read_csv, CsvOptions, Table};
 use automl_core::learners::FittedModel;
 use automl_core::metrics::Prediction;
 use automl_core::preprocess::{InputColumn, Pipeline};
@@ -120,18 +120,23 @@ impl ModelArtifact {
             .collect();
         let options = CsvOptions { na_values: self.na_values.clone(), text_columns, ..CsvOptions::default() };
         let table = read_csv(csv, &options)?;
+        self.predict_table(&table, &csv.display().to_string())
+    }
+
+    /// Predicts every row of an in-memory table (columns by name, extra columns ignored);
+    /// `source` names the data in error messages.
+    pub fn predict_table(&self, table: &Table, source: &str) -> Result<Prediction> {
         let missing: Vec<&str> = self.inputs().iter().filter(|c| !table.names.contains(&c.name)).map(|c| c.name.as_str()).collect();
         if !missing.is_empty() {
             return Err(Error::Core(automl_core::Error::Data(format!(
-                "{}: missing column{} {} that the model needs; add {} (empty values are allowed)",
-                csv.display(),
+                "{source}: missing column{} {} that the model needs; add {} (empty values are allowed)",
                 if missing.len() > 1 { "s" } else { "" },
                 missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
                 if missing.len() > 1 { "them" } else { "it" }
             ))));
         }
-        let x = self.pipeline.transform(&table, None).map_err(|e| match e {
-            automl_core::Error::ColumnType { column, message } => automl_core::Error::ColumnType { column, message: format!("{message} (in {})", csv.display()) },
+        let x = self.pipeline.transform(table, None).map_err(|e| match e {
+            automl_core::Error::ColumnType { column, message } => automl_core::Error::ColumnType { column, message: format!("{message} (in {source})") },
             other => other,
         })?;
         Ok(self.model.predict(x.view())?)

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use automl_core::data::{read_csv, CsvOptions};
+use automl_core::data::{read_csv, Column, CsvOptions, Table};
 use automl_core::learners::{all_learners, fit_guarded, learner_by_name, Control, FitContext, Learner};
 use automl_core::metrics::{BuiltinMetric, Direction, Metric};
 use automl_core::preprocess::Pipeline;
@@ -60,6 +60,31 @@ pub struct ExperimentConfig {
     pub sampler: Sampler,
     /// Stop poor trials early with the median rule.
     pub early_stopping: bool,
+    /// Rows already in memory (from a DataFrame, say), used instead of reading `data`;
+    /// `data` then only names them in messages. The target is one of its columns.
+    pub frame: Option<Arc<Table>>,
+    /// Set from another thread to stop the search early and keep the best model so far.
+    pub cancel: Option<CancelToken>,
+}
+
+/// Asks a running experiment to stop: no new trials start, running ones are told to stop
+/// at their next report, and the best configuration so far is refit as usual.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Requests the stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    /// Whether the stop was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl ExperimentConfig {
@@ -83,6 +108,8 @@ impl ExperimentConfig {
             trial_time_limit: None,
             sampler: Sampler::Tpe,
             early_stopping: true,
+            frame: None,
+            cancel: None,
         }
     }
 
@@ -180,6 +207,17 @@ impl ExperimentBuilder {
         self.config.learners = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
         self
     }
+    /// Uses rows already in memory instead of reading the data file; `name` stands for
+    /// them in messages.
+    pub fn frame(mut self, table: Table) -> Self {
+        self.config.frame = Some(Arc::new(table));
+        self
+    }
+    /// Lets another thread stop the run early (see [`CancelToken`]).
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.config.cancel = Some(token);
+        self
+    }
     /// Extra strings read as missing.
     pub fn na_values<S: AsRef<str>>(mut self, values: &[S]) -> Self {
         self.config.na_values = values.iter().map(|s| s.as_ref().to_string()).collect();
@@ -220,6 +258,8 @@ pub enum StopReason {
     Patience,
     /// The strategy had nothing left to try.
     SearchExhausted,
+    /// Stopped from outside (Ctrl-C, a notebook's stop button) through a [`CancelToken`].
+    Interrupted,
 }
 
 /// What an experiment produced.
@@ -317,7 +357,11 @@ impl Experiment {
         let start = Instant::now();
         let deadline = cfg.time_budget.map(|t| start + Duration::from_secs_f64(t));
         let path = cfg.data.clone();
-        let hasher = std::thread::spawn(move || sha256_file(&path));
+        let frame = cfg.frame.clone();
+        let hasher = std::thread::spawn(move || match frame {
+            Some(table) => Ok(sha256_table(&table)),
+            None => sha256_file(&path),
+        });
         if let Some(out) = &cfg.out {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         }
@@ -325,7 +369,10 @@ impl Experiment {
 
         // Ingest and profile.
         let options = CsvOptions { na_values: cfg.na_values.clone(), text_columns: vec![cfg.target.clone()], ..CsvOptions::default() };
-        let mut table = read_csv(&cfg.data, &options)?;
+        let mut table = match &cfg.frame {
+            Some(t) => Table::clone(t),
+            None => read_csv(&cfg.data, &options)?,
+        };
         table.index_of(&cfg.target)?;
         check_rows(&cfg.data, table.n_rows, "data rows")?;
         let (profile, prepared) = profile(&cfg.data, &table, Some(&cfg.target), cfg.task)?;
@@ -404,6 +451,9 @@ impl Experiment {
         }
         loop {
             let search_deadline = deadline.map(|d| d.checked_sub(Duration::from_secs_f64(reserve)).unwrap_or(start));
+            if cfg.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                stop.get_or_insert(StopReason::Interrupted);
+            }
             while stop.is_none() && running.len() < cfg.concurrency {
                 if cfg.max_trials.is_some_and(|m| next_id as usize > m) {
                     stop = Some(StopReason::MaxTrials);
@@ -458,7 +508,10 @@ impl Experiment {
                 (Some(d), Some(o)) => Some(d.min(o)),
                 (d, o) => d.or(o),
             };
-            let wait = wake.map_or(Duration::from_secs(3600), |w| w.saturating_duration_since(Instant::now()));
+            let mut wait = wake.map_or(Duration::from_secs(3600), |w| w.saturating_duration_since(Instant::now()));
+            if cfg.cancel.is_some() {
+                wait = wait.min(Duration::from_millis(50));
+            }
             // Trials that ended: finished ones from the channel, or abandoned ones (past
             // their own limit, or still running when the budget ran out). All are recorded
             // the same way below.
@@ -473,7 +526,11 @@ impl Experiment {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
-                    budget_spent = search_deadline.is_some_and(|d| now >= d);
+                    let interrupted = cfg.cancel.as_ref().is_some_and(|c| c.is_cancelled());
+                    if interrupted {
+                        stop.get_or_insert(StopReason::Interrupted);
+                    }
+                    budget_spent = interrupted || search_deadline.is_some_and(|d| now >= d);
                     // linfa fits cannot be interrupted: an abandoned trial is told to stop at
                     // its next report, and its thread may run on until its fit returns.
                     let abandon: Vec<u64> = running
@@ -484,7 +541,9 @@ impl Experiment {
                     for id in abandon {
                         if let Some((s, started, limit)) = running.remove(&id) {
                             monitor.abandoned.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-                            let why = if budget_spent { "still running when the time budget ran out".to_string() } else { format!("exceeded its time limit of {:.1} s", limit.unwrap_or(0.0)) };
+                            let why = if interrupted {
+                                "still running when the run was interrupted".to_string()
+                            } else if budget_spent { "still running when the time budget ran out".to_string() } else { format!("exceeded its time limit of {:.1} s", limit.unwrap_or(0.0)) };
                             ended.push((s.clone(), abandoned_result(id, s, started, why), false));
                         }
                     }
@@ -654,6 +713,27 @@ fn check_rows(path: &Path, n: usize, what: &str) -> Result<()> {
         ))));
     }
     Ok(())
+}
+
+/// Digest of an in-memory table's names and values, standing in for a file's digest.
+fn sha256_table(table: &Table) -> String {
+    let mut h = Sha256::new();
+    for (name, column) in table.names.iter().zip(&table.columns) {
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        match column {
+            Column::Numeric(v) => v.iter().for_each(|x| h.update(x.to_le_bytes())),
+            Column::Datetime(v) => v.iter().for_each(|x| h.update(x.unwrap_or(i64::MIN).to_le_bytes())),
+            Column::Str(s) => {
+                s.codes.iter().for_each(|c| h.update(c.to_le_bytes()));
+                s.levels.iter().for_each(|l| {
+                    h.update(l.as_bytes());
+                    h.update([0u8]);
+                });
+            }
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {

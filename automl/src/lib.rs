@@ -20,4 +20,4 @@ pub mod trial;
 pub use artifact::ModelArtifact;
 pub use automl_core as core;
 pub use error::{Error, Result};
-pub use experiment::{Experiment, ExperimentBuilder, ExperimentConfig, ExperimentResult, Observer, StopReason};
+pub use experiment::{CancelToken, Experiment, ExperimentBuilder, ExperimentConfig, ExperimentResult, Observer, StopReason};

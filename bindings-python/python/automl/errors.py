@@ -1,0 +1,52 @@
+"""Exceptions raised by automl.
+
+Every error from the engine is an :class:`AutoMLError` carrying the engine's message,
+which names the file, column or row at fault and what to do. Errors about bad input or
+settings are also ``ValueError`` (as scikit-learn users expect); bad argument types are
+plain ``TypeError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AutoMLError",
+    "DataError",
+    "ConfigError",
+    "ModelFileError",
+    "TrialsFailedError",
+    "NotFittedError",
+    "PluginError",
+    "ClusterError",
+]
+
+
+class AutoMLError(Exception):
+    """Base class of every automl error."""
+
+
+class DataError(AutoMLError, ValueError):
+    """The data cannot be used as it is: missing or misnamed columns, wrong types, too few rows."""
+
+
+class ConfigError(AutoMLError, ValueError):
+    """An invalid setting: an unknown metric or learner, an impossible budget."""
+
+
+class ModelFileError(AutoMLError):
+    """A model file that is not an automl model, is damaged, or comes from an incompatible version."""
+
+
+class TrialsFailedError(AutoMLError):
+    """Every trial of a run failed; the message lists the first failures."""
+
+
+class NotFittedError(AutoMLError, ValueError, AttributeError):
+    """The estimator is used before ``fit`` (like scikit-learn's ``NotFittedError``)."""
+
+
+class PluginError(AutoMLError):
+    """A WebAssembly plugin could not be loaded or failed (raised once plugins are supported)."""
+
+
+class ClusterError(AutoMLError):
+    """A Kubernetes executor error (raised once the Kubernetes executor is supported)."""

@@ -1,0 +1,405 @@
+"""`AutoML`: a scikit-learn style estimator over the Rust engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import polars as pl
+
+from . import _automl
+from ._data import input_kind, labels_to_array, to_frame, to_series
+from ._display import Progress, plot_search, table_html
+from .errors import ConfigError, NotFittedError
+
+try:  # scikit-learn is optional: without it get_params/set_params come from _Params.
+    from sklearn.base import BaseEstimator as _Base
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    import inspect
+
+    class _Base:  # type: ignore[no-redef]
+        @classmethod
+        def _get_param_names(cls) -> List[str]:
+            sig = inspect.signature(cls.__init__)
+            return sorted(p for p in sig.parameters if p != "self")
+
+        def get_params(self, deep: bool = True) -> Dict[str, Any]:
+            return {k: getattr(self, k) for k in self._get_param_names()}
+
+        def set_params(self, **params: Any) -> "_Base":
+            valid = self._get_param_names()
+            for k, v in params.items():
+                if k not in valid:
+                    raise ValueError(f"invalid parameter {k!r} for {type(self).__name__}; valid: {valid}")
+                setattr(self, k, v)
+            return self
+
+
+_TASKS = ("auto", "binary", "multiclass", "regression")
+_EXECUTORS = ("local",)
+
+Data = Any  # pandas / polars DataFrame, numpy array, dict of columns, or a CSV path
+
+
+class AutoML(_Base):
+    """Searches learners and hyperparameters for a table under a budget.
+
+    Parameters
+    ----------
+    task : "auto", "binary", "multiclass" or "regression"
+        Inferred from the target when "auto".
+    metric : str, optional
+        Objective: accuracy, balanced_accuracy, macro_f1, roc_auc, log_loss, rmse, mae, r2.
+        Default: log_loss for classification, r2 for regression.
+    time_budget : float or None
+        Seconds for the whole fit (hard limit, the final refit included). None: no time limit
+        (then set max_trials, target_score or patience).
+    max_trials, target_score, patience : optional budgets
+        Stop after this many trials / once a trial reaches this score / after this many
+        trials without improvement.
+    cv : int or float, optional
+        An int k >= 2: k-fold cross-validation; a float in (0, 1): that share held out.
+        Default: 5-fold under 10,000 rows, else a 20% holdout.
+    concurrency : int, optional
+        Trials at once (default: the number of cores).
+    seed : int
+        Seed for splits, search and learners.
+    plugins : sequence of paths
+        WebAssembly plugins; not supported by this version (must be empty).
+    executor : "local"
+        Where trials run; only "local" in this version.
+    learners : sequence of str, optional
+        Restrict the search to these learners (see ``automl.learners()``).
+    trial_time_limit : float, optional
+        Seconds one trial may take (default: a third of the budget).
+    early_stopping : bool
+        Stop poor trials early (median rule).
+    search : "tpe" or "random"
+        How configurations are drawn within a learner.
+    verbose : bool or None
+        Progress: None shows it in notebooks and terminals only, True always, False never.
+    """
+
+    def __init__(
+        self,
+        task: str = "auto",
+        metric: Optional[str] = None,
+        time_budget: Optional[float] = 60,
+        max_trials: Optional[int] = None,
+        cv: Optional[Union[int, float]] = None,
+        concurrency: Optional[int] = None,
+        seed: int = 0,
+        plugins: Sequence[str] = (),
+        executor: str = "local",
+        target_score: Optional[float] = None,
+        patience: Optional[int] = None,
+        learners: Optional[Sequence[str]] = None,
+        trial_time_limit: Optional[float] = None,
+        early_stopping: bool = True,
+        search: str = "tpe",
+        verbose: Optional[bool] = None,
+    ):
+        self.task = task
+        self.metric = metric
+        self.time_budget = time_budget
+        self.max_trials = max_trials
+        self.cv = cv
+        self.concurrency = concurrency
+        self.seed = seed
+        self.plugins = plugins
+        self.executor = executor
+        self.target_score = target_score
+        self.patience = patience
+        self.learners = learners
+        self.trial_time_limit = trial_time_limit
+        self.early_stopping = early_stopping
+        self.search = search
+        self.verbose = verbose
+
+    # ---------------------------------------------------------------- settings
+
+    def _options(self) -> Dict[str, Any]:
+        def number(name: str, value: Any, integer: bool = False, positive: bool = True) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if integer and int(value) != value:
+                raise ValueError(f"{name} must be a whole number, got {value}")
+            if positive and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+            return int(value) if integer else float(value)
+
+        if self.task not in _TASKS:
+            raise ValueError(f"task must be one of {_TASKS}, got {self.task!r}")
+        if self.executor not in _EXECUTORS:
+            raise ValueError(f"executor {self.executor!r} is not available in this version; use 'local'")
+        if self.plugins:
+            raise ValueError("plugins are not supported by this version of automl yet")
+        if self.search not in ("tpe", "random"):
+            raise ValueError(f"search must be 'tpe' or 'random', got {self.search!r}")
+        if self.metric is not None and not isinstance(self.metric, str):
+            raise TypeError(f"metric must be a metric name (str), got {type(self.metric).__name__}")
+        if isinstance(self.learners, str):
+            raise TypeError("learners must be a list of learner names, not a str")
+        opts: Dict[str, Any] = {
+            "task": self.task,
+            "metric": self.metric,
+            "time_budget": number("time_budget", self.time_budget),
+            "max_trials": number("max_trials", self.max_trials, integer=True),
+            "target_score": number("target_score", self.target_score, positive=False),
+            "patience": number("patience", self.patience, integer=True),
+            "concurrency": number("concurrency", self.concurrency, integer=True),
+            "seed": number("seed", self.seed, integer=True, positive=False),
+            "learners": None if self.learners is None else [str(x) for x in self.learners],
+            "trial_time_limit": number("trial_time_limit", self.trial_time_limit),
+            "early_stopping": bool(self.early_stopping),
+            "search": self.search,
+        }
+        if opts["seed"] is not None and opts["seed"] < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        cv = self.cv
+        if cv is not None:
+            if isinstance(cv, bool) or not isinstance(cv, (int, float, np.integer, np.floating)):
+                raise TypeError(f"cv must be an int (folds) or a float (holdout share), got {type(cv).__name__}")
+            if float(cv).is_integer() and cv >= 2:
+                opts["folds"] = int(cv)
+            elif 0 < cv < 1:
+                opts["holdout"] = float(cv)
+            else:
+                raise ValueError(f"cv must be an int >= 2 (folds) or a float in (0, 1) (holdout share), got {cv}")
+        return opts
+
+    # ---------------------------------------------------------------- fitting
+
+    def fit(self, X: Data, y: Any = None, *, target: Optional[str] = None) -> "AutoML":
+        """Searches on ``X`` and ``y``, on a DataFrame with a ``target`` column, or on a CSV
+        path with a ``target`` column. Returns ``self``.
+
+        Ctrl-C (or a notebook's stop button) ends the search early: the best model so far is
+        kept and a warning says so.
+        """
+        options = self._options()
+        kind = input_kind(X)
+        label_dtype = None
+        if kind == "path":
+            if y is not None or target is None:
+                raise ValueError("fit on a CSV path takes target='column', not y")
+            data, source, names = os.fspath(X), os.fspath(X), None
+        else:
+            frame = to_frame(X)
+            if y is not None:
+                if target is not None:
+                    raise ValueError("give either y or target, not both")
+                series, label_dtype = to_series(y)
+                if len(series) != frame.height:
+                    raise ValueError(f"X has {frame.height} rows but y has {len(series)}")
+                target = series.name or "y"
+                if not target or target in frame.columns:
+                    target = "__target__"
+                names = list(frame.columns)
+                frame = frame.with_columns(series.alias(target))
+            else:
+                if target is None:
+                    raise ValueError("give y, or target='column' naming the target column of X")
+                if target not in frame.columns:
+                    raise ValueError(f"target column {target!r} is not in X; columns: {frame.columns[:20]}")
+                label_dtype = frame[target].head(0).to_numpy().dtype
+                names = [c for c in frame.columns if c != target]
+            data, source = frame, f"{kind} DataFrame" if kind in ("pandas", "polars") else f"{kind} input"
+        progress = Progress(self.verbose, options["time_budget"], options["metric"])
+        try:
+            model, summary, trials, timeline, interrupted = _automl.fit(data, target, source, options, progress)
+        finally:
+            progress.close()
+        self.model_ = model
+        self.summary_: Dict[str, Any] = json.loads(summary)
+        self.trials_: List[Dict[str, Any]] = json.loads(trials)
+        self.timeline_: Dict[int, float] = {int(i): float(t) for i, t in timeline}
+        self.profile_: Dict[str, Any] = progress.profile or {}
+        self.interrupted_ = bool(interrupted)
+        self._input_kind = kind
+        self._label_dtype = label_dtype
+        self._set_model_attributes(names)
+        if interrupted:
+            warnings.warn(f"fit interrupted after {len(self.trials_)} trials; keeping the best model so far ({model.learner}, {model.metric} {model.validation_score:.4f})", RuntimeWarning, stacklevel=2)
+        return self
+
+    def _set_model_attributes(self, names: Optional[List[str]]) -> None:
+        model = self.model_
+        self.task_ = model.task
+        if model.task != "regression":
+            self.classes_ = labels_to_array(model.labels, self._label_dtype)
+        names = names if names is not None else model.inputs
+        self.feature_names_in_ = np.array(names, dtype=object)
+        self.n_features_in_ = len(names)
+
+    def _check_fitted(self) -> Any:
+        model = getattr(self, "model_", None)
+        if model is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        return model
+
+    # ---------------------------------------------------------------- predicting
+
+    def _frame_for_predict(self, X: Data) -> pl.DataFrame:
+        if input_kind(X) == "path":
+            return pl.read_csv(os.fspath(X), infer_schema=False)
+        frame = to_frame(X)
+        if input_kind(X) == "numpy" and getattr(self, "_input_kind", None) != "numpy":
+            # A bare array: give the columns the training names, in order.
+            names = list(self.feature_names_in_)
+            if frame.width != len(names):
+                raise ValueError(f"X has {frame.width} columns but the model was fitted on {len(names)}")
+            frame = frame.rename(dict(zip(frame.columns, names)))
+        return frame
+
+    def _raw(self, X: Data) -> np.ndarray:
+        model = self._check_fitted()
+        frame = self._frame_for_predict(X)
+        source = f"{input_kind(X)} input" if input_kind(X) != "path" else os.fspath(X)
+        return model.predict(frame, source)
+
+    def predict(self, X: Data) -> np.ndarray:
+        """Predicted labels (classification) or values (regression), one per row."""
+        raw = self._raw(X)
+        if raw.ndim == 2:
+            return self.classes_[np.argmax(raw, axis=1)]
+        return raw
+
+    def predict_proba(self, X: Data) -> np.ndarray:
+        """Class probabilities, rows x classes, columns in ``classes_`` order."""
+        model = self._check_fitted()
+        if model.task == "regression":
+            raise AttributeError("predict_proba is only available for classification; this model is a regressor")
+        return self._raw(X)
+
+    def score(self, X: Data, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy for classification, R² for regression (scikit-learn's conventions)."""
+        pred = self.predict(X)
+        truth, _ = to_series(y)
+        t = truth.to_numpy()
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if self.model_.task == "regression":
+            t = t.astype(float)
+            resid = np.average((t - pred) ** 2, weights=w)
+            total = np.average((t - np.average(t, weights=w)) ** 2, weights=w)
+            return float(1.0 - resid / total) if total > 0 else 0.0
+        if pred.dtype.kind != t.dtype.kind:
+            t = labels_to_array([str(v) for v in t], pred.dtype if pred.dtype.kind != "O" else None)
+            if t.dtype.kind != pred.dtype.kind:
+                pred, t = pred.astype(str), t.astype(str)
+        return float(np.average(pred == t, weights=w))
+
+    # ---------------------------------------------------------------- results
+
+    def leaderboard(self) -> Any:
+        """Every trial, best first: a polars DataFrame, or pandas when fitted on pandas."""
+        self._check_fitted()
+        trials = getattr(self, "trials_", None)
+        if trials is None:
+            raise NotFittedError("this model was loaded from a file: its leaderboard is the run's leaderboard.csv")
+        rows = []
+        for rank, t in enumerate(trials, 1):
+            rows.append({
+                "rank": rank,
+                "trial": t["trial"],
+                "learner": t["learner"],
+                "status": t["status"],
+                "score": t.get("score"),
+                "score_std": t.get("score_std"),
+                "fit_time_s": t.get("fit_time_s"),
+                "finished_s": self.timeline_.get(t["trial"]),
+                "config": json.dumps(t.get("hyperparameters", {}), sort_keys=True),
+                "message": t.get("message"),
+            })
+        schema = {"rank": pl.Int64, "trial": pl.Int64, "learner": pl.String, "status": pl.String, "score": pl.Float64, "score_std": pl.Float64, "fit_time_s": pl.Float64, "finished_s": pl.Float64, "config": pl.String, "message": pl.String}
+        df = pl.DataFrame(rows, schema=schema)
+        if self._input_kind == "pandas":
+            return df.to_pandas()
+        return df
+
+    def profile(self) -> Dict[str, Any]:
+        """The data profile: column kinds, statistics and warnings (as ``profile.json``)."""
+        self._check_fitted()
+        return getattr(self, "profile_", {})
+
+    @property
+    def best_config(self) -> Dict[str, Any]:
+        """The chosen learner and its hyperparameters."""
+        model = self._check_fitted()
+        return {"learner": model.learner, **json.loads(model.config_json)}
+
+    @property
+    def best_score(self) -> float:
+        """Validation score of the chosen configuration."""
+        return float(self._check_fitted().validation_score)
+
+    def feature_importance(self) -> Any:
+        """Gain and split count per input feature (tree models), most important first."""
+        rows = [{"feature": f, "gain": g, "splits": s} for f, g, s in self._check_fitted().feature_importance()]
+        df = pl.DataFrame(rows, schema={"feature": pl.String, "gain": pl.Float64, "splits": pl.Int64})
+        return df.to_pandas() if getattr(self, "_input_kind", None) == "pandas" else df
+
+    def plot(self, ax: Any = None) -> Any:
+        """Score of each trial over time per learner, and the best so far (matplotlib Axes)."""
+        model = self._check_fitted()
+        if getattr(self, "trials_", None) is None:
+            raise NotFittedError("this model was loaded from a file: it has no search history to plot")
+        higher = self.summary_.get("direction") == "maximize"
+        return plot_search(self.trials_, self.timeline_, model.metric, higher, ax)
+
+    def _repr_html_(self) -> str:
+        model = getattr(self, "model_", None)
+        if model is None:
+            params = {k: v for k, v in self.get_params().items() if v not in (None, (), [])}
+            return f"<div><b>AutoML</b> (not fitted) <code>{json.dumps(params, default=str)}</code></div>"
+        head = (
+            f"<div><b>AutoML</b>: {model.task} on <code>{model.target}</code>, {model.rows} rows. "
+            f"Best <b>{model.learner}</b>, {model.metric} = {model.validation_score:.4f}"
+        )
+        trials = getattr(self, "trials_", None)
+        if trials is None:
+            return head + " (loaded from a file)</div>"
+        s = self.summary_
+        head += f" after {len(trials)} trials in {s['seconds']['total']:.1f} s (stopped: {s['stop_reason']}).</div>"
+        rows = [{"rank": i + 1, **t} for i, t in enumerate(trials[:10])]
+        return head + table_html(rows, ["rank", "trial", "learner", "status", "score", "fit_time_s", "hyperparameters"])
+
+    # ---------------------------------------------------------------- files
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes ``model.automl``: the same file the CLI writes, usable by ``automl predict``."""
+        self._check_fitted().save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "AutoML":
+        """Reads a model written by ``save`` or by ``automl run``."""
+        model = _automl.Model.load(os.fspath(path))
+        self = cls(task=model.task)
+        self.model_ = model
+        self._input_kind = "polars"
+        self._label_dtype = None
+        self._set_model_attributes(None)
+        return self
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        task = getattr(self, "task_", self.task)
+        try:
+            from sklearn.utils import ClassifierTags, RegressorTags
+        except ImportError:  # scikit-learn < 1.6
+            return tags
+        if task in ("binary", "multiclass"):
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif task == "regression":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags

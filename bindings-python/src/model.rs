@@ -1,0 +1,114 @@
+//! A fitted model: the same `model.automl` artifact the CLI writes and reads.
+use std::path::PathBuf;
+
+use automl::core::metrics::Prediction;
+use automl::ModelArtifact;
+use numpy::{IntoPyArray, PyArray1, PyArray2};
+use pyo3::prelude::*;
+
+use crate::errors::to_py;
+use crate::frame::table_from_arrow;
+
+/// A fitted model (pipeline + learner), as stored in `model.automl`.
+#[pyclass(module = "automl._automl", frozen)]
+pub struct Model {
+    artifact: ModelArtifact,
+}
+
+impl Model {
+    pub fn new(artifact: ModelArtifact) -> Self {
+        Model { artifact }
+    }
+}
+
+#[pymethods]
+impl Model {
+    /// Reads a model file written by `automl run` or `AutoML.save`.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Model> {
+        py.detach(|| ModelArtifact::load(&path)).map(Model::new).map_err(|e| to_py(py, e))
+    }
+
+    /// Writes the model file (atomically).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.artifact.save(&path)).map_err(|e| to_py(py, e))
+    }
+
+    /// Predicts every row of `frame` (an object with `__arrow_c_stream__`): class
+    /// probabilities (rows x classes, columns in `labels` order) for classification, values
+    /// for regression.
+    fn predict<'py>(&self, py: Python<'py>, frame: &Bound<'py, PyAny>, source: String) -> PyResult<Bound<'py, PyAny>> {
+        let table = table_from_arrow(frame, &source)?;
+        let prediction = py.detach(|| self.artifact.predict_table(&table, &source)).map_err(|e| to_py(py, e))?;
+        Ok(match prediction {
+            Prediction::Classes(p) => {
+                let array: Bound<'py, PyArray2<f64>> = p.into_pyarray(py);
+                array.into_any()
+            }
+            Prediction::Values(v) => {
+                let array: Bound<'py, PyArray1<f64>> = v.into_pyarray(py);
+                array.into_any()
+            }
+        })
+    }
+
+    /// "binary", "multiclass" or "regression".
+    #[getter]
+    fn task(&self) -> String {
+        self.artifact.task.to_string()
+    }
+    /// Target column name.
+    #[getter]
+    fn target(&self) -> String {
+        self.artifact.target.clone()
+    }
+    /// Class labels as text, exactly as in the training data (empty for regression).
+    #[getter]
+    fn labels(&self) -> Vec<String> {
+        self.artifact.labels.clone()
+    }
+    /// Input columns the model reads, in training order.
+    #[getter]
+    fn inputs(&self) -> Vec<String> {
+        self.artifact.inputs().iter().map(|c| c.name.clone()).collect()
+    }
+    /// The chosen learner.
+    #[getter]
+    fn learner(&self) -> String {
+        self.artifact.learner.clone()
+    }
+    /// Its hyperparameters, as JSON.
+    #[getter]
+    fn config_json(&self) -> String {
+        automl::core::space::config_to_json(&self.artifact.config).to_string()
+    }
+    /// Objective metric of the search.
+    #[getter]
+    fn metric(&self) -> String {
+        self.artifact.metric.clone()
+    }
+    /// Validation score of the chosen configuration.
+    #[getter]
+    fn validation_score(&self) -> f64 {
+        self.artifact.validation_score
+    }
+    /// Training rows (with a target value).
+    #[getter]
+    fn rows(&self) -> usize {
+        self.artifact.rows
+    }
+    /// SHA-256 of the training data (file bytes, or the frame's values).
+    #[getter]
+    fn data_sha256(&self) -> String {
+        self.artifact.data_sha256.clone()
+    }
+    /// Version of the engine that wrote the model.
+    #[getter]
+    fn engine_version(&self) -> String {
+        self.artifact.crate_version.clone()
+    }
+    /// Feature importance (gain, split count) for tree models; empty for others.
+    fn feature_importance(&self) -> Vec<(String, f64, u64)> {
+        self.artifact.feature_importance()
+    }
+}
