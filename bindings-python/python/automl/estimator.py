@@ -369,6 +369,10 @@ class AutoML(_Base):
         rows = [{"rank": i + 1, **t} for i, t in enumerate(trials[:10])]
         return head + table_html(rows, ["rank", "trial", "learner", "status", "score", "fit_time_s", "hyperparameters"])
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Dict[str, str]:
+        # Jupyter asks for this before _repr_html_ (scikit-learn defines both).
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
     # ---------------------------------------------------------------- files
 
     def save(self, path: Union[str, os.PathLike]) -> None:
