@@ -13,11 +13,12 @@ use automl_core::task::Task;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::plugins::{PluginHost, StoredPreprocessor};
 
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
 /// Version of the file layout; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything `predict` needs, in one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +35,8 @@ pub struct ModelArtifact {
     pub labels: Vec<String>,
     /// Extra missing-value markers used at training.
     pub na_values: Vec<String>,
+    /// Preprocessing plugins, fitted, with their components: replayed before `pipeline`.
+    pub preprocessors: Vec<StoredPreprocessor>,
     /// Fitted preprocessing.
     pub pipeline: Pipeline,
     /// Fitted model.
@@ -135,6 +138,18 @@ impl ModelArtifact {
                 if missing.len() > 1 { "them" } else { "it" }
             ))));
         }
+        let replayed;
+        let table = if self.preprocessors.is_empty() {
+            table
+        } else {
+            let host = PluginHost::shared()?;
+            let mut current: Option<Table> = None;
+            for p in &self.preprocessors {
+                current = Some(p.replay(&host, current.as_ref().unwrap_or(table))?);
+            }
+            replayed = current.unwrap_or_else(|| table.clone());
+            &replayed
+        };
         let x = self.pipeline.transform(table, None).map_err(|e| match e {
             automl_core::Error::ColumnType { column, message } => automl_core::Error::ColumnType { column, message: format!("{message} (in {source})") },
             other => other,

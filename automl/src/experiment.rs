@@ -17,11 +17,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::artifact::ModelArtifact;
+use crate::plugins::{MetricPlugin, PluginHost, PluginInfo, PluginKind, PreprocessorPlugin, SandboxConfig, StoppingPlugin, TrialSummary, Verdict};
 use crate::error::{Error, Result};
 use crate::report;
 use crate::search::{AskContext, LearnerSearch, Sampler, Strategy, Suggestion};
-use crate::stopping::{MedianStop, StoppingRule};
-use crate::trial::{evaluate, DataRef, ExperimentData, TrialMonitor, TrialResult, TrialSpec, TrialStatus};
+use crate::stopping::{BuiltinRule, MedianStop, NoImprovement, StoppingRule};
+use crate::trial::{apply_preprocessors, evaluate, DataRef, ExperimentData, TrialMonitor, TrialResult, TrialSpec, TrialStatus};
 
 /// Everything that defines an experiment.
 #[derive(Debug, Clone)]
@@ -58,13 +59,19 @@ pub struct ExperimentConfig {
     pub trial_time_limit: Option<f64>,
     /// How configurations are drawn within a learner.
     pub sampler: Sampler,
-    /// Stop poor trials early with the median rule.
+    /// Stop poor trials early with `stopping_rule`.
     pub early_stopping: bool,
+    /// The built-in early-stopping rule (median by default).
+    pub stopping_rule: BuiltinRule,
     /// Rows already in memory (from a DataFrame, say), used instead of reading `data`;
     /// `data` then only names them in messages. The target is one of its columns.
     pub frame: Option<Arc<Table>>,
     /// Set from another thread to stop the search early and keep the best model so far.
     pub cancel: Option<CancelToken>,
+    /// WebAssembly plugins (`.wasm` components); their kind comes from what they export.
+    pub plugins: Vec<PathBuf>,
+    /// What plugins may use and how long and large they may run.
+    pub sandbox: SandboxConfig,
 }
 
 /// Asks a running experiment to stop: no new trials start, running ones are told to stop
@@ -108,8 +115,11 @@ impl ExperimentConfig {
             trial_time_limit: None,
             sampler: Sampler::Tpe,
             early_stopping: true,
+            stopping_rule: BuiltinRule::Median,
             frame: None,
             cancel: None,
+            plugins: Vec::new(),
+            sandbox: SandboxConfig::default(),
         }
     }
 
@@ -130,7 +140,10 @@ impl ExperimentConfig {
             return Err(Error::Config("--concurrency must be at least 1".into()));
         }
         if let Some(m) = &self.metric {
-            BuiltinMetric::from_name(m)?;
+            // A metric plugin's name is known once the plugins are loaded.
+            if self.plugins.is_empty() {
+                BuiltinMetric::from_name(m)?;
+            }
         }
         for l in self.learners.iter().flatten() {
             learner_by_name(l)?;
@@ -213,6 +226,16 @@ impl ExperimentBuilder {
         self.config.frame = Some(Arc::new(table));
         self
     }
+    /// Adds a WebAssembly plugin.
+    pub fn plugin(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.plugins.push(path.into());
+        self
+    }
+    /// Sandbox settings for plugins.
+    pub fn sandbox(mut self, sandbox: SandboxConfig) -> Self {
+        self.config.sandbox = sandbox;
+        self
+    }
     /// Lets another thread stop the run early (see [`CancelToken`]).
     pub fn cancel_token(mut self, token: CancelToken) -> Self {
         self.config.cancel = Some(token);
@@ -260,6 +283,8 @@ pub enum StopReason {
     SearchExhausted,
     /// Stopped from outside (Ctrl-C, a notebook's stop button) through a [`CancelToken`].
     Interrupted,
+    /// A stopping-rule plugin ended the run.
+    StoppingRule,
 }
 
 /// What an experiment produced.
@@ -291,6 +316,22 @@ pub struct ExperimentResult {
     pub first_trial_s: Option<f64>,
     /// Files written.
     pub files: Vec<PathBuf>,
+    /// Things the user should know that did not stop the run (a plugin's run-level rule
+    /// that failed and was switched off, say).
+    pub notes: Vec<String>,
+    /// The plugins used, with how they were loaded.
+    pub plugins: Vec<LoadedPlugin>,
+}
+
+/// A plugin used by a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadedPlugin {
+    /// Its description.
+    pub info: PluginInfo,
+    /// SHA-256 of the component.
+    pub digest: String,
+    /// Compile or cache-load time.
+    pub load: crate::plugins::LoadStats,
 }
 
 /// A configured experiment.
@@ -309,23 +350,64 @@ struct Monitor {
     cancel: AtomicBool,
     /// Trials abandoned past their time limit: told to stop at their next report.
     abandoned: Mutex<std::collections::HashSet<u64>>,
+    /// Stopping-rule plugins, judging on raw scores.
+    plugin_rules: Vec<StoppingPlugin>,
+    /// Raw `(step, score)` curves of running trials, for the plugins.
+    running_raw: Mutex<std::collections::HashMap<u64, Vec<(usize, f64)>>>,
+    /// Finished trials' raw curves, for the plugins.
+    finished_raw: Mutex<Vec<(u64, String, Vec<(usize, f64)>)>>,
+    /// A plugin rule that failed while judging a trial fails that trial: its message.
+    rule_errors: Mutex<std::collections::HashMap<u64, String>>,
+    /// Which rule stopped a trial, for its message.
+    stopped_by: Mutex<std::collections::HashMap<u64, String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl TrialMonitor for Monitor {
     fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control {
-        if self.cancel.load(Ordering::Relaxed) || self.abandoned.lock().unwrap_or_else(|p| p.into_inner()).contains(&trial) {
+        if self.cancel.load(Ordering::Relaxed) || lock(&self.abandoned).contains(&trial) || lock(&self.rule_errors).contains_key(&trial) {
             return Control::Stop;
+        }
+        if !self.plugin_rules.is_empty() {
+            let current = {
+                let mut raw = lock(&self.running_raw);
+                let c = raw.entry(trial).or_default();
+                c.push((step, score));
+                c.clone()
+            };
+            let finished = lock(&self.finished_raw).clone();
+            let higher = self.direction == Direction::Maximize;
+            for rule in &self.plugin_rules {
+                match rule.judge_trial(trial, learner, &current, &finished, higher) {
+                    Ok(Verdict::Proceed) => {}
+                    Ok(Verdict::Stop) => {
+                        lock(&self.stopped_by).insert(trial, format!("stopped by the '{}' plugin rule", rule.name()));
+                        return Control::Stop;
+                    }
+                    Err(e) => {
+                        lock(&self.rule_errors).insert(trial, e.to_string());
+                        return Control::Stop;
+                    }
+                }
+            }
         }
         let Some(rule) = &self.rule else { return Control::Continue };
         let curve = {
-            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            let mut running = lock(&self.running);
             let c = running.entry(trial).or_default();
             c.push((step, self.direction.to_loss(score)));
             c.clone()
         };
-        let completed = self.completed.lock().unwrap_or_else(|p| p.into_inner());
+        let completed = lock(&self.completed);
         let same_learner = completed.get(learner).map_or(&[][..], |c| c.as_slice());
-        if rule.should_stop(&curve, same_learner) { Control::Stop } else { Control::Continue }
+        if rule.should_stop(&curve, same_learner) {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
     }
 }
 
@@ -367,6 +449,25 @@ impl Experiment {
         }
         let mut files = Vec::new();
 
+        // Plugins first: a bad plugin file is reported before a long read.
+        let mut loaded = Vec::new();
+        let (mut preprocessors, mut metric_plugins, mut stop_plugins) = (Vec::new(), Vec::new(), Vec::new());
+        if !cfg.plugins.is_empty() {
+            let host = PluginHost::new(cfg.sandbox.clone())?;
+            for path in &cfg.plugins {
+                let plugin = host.load(path)?;
+                if loaded.iter().any(|l: &LoadedPlugin| l.info.name == plugin.info().name) {
+                    return Err(Error::Config(format!("two plugins are named '{}' ({}): names must be unique in a run", plugin.info().name, path.display())));
+                }
+                loaded.push(LoadedPlugin { info: plugin.info().clone(), digest: plugin.digest().to_string(), load: plugin.load_stats() });
+                match plugin.kind() {
+                    PluginKind::Preprocessor => preprocessors.push(PreprocessorPlugin::new(plugin)?),
+                    PluginKind::Metric => metric_plugins.push(MetricPlugin::new(plugin)?),
+                    PluginKind::StoppingRule => stop_plugins.push(StoppingPlugin::new(plugin)?),
+                }
+            }
+        }
+
         // Ingest and profile.
         let options = CsvOptions { na_values: cfg.na_values.clone(), text_columns: vec![cfg.target.clone()], ..CsvOptions::default() };
         let mut table = match &cfg.frame {
@@ -393,14 +494,26 @@ impl Experiment {
         let n_rows = prepared.rows.len();
         check_rows(&cfg.data, n_rows, "rows with a target value")?;
         let metric_name = cfg.metric.clone().unwrap_or_else(|| BuiltinMetric::default_for(task).name().to_string());
-        let metric = BuiltinMetric::from_name(&metric_name)?;
+        let metric: Arc<dyn Metric> = match metric_plugins.iter().find(|m| m.name() == metric_name) {
+            Some(plugin) => Arc::new(plugin.clone()),
+            None => match BuiltinMetric::from_name(&metric_name) {
+                Ok(m) => Arc::new(m),
+                Err(_) => {
+                    return Err(Error::Core(automl_core::Error::Unknown {
+                        what: "metric",
+                        name: metric_name.clone(),
+                        known: BuiltinMetric::ALL.iter().map(|m| m.name().to_string()).chain(metric_plugins.iter().map(|m| m.name().to_string())).collect(),
+                    }))
+                }
+            },
+        };
         if !metric.supports(task) {
             return Err(Error::Config(format!("metric '{metric_name}' does not apply to a {task} task")));
         }
         let direction = metric.direction();
         let plan = cfg.validation.unwrap_or_else(|| ValidationPlan::auto(n_rows));
         let splits = make_splits(&plan, &prepared.target, cfg.seed)?;
-        let data = Arc::new(ExperimentData::new(table, prepared.target.clone(), task, features, splits));
+        let data = Arc::new(ExperimentData::new(table, prepared.target.clone(), task, features, splits).with_preprocessors(preprocessors));
 
         // Learners.
         let pool = all_learners();
@@ -422,13 +535,24 @@ impl Experiment {
         let mut strategy = LearnerSearch::new(&chosen, task, shape, cfg.sampler, cfg.seed);
         let monitor = Arc::new(Monitor {
             // From the second step: one fold of a small data set is too noisy to judge on.
-            rule: cfg.early_stopping.then(|| Box::new(MedianStop { min_trials: 3, start_step: 2 }) as Box<dyn StoppingRule>),
+            rule: cfg.early_stopping.then(|| match cfg.stopping_rule {
+                BuiltinRule::Median => Box::new(MedianStop { min_trials: 3, start_step: 2 }) as Box<dyn StoppingRule>,
+                BuiltinRule::NoImprovement => Box::new(NoImprovement::default()),
+            }),
             direction,
             running: Mutex::new(Default::default()),
             completed: Mutex::new(Default::default()),
             cancel: AtomicBool::new(false),
             abandoned: Mutex::new(Default::default()),
+            plugin_rules: stop_plugins.clone(),
+            running_raw: Mutex::new(Default::default()),
+            finished_raw: Mutex::new(Default::default()),
+            rule_errors: Mutex::new(Default::default()),
+            stopped_by: Mutex::new(Default::default()),
         });
+        let mut run_rules: Vec<StoppingPlugin> = stop_plugins;
+        let mut history: Vec<TrialSummary> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
 
         // Search.
         let data_ref = DataRef { path: cfg.data.clone(), target: cfg.target.clone(), task, na_values: cfg.na_values.clone() };
@@ -490,9 +614,9 @@ impl Experiment {
                 };
                 next_id += 1;
                 running.insert(spec.id, (suggestion.clone(), Instant::now(), limit));
-                let (tx, data, monitor) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor));
+                let (tx, data, monitor, metric) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor), Arc::clone(&metric));
                 let spawned = std::thread::Builder::new().name(format!("trial-{}", spec.id)).stack_size(64 << 20).spawn(move || {
-                    let result = evaluate(&spec, &data, &metric, monitor.as_ref());
+                    let result = evaluate(&spec, &data, metric.as_ref(), monitor.as_ref());
                     let _ = tx.send((suggestion, result));
                 });
                 if let Err(e) = spawned {
@@ -550,7 +674,21 @@ impl Experiment {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            for (suggestion, result, finished) in ended {
+            for (suggestion, mut result, finished) in ended {
+                if let Some(e) = lock(&monitor.rule_errors).remove(&result.id) {
+                    result.status = TrialStatus::Failed;
+                    result.score = None;
+                    result.message = Some(e);
+                } else if let Some(why) = lock(&monitor.stopped_by).remove(&result.id) {
+                    if result.status == TrialStatus::EarlyStopped {
+                        result.message = Some(why);
+                    }
+                }
+                if let Some(raw) = lock(&monitor.running_raw).remove(&result.id) {
+                    if matches!(result.status, TrialStatus::Ok | TrialStatus::EarlyStopped) {
+                        lock(&monitor.finished_raw).push((result.id, result.learner.clone(), raw));
+                    }
+                }
                 if finished {
                     first_trial_s.get_or_insert(start.elapsed().as_secs_f64());
                 }
@@ -590,6 +728,29 @@ impl Experiment {
                 if cfg.patience.is_some_and(|p| since_improvement >= p) {
                     stop.get_or_insert(StopReason::Patience);
                 }
+                if !run_rules.is_empty() {
+                    let last = results.last().expect("just pushed");
+                    history.push(TrialSummary { trial: last.id, learner: last.learner.clone(), score: last.score, finished_s: start.elapsed().as_secs_f64() });
+                    let mut failed = Vec::new();
+                    for (i, rule) in run_rules.iter().enumerate() {
+                        match rule.judge_run(&history, direction == Direction::Maximize) {
+                            Ok(Verdict::Proceed) => {}
+                            Ok(Verdict::Stop) => {
+                                if stop.is_none() {
+                                    notes.push(format!("the '{}' plugin rule ended the run after trial {}", rule.name(), last.id));
+                                }
+                                stop.get_or_insert(StopReason::StoppingRule);
+                            }
+                            Err(e) => {
+                                notes.push(format!("{e}; its run-level rule was switched off after trial {}", last.id));
+                                failed.push(i);
+                            }
+                        }
+                    }
+                    for i in failed.into_iter().rev() {
+                        run_rules.remove(i);
+                    }
+                }
             }
             if budget_spent {
                 monitor.cancel.store(true, Ordering::Relaxed);
@@ -618,14 +779,14 @@ impl Experiment {
         for candidate in leaderboard.iter().filter(|t| t.status == TrialStatus::Ok).take(3) {
             observer.on_refit(candidate);
             match refit(candidate, &data, &all_rows, deadline, cfg.seed) {
-                Ok((pipeline, model)) => {
-                    chosen_model = Some((candidate.clone(), pipeline, model));
+                Ok((pipeline, model, stored)) => {
+                    chosen_model = Some((candidate.clone(), pipeline, model, stored));
                     break;
                 }
                 Err(e) => last_error = Some(format!("refit of trial {} ({}) failed: {e}", candidate.id, candidate.learner)),
             }
         }
-        let Some((best, pipeline, model)) = chosen_model else {
+        let Some((best, pipeline, model, preprocessors)) = chosen_model else {
             return Err(Error::NoSuccessfulTrial { count: leaderboard.len(), reasons: last_error.into_iter().collect() });
         };
         let refit_s = refit_start.elapsed().as_secs_f64();
@@ -640,6 +801,7 @@ impl Experiment {
             task,
             labels,
             na_values: cfg.na_values.clone(),
+            preprocessors,
             pipeline,
             model,
             learner: best.learner.clone(),
@@ -669,6 +831,8 @@ impl Experiment {
             elapsed_s: start.elapsed().as_secs_f64(),
             first_trial_s,
             files,
+            notes,
+            plugins: loaded,
         })
     }
 }
@@ -691,15 +855,20 @@ fn abandoned_result(id: u64, s: Suggestion, started: Instant, message: String) -
     }
 }
 
-fn refit(best: &TrialResult, data: &ExperimentData, rows: &[usize], deadline: Option<Instant>, seed: u64) -> automl_core::Result<(Pipeline, automl_core::learners::FittedModel)> {
+fn refit(best: &TrialResult, data: &ExperimentData, rows: &[usize], deadline: Option<Instant>, seed: u64) -> Result<(Pipeline, automl_core::learners::FittedModel, Vec<crate::plugins::StoredPreprocessor>)> {
     let learner = learner_by_name(&best.learner)?;
-    let pipeline = Pipeline::fit(&data.table, rows, &data.features, learner.encoding())?;
-    let x = pipeline.transform(&data.table, Some(rows))?;
+    let prepared = (!data.preprocessors.is_empty()).then(|| apply_preprocessors(&data.preprocessors, &data.table, &data.features, rows)).transpose()?;
+    let (table, features) = match &prepared {
+        Some(p) => (&p.table, &p.features),
+        None => (&data.table, &data.features),
+    };
+    let pipeline = Pipeline::fit(table, rows, features, learner.encoding())?;
+    let x = pipeline.transform(table, Some(rows))?;
     let mut ctx = FitContext::new(seed);
     ctx.deadline = deadline;
     ctx.categorical = pipeline.categorical();
     let model = fit_guarded(learner.as_ref(), &best.config, x.view(), &data.target, &mut ctx)?;
-    Ok((pipeline, model))
+    Ok((pipeline, model, prepared.map(|p| p.stored).unwrap_or_default()))
 }
 
 /// Fewest rows an experiment accepts: enough to train and validate anything at all.

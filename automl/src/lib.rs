@@ -11,6 +11,7 @@
 //! ```
 pub mod artifact;
 pub mod error;
+pub mod plugins;
 pub mod experiment;
 pub mod report;
 pub mod search;

@@ -13,6 +13,7 @@ use automl::core::task::TaskChoice;
 use automl::core::validation::ValidationPlan;
 use automl::search::Sampler;
 use automl::trial::TrialResult;
+use automl::plugins::{PluginHost, SandboxConfig};
 use automl::{report, Experiment, ExperimentConfig, Observer};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,7 +27,7 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected error (e.g. cannot write output); 2 invalid arguments or settings; 3 unusable data (missing file, malformed CSV, bad column); 4 model file not ours, damaged or of another version; 5 no trial succeeded.";
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected error (e.g. cannot write output); 2 invalid arguments or settings; 3 unusable data (missing file, malformed CSV, bad column); 4 model file not ours, damaged or of another version; 5 no trial succeeded; 6 a plugin could not be loaded or failed outside a trial.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -36,6 +37,78 @@ enum Command {
     Predict(PredictArgs),
     /// Profile a CSV: column kinds, missing values, and data problems.
     Profile(ProfileArgs),
+    /// Inspect WebAssembly plugins and list the built-in rules.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginCommand {
+    /// Load a plugin and show its kind, name, version, exports and digest.
+    Inspect {
+        /// The plugin component (.wasm).
+        path: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+    /// List the built-in metrics and rules, and the plugins in a folder.
+    List {
+        /// Folder of plugin components (.wasm) to list [default: $AUTOML_PLUGIN_DIR].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What plugins may use. By default nothing: no files, network, environment or clock.
+#[derive(Args, Debug, Clone)]
+struct SandboxArgs {
+    /// Memory cap per plugin instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    plugin_memory: usize,
+    /// Longest a single plugin call may run, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    plugin_timeout: f64,
+    /// Let plugins read this directory (repeatable).
+    #[arg(long, value_name = "DIR")]
+    plugin_allow_dir: Vec<PathBuf>,
+    /// Let plugins open network connections.
+    #[arg(long)]
+    plugin_allow_network: bool,
+    /// Pass this environment variable to plugins (repeatable).
+    #[arg(long, value_name = "NAME")]
+    plugin_allow_env: Vec<String>,
+    /// Give plugins the real clocks (otherwise they read zero).
+    #[arg(long)]
+    plugin_allow_clock: bool,
+    /// Compile plugins every time instead of caching the compiled code (in $AUTOML_CACHE_DIR or ~/.cache/automl).
+    #[arg(long)]
+    plugin_no_cache: bool,
+}
+
+impl SandboxArgs {
+    fn config(&self) -> anyhow::Result<SandboxConfig> {
+        if !(self.plugin_timeout > 0.0 && self.plugin_timeout.is_finite()) {
+            return Err(automl::Error::Config(format!("--plugin-timeout must be a positive number of seconds, got {}", self.plugin_timeout)).into());
+        }
+        if self.plugin_memory == 0 {
+            return Err(automl::Error::Config("--plugin-memory must be at least 1 MiB".into()).into());
+        }
+        let mut c = SandboxConfig { memory_limit: self.plugin_memory << 20, call_timeout: Duration::from_secs_f64(self.plugin_timeout), ..SandboxConfig::default() };
+        c.read_dirs = self.plugin_allow_dir.clone();
+        c.network = self.plugin_allow_network;
+        c.clock = self.plugin_allow_clock;
+        c.env = self.plugin_allow_env.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v))).collect();
+        if self.plugin_no_cache {
+            c.cache_dir = None;
+        }
+        Ok(c)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -93,6 +166,14 @@ struct RunArgs {
     /// Do not stop poor trials early (median stopping rule).
     #[arg(long)]
     no_early_stopping: bool,
+    /// Built-in early-stopping rule: median or no-improvement (see `automl plugin list`).
+    #[arg(long, default_value = "median")]
+    stopping_rule: automl::stopping::BuiltinRule,
+    /// A WebAssembly plugin (repeatable): a preprocessor, a metric (select it with --metric NAME) or a stopping rule; its kind comes from the component.
+    #[arg(long, value_name = "PATH.wasm")]
+    plugin: Vec<PathBuf>,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -176,6 +257,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     let core_code = |c: &CoreError| match c {
         CoreError::Unknown { .. } | CoreError::InvalidParams { .. } => 2,
         CoreError::Learner { .. } => 1,
+        CoreError::Plugin { .. } => 6,
         _ => 3,
     };
     for cause in e.chain() {
@@ -200,7 +282,86 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run_experiment(args),
         Command::Predict(args) => predict(args),
         Command::Profile(args) => profile_cmd(args),
+        Command::Plugin(PluginCommand::Inspect { path, json, sandbox }) => plugin_inspect(&path, json, &sandbox),
+        Command::Plugin(PluginCommand::List { dir, json }) => plugin_list(dir, json),
     }
+}
+
+fn plugin_inspect(path: &std::path::Path, json: bool, sandbox: &SandboxArgs) -> anyhow::Result<()> {
+    let host = PluginHost::new(sandbox.config()?)?;
+    let plugin = host.load(path)?;
+    let info = plugin.info();
+    let load = plugin.load_stats();
+    if json {
+        let v = serde_json::json!({
+            "path": path, "name": info.name, "kind": info.kind, "version": info.version, "description": info.description,
+            "exports": plugin.exports(), "sha256": plugin.digest(), "bytes": plugin.bytes().len(),
+            "wit": format!("automl:plugins@{}", automl::plugins::WIT_VERSION), "cached": load.cached, "load_s": load.compile_s,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{}", path.display());
+        println!("  name:        {}", info.name);
+        println!("  kind:        {}", info.kind);
+        println!("  version:     {}", info.version);
+        println!("  description: {}", info.description);
+        println!("  exports:     {}", plugin.exports().join(", "));
+        println!("  sha256:      {}", plugin.digest());
+        println!("  size:        {} bytes", plugin.bytes().len());
+        println!("  load:        {:.1} ms ({})", load.compile_s * 1000.0, if load.cached { "compiled code from the cache" } else { "compiled now" });
+    }
+    Ok(())
+}
+
+fn plugin_list(dir: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let builtin_rules = automl::stopping::builtin_rules();
+    let dir = dir.or_else(|| std::env::var_os("AUTOML_PLUGIN_DIR").map(PathBuf::from));
+    let mut found = Vec::new();
+    if let Some(dir) = &dir {
+        let host = PluginHost::new(SandboxConfig::default())?;
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the plugin folder {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            found.push((p.clone(), host.load(&p).map(|pl| pl.info().clone()).map_err(|e| e.to_string())));
+        }
+    }
+    if json {
+        let v = serde_json::json!({
+            "metrics": automl::core::metrics::BuiltinMetric::ALL.iter().map(|m| automl::core::metrics::Metric::name(m).to_string()).collect::<Vec<_>>(),
+            "rules": builtin_rules.iter().map(|(n, k, d)| serde_json::json!({"name": n, "kind": k, "description": d})).collect::<Vec<_>>(),
+            "plugins": found.iter().map(|(p, r)| match r {
+                Ok(i) => serde_json::json!({"path": p, "name": i.name, "kind": i.kind, "version": i.version, "description": i.description}),
+                Err(e) => serde_json::json!({"path": p, "error": e}),
+            }).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("built-in metrics: {}", automl::core::metrics::BuiltinMetric::ALL.iter().map(|m| automl::core::metrics::Metric::name(m).to_string()).collect::<Vec<_>>().join(", "));
+    println!("built-in rules:");
+    for (name, kind, description) in &builtin_rules {
+        println!("  {name:<16} {kind:<14} {description}");
+    }
+    match &dir {
+        None => println!("plugins: pass --dir DIR (or set AUTOML_PLUGIN_DIR) to list the components in a folder"),
+        Some(d) => {
+            println!("plugins in {}:", d.display());
+            if found.is_empty() {
+                println!("  (none)");
+            }
+            for (p, r) in &found {
+                match r {
+                    Ok(i) => println!("  {:<16} {:<14} {:<8} {}  ({})", i.name, i.kind.name(), i.version, i.description, p.display()),
+                    Err(e) => println!("  {}: cannot load: {e}", p.display()),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run_experiment(a: RunArgs) -> anyhow::Result<()> {
@@ -229,6 +390,9 @@ fn run_experiment(a: RunArgs) -> anyhow::Result<()> {
     config.trial_time_limit = a.trial_time_limit;
     config.sampler = a.search;
     config.early_stopping = !a.no_early_stopping;
+    config.stopping_rule = a.stopping_rule;
+    config.plugins = a.plugin;
+    config.sandbox = a.sandbox.config()?;
     let experiment = Experiment::new(config)?;
     let mut progress = Progress::new(!a.quiet && std::io::stderr().is_terminal(), experiment.config().time_budget);
     let result = experiment.run_with(&mut progress);

@@ -92,6 +92,8 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
         "leaderboard": r.leaderboard.iter().take(10).map(trial_json).collect::<Vec<_>>(),
         "feature_importance": r.artifact.feature_importance().iter().take(20).map(|(f, gain, splits)| json!({"feature": f, "gain": gain, "splits": splits})).collect::<Vec<_>>(),
         "warnings": r.profile.warnings,
+        "notes": r.notes,
+        "plugins": r.plugins,
         "files": r.files,
     })
 }
@@ -127,6 +129,12 @@ pub fn summary_text(r: &ExperimentResult) -> String {
         let total: f64 = importance.iter().map(|i| i.1).sum::<f64>().max(f64::MIN_POSITIVE);
         let top: Vec<String> = importance.iter().take(8).map(|(f, g, _)| format!("{f} {:.0}%", 100.0 * g / total)).collect();
         let _ = writeln!(s, "most important (share of split gain): {}", top.join(", "));
+    }
+    for p in &r.plugins {
+        let _ = writeln!(s, "plugin {} ({} {}, {:.0} ms to load{})", p.info.name, p.info.kind, p.info.version, p.load.compile_s * 1000.0, if p.load.cached { ", cached" } else { "" });
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note: {n}");
     }
     for f in &r.files {
         let _ = writeln!(s, "wrote {}", f.display());

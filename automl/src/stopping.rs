@@ -57,6 +57,68 @@ impl StoppingRule for MedianStop {
     }
 }
 
+/// Stops a trial whose loss has not improved for `patience` reports: the "loss not
+/// decreasing" rule of SageMaker Debugger.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoImprovement {
+    /// Reports without a new best before the trial stops.
+    pub patience: usize,
+}
+
+impl Default for NoImprovement {
+    fn default() -> Self {
+        NoImprovement { patience: 3 }
+    }
+}
+
+impl StoppingRule for NoImprovement {
+    fn name(&self) -> &str {
+        "no-improvement"
+    }
+
+    fn should_stop(&self, curve: &[(usize, f64)], _completed: &[Vec<(usize, f64)>]) -> bool {
+        if curve.len() <= self.patience {
+            return false;
+        }
+        let (before, recent) = curve.split_at(curve.len() - self.patience);
+        let best_before = before.iter().map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
+        recent.iter().all(|(_, v)| *v >= best_before)
+    }
+}
+
+/// A built-in rule selectable by name (`--stopping-rule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuiltinRule {
+    /// [`MedianStop`].
+    #[default]
+    Median,
+    /// [`NoImprovement`].
+    NoImprovement,
+}
+
+impl std::str::FromStr for BuiltinRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "median" => Ok(BuiltinRule::Median),
+            "no-improvement" => Ok(BuiltinRule::NoImprovement),
+            other => Err(format!("unknown stopping rule '{other}'; known: median, no-improvement")),
+        }
+    }
+}
+
+/// The built-in rules, for `automl plugin list`: `(name, kind, description)`. Data rules
+/// run while profiling and show as warnings.
+pub fn builtin_rules() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![
+        ("median", "stopping-rule", "Katib's median rule: stop a trial whose best is worse than the median of finished trials' running averages at the same step (default)"),
+        ("no-improvement", "stopping-rule", "loss not decreasing: stop a trial whose last 3 reports did not beat its earlier best (--stopping-rule no-improvement)"),
+        ("class-imbalance", "data-rule", "warn when the rarest class is much smaller than the most common (profile warning class_imbalance)"),
+        ("leakage", "data-rule", "warn when a feature predicts the target almost perfectly on its own (profile warning leakage)"),
+        ("id-like", "data-rule", "drop and warn about columns with a distinct value per row (profile warning id_like)"),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +132,13 @@ mod tests {
         assert!(rule.should_stop(&[(1, 0.9), (2, 0.55)], &done));
         assert!(!rule.should_stop(&[(1, 0.9), (2, 0.5)], &done), "equal to the median is not worse");
         assert!(!rule.should_stop(&[(1, 0.9), (2, 0.9)], &done[..2]), "too few completed trials");
+    }
+
+    #[test]
+    fn no_improvement_waits_for_patience_reports() {
+        let rule = NoImprovement { patience: 2 };
+        assert!(!rule.should_stop(&[(1, 0.5), (2, 0.6)], &[]), "too few reports");
+        assert!(rule.should_stop(&[(1, 0.5), (2, 0.6), (3, 0.5)], &[]), "no report beat 0.5");
+        assert!(!rule.should_stop(&[(1, 0.5), (2, 0.6), (3, 0.4)], &[]), "0.4 is a new best");
     }
 }

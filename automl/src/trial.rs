@@ -16,6 +16,8 @@ use automl_core::validation::{Split, ValidationPlan};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::plugins::{PreprocessorPlugin, StoredPreprocessor};
+
 /// Where a trial's data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataRef {
@@ -144,14 +146,88 @@ pub struct ExperimentData {
     pub features: Vec<(String, ColumnKind)>,
     /// Validation splits.
     pub splits: Vec<Split>,
+    /// User preprocessing plugins, applied in order before the engine's pipeline.
+    pub preprocessors: Vec<PreprocessorPlugin>,
     designs: Vec<[OnceLock<Result<Arc<FoldDesign>, String>>; 3]>,
+    fold_tables: Vec<OnceLock<Result<Arc<Prepared>, String>>>,
+}
+
+/// Features after the user's preprocessing plugins, fitted on some rows.
+pub struct Prepared {
+    /// The transformed table (all rows).
+    pub table: Table,
+    /// Its feature columns and kinds.
+    pub features: Vec<(String, ColumnKind)>,
+    /// The fitted plugins, as stored in a model.
+    pub stored: Vec<StoredPreprocessor>,
+}
+
+/// Fits `plugins` in order on the `train` rows of `table` (only the `features` columns are
+/// given to the first) and transforms all rows. New columns get a kind from their storage
+/// (numbers numeric, text categorical, dates dates); columns kept keep their kind.
+pub fn apply_preprocessors(plugins: &[PreprocessorPlugin], table: &Table, features: &[(String, ColumnKind)], train: &[usize]) -> crate::Result<Prepared> {
+    let mut current: Option<Table> = None;
+    let mut features = features.to_vec();
+    let mut stored = Vec::with_capacity(plugins.len());
+    for plugin in plugins {
+        let input = current.as_ref().unwrap_or(table);
+        let inputs: Vec<String> = features.iter().map(|(n, _)| n.clone()).collect();
+        let state = plugin.fit(&input.take(train), &inputs)?;
+        let out = plugin.transform(&state, input, &inputs)?;
+        features = out
+            .names
+            .iter()
+            .zip(&out.columns)
+            .map(|(name, column)| {
+                let same_storage = |kind: ColumnKind| match (kind, column) {
+                    (ColumnKind::Numeric | ColumnKind::Boolean, automl_core::data::Column::Numeric(_)) => true,
+                    (ColumnKind::Datetime, automl_core::data::Column::Datetime(_)) => true,
+                    (ColumnKind::Categorical | ColumnKind::Text, automl_core::data::Column::Str(_)) => true,
+                    _ => false,
+                };
+                let kept = features.iter().find(|(n, k)| n == name && same_storage(*k)).map(|(_, k)| *k);
+                let kind = kept.unwrap_or(match column {
+                    automl_core::data::Column::Numeric(_) => ColumnKind::Numeric,
+                    automl_core::data::Column::Datetime(_) => ColumnKind::Datetime,
+                    automl_core::data::Column::Str(_) => ColumnKind::Categorical,
+                });
+                (name.clone(), kind)
+            })
+            .collect();
+        if features.is_empty() {
+            return Err(crate::plugins::plugin_error(&plugin.plugin().info().name, "transform returned no columns: the model would have no features".into()));
+        }
+        stored.push(plugin.stored(state, inputs));
+        current = Some(out);
+    }
+    Ok(Prepared { table: current.unwrap_or_else(|| table.clone()), features, stored })
 }
 
 impl ExperimentData {
     /// Wraps prepared data.
     pub fn new(table: Table, target: Target, task: Task, features: Vec<(String, ColumnKind)>, splits: Vec<Split>) -> Self {
         let designs = splits.iter().map(|_| [OnceLock::new(), OnceLock::new(), OnceLock::new()]).collect();
-        ExperimentData { table, target, task, features, splits, designs }
+        let fold_tables = splits.iter().map(|_| OnceLock::new()).collect();
+        ExperimentData { table, target, task, features, splits, preprocessors: Vec::new(), designs, fold_tables }
+    }
+
+    /// Adds user preprocessing plugins (before any trial runs).
+    pub fn with_preprocessors(mut self, plugins: Vec<PreprocessorPlugin>) -> Self {
+        self.preprocessors = plugins;
+        self
+    }
+
+    /// The feature table of split `fold` after the preprocessing plugins fitted on its
+    /// training rows; `None` without plugins.
+    fn fold_table(&self, fold: usize) -> automl_core::Result<Option<Arc<Prepared>>> {
+        if self.preprocessors.is_empty() {
+            return Ok(None);
+        }
+        self.fold_tables[fold]
+            .get_or_init(|| apply_preprocessors(&self.preprocessors, &self.table, &self.features, &self.splits[fold].train).map(Arc::new).map_err(|e| e.to_string()))
+            .clone()
+            .map(Some)
+            .map_err(|m| automl_core::Error::Plugin { plugin: "preprocessing".into(), message: m })
     }
 
     /// Design matrices of split `fold` for `encoding`.
@@ -160,12 +236,17 @@ impl ExperimentData {
             .get_or_init(|| {
                 let split = &self.splits[fold];
                 let build = || -> automl_core::Result<FoldDesign> {
-                    let pipeline = Pipeline::fit(&self.table, &split.train, &self.features, encoding)?;
+                    let prepared = self.fold_table(fold)?;
+                    let (table, features) = match &prepared {
+                        Some(p) => (&p.table, &p.features),
+                        None => (&self.table, &self.features),
+                    };
+                    let pipeline = Pipeline::fit(table, &split.train, features, encoding)?;
                     Ok(FoldDesign {
                         categorical: pipeline.categorical().to_vec(),
-                        x_train: pipeline.transform(&self.table, Some(&split.train))?,
+                        x_train: pipeline.transform(table, Some(&split.train))?,
                         y_train: self.target.take(&split.train),
-                        x_valid: pipeline.transform(&self.table, Some(&split.valid))?,
+                        x_valid: pipeline.transform(table, Some(&split.valid))?,
                         y_valid: self.target.take(&split.valid),
                     })
                 };
@@ -255,7 +336,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
         result.fold_scores.push(score);
         if stop_inside {
             result.status = TrialStatus::EarlyStopped;
-            result.message = Some("stopped by the median rule".into());
+            result.message = Some("stopped by the early-stopping rule".into());
             return Ok(());
         }
         if n_splits > 1 {
@@ -263,7 +344,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
             result.curve.push((fold + 1, mean));
             if fold + 1 < n_splits && monitor.report(spec.id, &spec.learner, fold + 1, mean) == Control::Stop {
                 result.status = TrialStatus::EarlyStopped;
-                result.message = Some(format!("stopped by the median rule after {} of {n_splits} folds", fold + 1));
+                result.message = Some(format!("stopped by the early-stopping rule after {} of {n_splits} folds", fold + 1));
                 return Ok(());
             }
         }

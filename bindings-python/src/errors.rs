@@ -33,6 +33,7 @@ pub fn to_py(py: Python<'_>, error: automl::Error) -> PyErr {
         automl::Error::Core(core) => match core {
             Core::InvalidParams { .. } | Core::Unknown { .. } => "ConfigError",
             Core::Learner { .. } => "AutoMLError",
+            Core::Plugin { .. } => "PluginError",
             _ => "DataError",
         },
     };

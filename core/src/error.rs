@@ -61,6 +61,15 @@ pub enum Error {
         /// The learner's own message.
         message: String,
     },
+    /// A WebAssembly plugin failed to load or failed in a call (trapped, ran out of time or
+    /// memory, returned an error, or broke the plugin contract).
+    #[error("plugin '{plugin}': {message}")]
+    Plugin {
+        /// The plugin's name (or file, before it could be asked).
+        plugin: String,
+        /// What happened and, where it helps, what to do.
+        message: String,
+    },
     /// An unknown learner, metric or option value.
     #[error("unknown {what} '{name}'; known: {}", .known.join(", "))]
     Unknown {

@@ -1,0 +1,300 @@
+//! WebAssembly plugins: custom preprocessing, metrics and early-stopping rules written
+//! against the WIT package `automl:plugins@0.1.0` (`plugins-wit/`) and run as sandboxed
+//! components with wasmtime.
+//!
+//! One [`PluginHost`] holds the engine (shared by every plugin), the linker with a WASI
+//! that grants nothing by default, and a ticker for epoch deadlines. [`PluginHost::load`]
+//! compiles a component (or maps its cached compilation from disk), asks it to
+//! `describe` itself and checks that against the world it exports. Every call then runs
+//! in a fresh store instantiated from a pre-linked `InstancePre` (microseconds for a Rust
+//! guest), bounded in memory and time, with the guest's stdout and stderr captured for the
+//! error message. A trap, a deadline or the memory cap is an error naming the plugin and
+//! the cause; the caller fails the trial it was serving, not the run.
+//!
+//! ```no_run
+//! use automl::plugins::{PluginHost, SandboxConfig};
+//! let host = PluginHost::new(SandboxConfig::default())?;
+//! let plugin = host.load("examples/plugins/dist/cost_weighted.wasm".as_ref())?;
+//! println!("{} {} {:?}", plugin.info().name, plugin.info().version, plugin.kind());
+//! # Ok::<(), automl::Error>(())
+//! ```
+mod bindings;
+mod cache;
+mod convert;
+mod kinds;
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine};
+
+pub use kinds::{MetricPlugin, PreprocessorPlugin, StoppingPlugin, StoredPreprocessor, TrialSummary, Verdict};
+pub use sandbox::SandboxConfig;
+
+use crate::error::{Error, Result};
+use sandbox::HostState;
+
+/// The WIT package version this host implements.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// What a plugin does, from the world it exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// Fits on training rows and transforms tables.
+    Preprocessor,
+    /// Scores predictions.
+    Metric,
+    /// Decides whether a trial, or the run, stops.
+    StoppingRule,
+}
+
+impl PluginKind {
+    /// The kind's name, as in the WIT (`preprocessor`, `metric`, `stopping-rule`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginKind::Preprocessor => "preprocessor",
+            PluginKind::Metric => "metric",
+            PluginKind::StoppingRule => "stopping-rule",
+        }
+    }
+    fn interface(self) -> &'static str {
+        self.name()
+    }
+    const ALL: [PluginKind; 3] = [PluginKind::Preprocessor, PluginKind::Metric, PluginKind::StoppingRule];
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a plugin says about itself (its `describe` export).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Short name; a metric plugin is selected with `--metric NAME`.
+    pub name: String,
+    /// Kind, as declared by the plugin (checked against the world it exports).
+    pub kind: PluginKind,
+    /// The plugin's own version.
+    pub version: String,
+    /// One line.
+    pub description: String,
+}
+
+/// How a plugin was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LoadStats {
+    /// True when the compiled artifact came from the disk cache.
+    pub cached: bool,
+    /// Seconds to compile or map the component.
+    pub compile_s: f64,
+}
+
+struct HostInner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: SandboxConfig,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for HostInner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Milliseconds per epoch tick: the resolution of plugin deadlines.
+const TICK_MS: u64 = 5;
+
+/// Loads and runs plugins; cheap to clone (one engine shared by all clones).
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<HostInner>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost").field("config", &self.inner.config).finish()
+    }
+}
+
+impl PluginHost {
+    /// A host with these sandbox settings.
+    pub fn new(config: SandboxConfig) -> Result<Self> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true);
+        wasm.epoch_interruption(true);
+        let engine = Engine::new(&wasm).map_err(|e| plugin_error("(host)", format!("cannot start wasmtime: {}", sandbox::describe_error(&e))))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| plugin_error("(host)", format!("cannot link WASI: {e}")))?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticking, stop) = (engine.clone(), Arc::clone(&stop_ticker));
+        std::thread::Builder::new()
+            .name("plugin-epochs".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(TICK_MS));
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| plugin_error("(host)", format!("cannot start the deadline ticker: {e}")))?;
+        Ok(PluginHost { inner: Arc::new(HostInner { engine, linker, config, stop_ticker }) })
+    }
+
+    /// The process-wide host with default settings (what `predict` uses to replay stored
+    /// preprocessors).
+    pub fn shared() -> Result<PluginHost> {
+        static SHARED: OnceLock<std::result::Result<PluginHost, String>> = OnceLock::new();
+        SHARED.get_or_init(|| PluginHost::new(SandboxConfig::default()).map_err(|e| e.to_string())).clone().map_err(|m| plugin_error("(host)", m))
+    }
+
+    /// The sandbox settings.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    /// Loads the component at `path`.
+    pub fn load(&self, path: &Path) -> Result<Plugin> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        self.load_bytes(&path.display().to_string(), bytes.into())
+    }
+
+    /// Loads a component from bytes; `label` names it in errors until it has described
+    /// itself.
+    pub fn load_bytes(&self, label: &str, bytes: Arc<[u8]>) -> Result<Plugin> {
+        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        if !bytes.starts_with(b"\0asm") {
+            return Err(plugin_error(label, "not a WebAssembly file (no \\0asm header)".into()));
+        }
+        let start = Instant::now();
+        let (component, cached) = cache::compile(&self.inner.engine, &bytes, &digest, self.inner.config.cache_dir.as_deref()).map_err(|m| plugin_error(label, m))?;
+        let compile_s = start.elapsed().as_secs_f64();
+        let exports: Vec<String> = component.component_type().exports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
+        let kind = world_of(&exports).map_err(|m| plugin_error(label, m))?;
+        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
+            plugin_error(label, format!("cannot be linked: {} (a plugin may import only WASI interfaces, which grant nothing unless allowed)", sandbox::describe_error(&e)))
+        })?;
+        let kind_pre = kinds::KindPre::new(kind, pre).map_err(|e| plugin_error(label, format!("does not match the {kind} world of automl:plugins@{WIT_VERSION}: {}", sandbox::describe_error(&e))))?;
+        let mut plugin = Plugin {
+            host: self.clone(),
+            info: PluginInfo { name: label.to_string(), kind, version: String::new(), description: String::new() },
+            digest,
+            bytes,
+            exports,
+            load: LoadStats { cached, compile_s },
+            pre: kind_pre,
+        };
+        let info = plugin.describe()?;
+        if info.kind != kind {
+            return Err(plugin_error(label, format!("describes itself as a {} plugin but exports the {kind} interface", info.kind)));
+        }
+        if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(plugin_error(label, format!("invalid plugin name '{}': use letters, digits, '-' and '_'", info.name)));
+        }
+        plugin.info = info;
+        Ok(plugin)
+    }
+}
+
+/// The kind of plugin from a component's export names.
+fn world_of(exports: &[String]) -> std::result::Result<PluginKind, String> {
+    let ours: Vec<(PluginKind, &String)> = exports
+        .iter()
+        .filter_map(|e| {
+            let (iface, version) = e.strip_prefix("automl:plugins/")?.split_once('@')?;
+            let kind = PluginKind::ALL.into_iter().find(|k| k.interface() == iface)?;
+            Some((kind, e)).filter(|_| version.starts_with("0.1.") || version == "0.1")
+        })
+        .collect();
+    match ours.as_slice() {
+        [(kind, _)] => Ok(*kind),
+        [] => {
+            let other_versions: Vec<&String> = exports.iter().filter(|e| e.starts_with("automl:plugins/")).collect();
+            if other_versions.is_empty() {
+                Err(format!(
+                    "not an automl plugin: it exports {} but a plugin exports one of automl:plugins/preprocessor, metric or stopping-rule @{WIT_VERSION}",
+                    if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+                ))
+            } else {
+                Err(format!(
+                    "built for another version of the plugin interface ({}); this automl hosts automl:plugins@0.1.x: rebuild the plugin against plugins-wit/wit/v0.1",
+                    other_versions.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            }
+        }
+        _ => Err(format!("exports several plugin interfaces ({}); a plugin is one kind", ours.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(", "))),
+    }
+}
+
+/// A loaded plugin: its description, digest and the pre-linked component.
+#[derive(Clone)]
+pub struct Plugin {
+    host: PluginHost,
+    info: PluginInfo,
+    digest: String,
+    bytes: Arc<[u8]>,
+    exports: Vec<String>,
+    load: LoadStats,
+    pre: kinds::KindPre,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("info", &self.info).field("digest", &self.digest).finish()
+    }
+}
+
+impl Plugin {
+    /// Name, kind, version and description.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+    /// The kind.
+    pub fn kind(&self) -> PluginKind {
+        self.info.kind
+    }
+    /// SHA-256 of the component bytes, in hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+    /// The component bytes (stored in `model.automl` for preprocessors).
+    pub fn bytes(&self) -> &Arc<[u8]> {
+        &self.bytes
+    }
+    /// Export names of the component.
+    pub fn exports(&self) -> &[String] {
+        &self.exports
+    }
+    /// How it was loaded.
+    pub fn load_stats(&self) -> LoadStats {
+        self.load
+    }
+    fn label(&self) -> &str {
+        &self.info.name
+    }
+}
+
+/// A plugin error naming `plugin`.
+pub(crate) fn plugin_error(plugin: &str, message: String) -> Error {
+    Error::Core(automl_core::Error::Plugin { plugin: plugin.to_string(), message })
+}
+
+/// Where compiled components are cached: `$AUTOML_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/automl`, else `~/.cache/automl`; `None` when none can be found.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("AUTOML_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("automl"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("automl"))
+}

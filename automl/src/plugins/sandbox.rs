@@ -1,0 +1,162 @@
+//! The sandbox around each plugin call: a fresh store with a memory cap, an epoch deadline
+//! and a WASI context that grants nothing unless the user allowed it.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::TICK_MS;
+
+/// What a plugin may use. The default grants nothing: no files, network, environment or
+/// clock; 256 MiB of memory; 30 s per call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxConfig {
+    /// Most linear memory a plugin instance may grow to, in bytes.
+    pub memory_limit: usize,
+    /// Longest a single call (fit, transform, score, judge) may run.
+    pub call_timeout: Duration,
+    /// Host directories the plugin may read, each visible under its own path.
+    pub read_dirs: Vec<PathBuf>,
+    /// Allow outgoing TCP/UDP connections and name lookups.
+    pub network: bool,
+    /// Pass these environment variables.
+    pub env: Vec<(String, String)>,
+    /// Give the plugin the real wall and monotonic clocks (otherwise both read zero).
+    pub clock: bool,
+    /// Where compiled components are cached; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            memory_limit: 256 << 20,
+            call_timeout: Duration::from_secs(30),
+            read_dirs: Vec::new(),
+            network: false,
+            env: Vec::new(),
+            clock: false,
+            cache_dir: super::default_cache_dir(),
+        }
+    }
+}
+
+/// Per-store state: WASI, its resources, the limits and the captured output.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    pub stdout: MemoryOutputPipe,
+    pub stderr: MemoryOutputPipe,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// Captured output kept per call.
+const OUTPUT_CAPACITY: usize = 64 << 10;
+
+/// A fresh store for one call.
+pub fn new_store(engine: &wasmtime::Engine, config: &SandboxConfig) -> Result<Store<HostState>, String> {
+    let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+    let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(stdout.clone()).stderr(stderr.clone());
+    if !config.clock {
+        b.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+    }
+    if config.network {
+        b.inherit_network().allow_ip_name_lookup(true);
+    }
+    for (k, v) in &config.env {
+        b.env(k, v);
+    }
+    for dir in &config.read_dirs {
+        let guest = dir.display().to_string();
+        b.preopened_dir(dir, &guest, FsPerms::ReadOnly).map_err(|e| format!("cannot grant {}: {e}", dir.display()))?;
+    }
+    let limits = StoreLimitsBuilder::new().memory_size(config.memory_limit).instances(64).trap_on_grow_failure(true).build();
+    let mut store = Store::new(engine, HostState { wasi: b.build(), table: ResourceTable::new(), limits, stdout, stderr });
+    store.limiter(|s| &mut s.limits);
+    let ticks = (config.call_timeout.as_millis() as u64).div_ceil(TICK_MS).max(1);
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    Ok(store)
+}
+
+/// A wasmtime error in words: the trap or the root cause, not a backtrace.
+pub fn describe_error(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::Interrupt => "exceeded its time limit".to_string(),
+            Trap::UnreachableCodeReached => "trapped: unreachable code reached (a Rust guest panicked)".to_string(),
+            Trap::StackOverflow => "trapped: call stack exhausted (unbounded recursion?)".to_string(),
+            Trap::MemoryOutOfBounds => "trapped: out-of-bounds memory access".to_string(),
+            other => format!("trapped: {other}"),
+        };
+    }
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    if let Some(grow) = chain.iter().find(|c| c.contains("forcing trap when growing memory")) {
+        return format!("exceeded its memory limit ({grow})");
+    }
+    e.root_cause().to_string()
+}
+
+/// The error of a failed call: the cause, the time limit or memory cap it hit, and the
+/// guest's captured stderr/stdout.
+pub fn call_failure(store: &Store<HostState>, config: &SandboxConfig, what: &str, e: &wasmtime::Error) -> String {
+    let mut cause = describe_error(e);
+    if cause == "exceeded its time limit" {
+        cause = format!("exceeded its time limit of {:.1} s per call (raise it with --plugin-timeout)", config.call_timeout.as_secs_f64());
+    } else if cause.starts_with("exceeded its memory limit") {
+        cause = format!("exceeded its memory limit of {} MiB (raise it with --plugin-memory)", config.memory_limit >> 20);
+    }
+    let mut message = format!("{what} {cause}");
+    let output = |pipe: &MemoryOutputPipe| String::from_utf8_lossy(&pipe.contents()).trim().to_string();
+    let (err, out) = (output(&store.data().stderr), output(&store.data().stdout));
+    if !err.is_empty() {
+        message.push_str(&format!("; its stderr: {}", tail(&err)));
+    }
+    if !out.is_empty() {
+        message.push_str(&format!("; its stdout: {}", tail(&out)));
+    }
+    message
+}
+
+fn tail(s: &str) -> &str {
+    const MAX: usize = 2000;
+    if s.len() <= MAX {
+        return s;
+    }
+    let mut start = s.len() - MAX;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
