@@ -5,15 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Rust: the engine, the CLI, and (building only) the Python extension crate.
-cargo test --workspace --locked
-
-# Python: a virtual environment with the test dependencies and the package itself. The
-# package is built with the dev profile here so that it reuses the crates `cargo test`
-# just compiled (dependencies are optimised in that profile too); users'
-# `pip install ./bindings-python` builds the release profile.
+# Python tools first: the Python plugin is built with componentize-py, and the Python
+# tests need the package's test dependencies. A virtual environment keeps them local.
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q "maturin>=1.9,<2" pytest pandas pyarrow scikit-learn matplotlib nbclient nbformat ipykernel
+.venv/bin/python -m pip install -q "maturin>=1.9,<2" componentize-py pytest pandas pyarrow scikit-learn matplotlib nbclient nbformat ipykernel
+
+# Plugins: the example and hostile guests are built from source for wasm32-wasip2.
+rustup target add wasm32-wasip2
+bash examples/plugins/build.sh
+PATH="$PWD/.venv/bin:$PATH" bash examples/plugins/build-python.sh
+
+# Rust: the engine, the CLI, the plugin host, and (building only) the Python extension.
+cargo test --workspace --locked
+
+# Python: the package is built with the dev profile here so that it reuses the crates
+# `cargo test` just compiled (dependencies are optimised in that profile too); users'
+# `pip install ./bindings-python` builds the release profile.
 MATURIN_PEP517_ARGS="--profile dev --locked" .venv/bin/python -m pip install -q ./bindings-python
 AUTOML_BIN="$PWD/target/debug/automl" .venv/bin/python -m pytest bindings-python/tests -q

@@ -101,6 +101,15 @@ fn config(path: PathBuf, target: &str, options: &Bound<'_, PyDict>) -> PyResult<
     if let Some(na) = opt(options, "na_values")? {
         c.na_values = na;
     }
+    if let Some(plugins) = opt(options, "plugins")? {
+        c.plugins = plugins;
+    }
+    if let Some(mib) = opt::<usize>(options, "plugin_memory_mb")? {
+        c.sandbox.memory_limit = mib << 20;
+    }
+    if let Some(seconds) = opt::<f64>(options, "plugin_timeout")? {
+        c.sandbox.call_timeout = Duration::from_secs_f64(seconds);
+    }
     Ok(c)
 }
 

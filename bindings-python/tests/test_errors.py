@@ -27,7 +27,7 @@ def test_hierarchy():
         (dict(max_trials=2.5), ValueError, "whole number"),
         (dict(cv=1), ValueError, "cv must be an int >= 2"),
         (dict(executor="kubernetes"), ValueError, "not available in this version"),
-        (dict(plugins=["x.wasm"]), ValueError, "plugins are not supported"),
+        (dict(plugins="x.wasm"), TypeError, "list of paths"),
         (dict(learners="gbdt"), TypeError, "list of learner names"),
     ],
 )

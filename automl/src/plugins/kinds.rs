@@ -60,6 +60,29 @@ impl Plugin {
         r.map_err(|m| plugin_error(self.label(), format!("{what} returned an error: {m}")))
     }
 
+    /// Instantiates once to type-check every export against the world: a lookalike with
+    /// the right names but other signatures is refused here, at load.
+    pub(super) fn check_world(&self) -> Result<()> {
+        let inner = &self.host.inner;
+        let mut store = sandbox::new_store(&inner.engine, &inner.config).map_err(|m| plugin_error(self.label(), m))?;
+        let checked = match &self.pre {
+            KindPre::Preprocessor(pre) => pre.instantiate(&mut store).map(drop),
+            KindPre::Metric(pre) => pre.instantiate(&mut store).map(drop),
+            KindPre::Stopping(pre) => pre.instantiate(&mut store).map(drop),
+        };
+        checked.map_err(|e| {
+            plugin_error(
+                self.label(),
+                format!(
+                    "does not implement the {} world of automl:plugins@{}: {} (built against another version of the WIT, or a lookalike); rebuild it against plugins-wit/wit/v0.1",
+                    self.kind(),
+                    super::WIT_VERSION,
+                    sandbox::describe_error(&e)
+                ),
+            )
+        })
+    }
+
     /// Asks the plugin to describe itself.
     pub(super) fn describe(&self) -> Result<PluginInfo> {
         self.with_store("describe", |store| {

@@ -192,6 +192,7 @@ impl PluginHost {
             load: LoadStats { cached, compile_s },
             pre: kind_pre,
         };
+        plugin.check_world()?;
         let info = plugin.describe()?;
         if info.kind != kind {
             return Err(plugin_error(label, format!("describes itself as a {} plugin but exports the {kind} interface", info.kind)));

@@ -1,5 +1,6 @@
 //! Integration tests of the `automl` crate: the library API and the CLI end to end.
 mod cli;
+mod plugins;
 mod library;
 
 use std::path::{Path, PathBuf};

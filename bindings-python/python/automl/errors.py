@@ -45,7 +45,7 @@ class NotFittedError(AutoMLError, ValueError, AttributeError):
 
 
 class PluginError(AutoMLError):
-    """A WebAssembly plugin could not be loaded or failed (raised once plugins are supported)."""
+    """A WebAssembly plugin could not be loaded (wrong world or version, not a component) or failed outside a trial."""
 
 
 class ClusterError(AutoMLError):
