@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # tests need the package's test dependencies. A virtual environment keeps them local.
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q "maturin>=1.9,<2" componentize-py pytest pandas pyarrow scikit-learn matplotlib nbclient nbformat ipykernel
+.venv/bin/python -m pip install -q "maturin>=1.9,<2" componentize-py==0.25.1 pytest pandas pyarrow scikit-learn matplotlib nbclient nbformat ipykernel
 
 # Plugins: the example and hostile guests are built from source for wasm32-wasip2.
 rustup target add wasm32-wasip2
