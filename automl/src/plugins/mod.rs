@@ -299,3 +299,26 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     }
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("automl"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_world_comes_from_the_export_and_versions_are_checked() {
+        assert_eq!(world_of(&names(&["automl:plugins/metric@0.1.0"])), Ok(PluginKind::Metric));
+        // A patch release of the package is compatible; a guest may export extra names.
+        assert_eq!(world_of(&names(&["automl:plugins/stopping-rule@0.1.3", "exports"])), Ok(PluginKind::StoppingRule));
+        let e = world_of(&names(&["automl:plugins/metric@0.2.0"])).expect_err("0.2");
+        assert!(e.contains("another version of the plugin interface") && e.contains("@0.2.0"), "{e}");
+        let e = world_of(&names(&["wasi:cli/run@0.2.6"])).expect_err("a command");
+        assert!(e.contains("not an automl plugin") && e.contains("wasi:cli/run"), "{e}");
+        let e = world_of(&names(&["automl:plugins/metric@0.1.0", "automl:plugins/preprocessor@0.1.0"])).expect_err("two kinds");
+        assert!(e.contains("several plugin interfaces"), "{e}");
+        assert!(world_of(&[]).expect_err("nothing").contains("exports nothing"));
+    }
+}
