@@ -30,6 +30,9 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// The Kubernetes cluster could not be reached or refused a request.
+    #[error("Kubernetes: {0}")]
+    Cluster(String),
     /// Every trial failed; the reasons of the first few.
     #[error("no trial succeeded ({count} failed); first failures:\n  {}", .reasons.join("\n  "))]
     NoSuccessfulTrial {

@@ -6,26 +6,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use automl_core::data::{read_csv, Column, CsvOptions, Table};
+use automl_core::data::{Column, Table};
 use automl_core::learners::{all_learners, fit_guarded, learner_by_name, Control, FitContext, Learner};
 use automl_core::metrics::{BuiltinMetric, Direction, Metric};
 use automl_core::preprocess::Pipeline;
-use automl_core::profile::{profile, Profile};
+use automl_core::profile::Profile;
 use automl_core::task::{Target, TaskChoice};
 use automl_core::validation::{make_splits, ValidationPlan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::artifact::ModelArtifact;
+use crate::journal::{self, Entry, Journal, JournalState};
+use crate::kubernetes::{executor as kexec, manifest, KubernetesConfig, KubernetesExecutor};
 use crate::plugins::{MetricPlugin, PluginHost, PluginInfo, PluginKind, PreprocessorPlugin, SandboxConfig, StoppingPlugin, TrialSummary, Verdict};
 use crate::error::{Error, Result};
 use crate::report;
 use crate::search::{AskContext, LearnerSearch, Sampler, Strategy, Suggestion};
 use crate::stopping::{BuiltinRule, MedianStop, NoImprovement, StoppingRule};
-use crate::trial::{apply_preprocessors, evaluate, DataRef, ExperimentData, TrialMonitor, TrialResult, TrialSpec, TrialStatus};
+use crate::trial::{apply_preprocessors, evaluate, ingest, DataRef, ExperimentData, Ingested, TrialMonitor, TrialResult, TrialSpec, TrialStatus};
 
-/// Everything that defines an experiment.
-#[derive(Debug, Clone)]
+/// Everything that defines an experiment. All but the in-memory parts (`frame`, `cancel`)
+/// is written to the journal, so `automl resume` runs with the same settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExperimentConfig {
     /// Training CSV.
     pub data: PathBuf,
@@ -65,13 +68,29 @@ pub struct ExperimentConfig {
     pub stopping_rule: BuiltinRule,
     /// Rows already in memory (from a DataFrame, say), used instead of reading `data`;
     /// `data` then only names them in messages. The target is one of its columns.
+    #[serde(skip)]
     pub frame: Option<Arc<Table>>,
     /// Set from another thread to stop the search early and keep the best model so far.
+    #[serde(skip)]
     pub cancel: Option<CancelToken>,
     /// WebAssembly plugins (`.wasm` components); their kind comes from what they export.
     pub plugins: Vec<PathBuf>,
     /// What plugins may use and how long and large they may run.
     pub sandbox: SandboxConfig,
+    /// Where trials run: threads here, or Jobs on a Kubernetes cluster.
+    #[serde(default)]
+    pub executor: ExecutorChoice,
+}
+
+/// Where trials run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorChoice {
+    /// Threads in this process.
+    #[default]
+    Local,
+    /// One `batch/v1` Job per trial on the cluster of the inferred kubeconfig.
+    Kubernetes(KubernetesConfig),
 }
 
 /// Asks a running experiment to stop: no new trials start, running ones are told to stop
@@ -120,6 +139,7 @@ impl ExperimentConfig {
             cancel: None,
             plugins: Vec::new(),
             sandbox: SandboxConfig::default(),
+            executor: ExecutorChoice::Local,
         }
     }
 
@@ -249,7 +269,7 @@ impl ExperimentBuilder {
     /// Checks the settings and builds the experiment.
     pub fn build(self) -> Result<Experiment> {
         self.config.validate()?;
-        Ok(Experiment { config: self.config })
+        Ok(Experiment { config: self.config, resume: None })
     }
 }
 
@@ -338,6 +358,13 @@ pub struct LoadedPlugin {
 #[derive(Debug, Clone)]
 pub struct Experiment {
     config: ExperimentConfig,
+    resume: Option<JournalState>,
+}
+
+/// What the runner hears from its trials.
+enum TrialEvent {
+    Finished(TrialResult),
+    Dispatched { trial: u64, job: String },
 }
 
 struct Monitor {
@@ -420,7 +447,29 @@ impl Experiment {
     /// An experiment from a full configuration.
     pub fn new(config: ExperimentConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Experiment { config })
+        Ok(Experiment { config, resume: None })
+    }
+
+    /// Picks up the experiment whose output folder is `dir` where it stopped (a crash, a
+    /// `kill -9`, a lost controller): finished trials are read back from the journal,
+    /// trials that were running are re-adopted (Kubernetes: their Jobs are found by name,
+    /// never created twice) or run again (local threads died with the process), and the
+    /// search goes on with what is left of the budget.
+    pub fn resume(dir: &Path) -> Result<Self> {
+        let state = journal::read(dir)?;
+        let mut config: ExperimentConfig = serde_json::from_value(state.config.clone())
+            .map_err(|e| Error::Config(format!("{}: the journal's settings cannot be read by this automl version ({e})", dir.display())))?;
+        if state.ended {
+            return Err(Error::Config(format!("{}: this experiment already finished (its journal ends with the search's end); start a new run instead", dir.display())));
+        }
+        config.out = Some(dir.to_path_buf());
+        config.validate()?;
+        Ok(Experiment { config, resume: Some(state) })
+    }
+
+    /// Sets the cancel token (for a resumed experiment).
+    pub fn set_cancel(&mut self, token: CancelToken) {
+        self.config.cancel = Some(token);
     }
 
     /// The configuration.
@@ -435,19 +484,66 @@ impl Experiment {
 
     /// Runs, reporting progress to `observer`.
     pub fn run_with(&self, observer: &mut dyn Observer) -> Result<ExperimentResult> {
+        self.run_inner(observer, None)?.ok_or_else(|| Error::Config("internal: a dry run returned no jobs".into()))
+    }
+
+    /// The Jobs the Kubernetes executor would create first (one per concurrent trial),
+    /// without connecting to a cluster or writing anything: `--dry-run`. Later trials
+    /// depend on the scores of these, so they cannot be listed in advance.
+    pub fn dry_run_jobs(&self) -> Result<Vec<k8s_openapi::api::batch::v1::Job>> {
+        if !matches!(self.config.executor, ExecutorChoice::Kubernetes(_)) {
+            return Err(Error::Config("--dry-run shows the Kubernetes Jobs of a run: use it with --executor kubernetes".into()));
+        }
+        let mut jobs = Vec::new();
+        self.run_inner(&mut Silent, Some(&mut jobs))?;
+        Ok(jobs)
+    }
+
+    fn run_inner(&self, observer: &mut dyn Observer, mut dry_jobs: Option<&mut Vec<k8s_openapi::api::batch::v1::Job>>) -> Result<Option<ExperimentResult>> {
+        let dry = dry_jobs.is_some();
         let cfg = &self.config;
         let start = Instant::now();
-        let deadline = cfg.time_budget.map(|t| start + Duration::from_secs_f64(t));
+        let resume = self.resume.as_ref();
+        // A resumed run has what is left of the budget.
+        let spent_before = resume.map_or(0.0, |r| r.spent_s);
+        let time_budget = cfg.time_budget.map(|t| (t - spent_before).max(0.0));
+        let deadline = time_budget.map(|t| start + Duration::from_secs_f64(t));
+        let kube_cfg = match &cfg.executor {
+            ExecutorChoice::Kubernetes(k) => Some(k.clone()),
+            ExecutorChoice::Local => None,
+        };
+        if kube_cfg.is_some() && cfg.frame.is_some() {
+            return Err(Error::Config("the Kubernetes executor needs the data as a file that trial pods can read (a PVC or a URL), not an in-memory table".into()));
+        }
         let path = cfg.data.clone();
         let frame = cfg.frame.clone();
-        let hasher = std::thread::spawn(move || match frame {
+        let mut hasher = Some(std::thread::spawn(move || match frame {
             Some(table) => Ok(sha256_table(&table)),
             None => sha256_file(&path),
-        });
-        if let Some(out) = &cfg.out {
+        }));
+        let out_dir = if dry { None } else { cfg.out.as_ref() };
+        if let Some(out) = out_dir {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         }
         let mut files = Vec::new();
+        let experiment_id = resume.map_or_else(new_experiment_id, |r| r.experiment.clone());
+        let mut journal = match (out_dir, resume) {
+            (Some(out), None) => {
+                let mut j = Journal::create(out)?;
+                let config = serde_json::to_value(cfg).map_err(|e| Error::Config(format!("cannot record the settings: {e}")))?;
+                j.write(&Entry::Start { version: journal::JOURNAL_VERSION, experiment: experiment_id.clone(), config })?;
+                j.write(&Entry::Session { spent_s: 0.0 })?;
+                files.push(j.path().to_path_buf());
+                Some(j)
+            }
+            (Some(out), Some(r)) => {
+                let mut j = Journal::append(out)?;
+                j.write(&Entry::Session { spent_s: r.spent_s })?;
+                files.push(j.path().to_path_buf());
+                Some(j)
+            }
+            (None, _) => None,
+        };
 
         // Plugins first: a bad plugin file is reported before a long read.
         let mut loaded = Vec::new();
@@ -461,6 +557,13 @@ impl Experiment {
                 }
                 loaded.push(LoadedPlugin { info: plugin.info().clone(), digest: plugin.digest().to_string(), load: plugin.load_stats() });
                 match plugin.kind() {
+                    PluginKind::Preprocessor | PluginKind::Metric if kube_cfg.is_some() => {
+                        return Err(Error::Config(format!(
+                            "plugin '{}' is a {}: with the Kubernetes executor only stopping-rule plugins are supported for now (they run here, on the scores the trial pods log)",
+                            plugin.info().name,
+                            plugin.kind()
+                        )))
+                    }
                     PluginKind::Preprocessor => preprocessors.push(PreprocessorPlugin::new(plugin)?),
                     PluginKind::Metric => metric_plugins.push(MetricPlugin::new(plugin)?),
                     PluginKind::StoppingRule => stop_plugins.push(StoppingPlugin::new(plugin)?),
@@ -469,30 +572,14 @@ impl Experiment {
         }
 
         // Ingest and profile.
-        let options = CsvOptions { na_values: cfg.na_values.clone(), text_columns: vec![cfg.target.clone()], ..CsvOptions::default() };
-        let mut table = match &cfg.frame {
-            Some(t) => Table::clone(t),
-            None => read_csv(&cfg.data, &options)?,
-        };
-        table.index_of(&cfg.target)?;
-        check_rows(&cfg.data, table.n_rows, "data rows")?;
-        let (profile, prepared) = profile(&cfg.data, &table, Some(&cfg.target), cfg.task)?;
-        let prepared = prepared.ok_or_else(|| Error::Config("no target".into()))?;
-        if let Some(out) = &cfg.out {
+        let Ingested { profile, table, target: prepared_target, task, features, n_rows } =
+            ingest(&cfg.data, cfg.frame.as_deref(), &cfg.target, cfg.task, &cfg.na_values)?;
+        if let Some(out) = out_dir {
             let p = out.join("profile.json");
             write_json(&p, &profile)?;
             files.push(p);
         }
         observer.on_profile(&profile);
-        let task = prepared.task;
-        let features = profile.used_features();
-        if features.is_empty() {
-            return Err(Error::Core(automl_core::Error::Data(format!("{}: no usable feature column (all dropped: see the profile)", cfg.data.display()))));
-        }
-        table.remove(&cfg.target)?;
-        let table = if prepared.missing > 0 { table.take(&prepared.rows) } else { table };
-        let n_rows = prepared.rows.len();
-        check_rows(&cfg.data, n_rows, "rows with a target value")?;
         let metric_name = cfg.metric.clone().unwrap_or_else(|| BuiltinMetric::default_for(task).name().to_string());
         let metric: Arc<dyn Metric> = match metric_plugins.iter().find(|m| m.name() == metric_name) {
             Some(plugin) => Arc::new(plugin.clone()),
@@ -512,8 +599,8 @@ impl Experiment {
         }
         let direction = metric.direction();
         let plan = cfg.validation.unwrap_or_else(|| ValidationPlan::auto(n_rows));
-        let splits = make_splits(&plan, &prepared.target, cfg.seed)?;
-        let data = Arc::new(ExperimentData::new(table, prepared.target.clone(), task, features, splits).with_preprocessors(preprocessors));
+        let splits = make_splits(&plan, &prepared_target, cfg.seed)?;
+        let data = Arc::new(ExperimentData::new(table, prepared_target.clone(), task, features, splits).with_preprocessors(preprocessors));
 
         // Learners.
         let pool = all_learners();
@@ -555,8 +642,79 @@ impl Experiment {
         let mut notes: Vec<String> = Vec::new();
 
         // Search.
-        let data_ref = DataRef { path: cfg.data.clone(), target: cfg.target.clone(), task, na_values: cfg.na_values.clone() };
-        let (tx, rx) = mpsc::channel::<(Suggestion, TrialResult)>();
+        let data_ref = DataRef { path: cfg.data.clone(), target: cfg.target.clone(), task, na_values: cfg.na_values.clone(), sha256: None };
+        let (tx, rx) = mpsc::channel::<TrialEvent>();
+        // The digest is needed now by remote trials (they check their copy of the data).
+        let mut data_sha256: Option<String> = None;
+        if kube_cfg.is_some() {
+            data_sha256 = hasher.take().and_then(|h| h.join().ok()).and_then(|h| h.ok());
+        }
+        let executor = match &kube_cfg {
+            None => None,
+            Some(_) if dry => None,
+            Some(k) => {
+                let tx = Mutex::new(tx.clone());
+                let sink = move |event: kexec::Event| {
+                    let event = match event {
+                        kexec::Event::Finished(r) => TrialEvent::Finished(r),
+                        kexec::Event::Dispatched { trial, job, .. } => TrialEvent::Dispatched { trial, job },
+                    };
+                    let _ = lock(&tx).send(event);
+                };
+                Some(KubernetesExecutor::connect(k.clone(), &experiment_id, sink)?)
+            }
+        };
+        let remote_data = DataRef {
+            path: kube_cfg.as_ref().map_or_else(|| cfg.data.clone(), |k| PathBuf::from(manifest::data_location(k, &cfg.data))),
+            sha256: data_sha256.clone(),
+            ..data_ref.clone()
+        };
+        let make_spec = |id: u64, suggestion: &Suggestion, limit: Option<f64>| TrialSpec {
+            id,
+            learner: suggestion.learner.clone(),
+            config: suggestion.config.clone(),
+            metric: metric_name.clone(),
+            validation: plan,
+            seed: cfg.seed.wrapping_mul(1_000_003).wrapping_add(id),
+            split_seed: cfg.seed,
+            time_limit_s: limit,
+            data: if kube_cfg.is_some() { remote_data.clone() } else { data_ref.clone() },
+        };
+        if let (Some(jobs), Some(k)) = (dry_jobs.as_mut(), &kube_cfg) {
+            let namespace = k.namespace.clone().unwrap_or_else(|| "default".to_string());
+            let first = cfg.concurrency.min(cfg.max_trials.unwrap_or(usize::MAX)) as u64;
+            for id in 1..=first {
+                let Some(suggestion) = strategy.ask(&AskContext::default()) else { break };
+                let limit = cfg.trial_time_limit.or(time_budget.map(|t| t / 3.0));
+                jobs.push(manifest::builtin_job(k, &namespace, &experiment_id, &make_spec(id, &suggestion, limit)));
+            }
+            return Ok(None);
+        }
+        // Starts a trial: a thread here, or a Job (created, or adopted after a restart).
+        let launch = |spec: TrialSpec, adopt_only: bool| -> Result<()> {
+            match &executor {
+                Some(ex) => {
+                    let job = manifest::builtin_job(ex.config(), ex.namespace(), &experiment_id, &spec);
+                    let launch = kexec::Launch { id: spec.id, learner: spec.learner.clone(), config: spec.config.clone(), objective: metric_name.clone(), job, adopt_only };
+                    ex.launch(launch, Arc::clone(&monitor) as Arc<dyn TrialMonitor>);
+                    Ok(())
+                }
+                None => {
+                    let (tx, data, monitor, metric) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor), Arc::clone(&metric));
+                    std::thread::Builder::new()
+                        .name(format!("trial-{}", spec.id))
+                        .stack_size(64 << 20)
+                        .spawn(move || {
+                            let result = evaluate(&spec, &data, metric.as_ref(), monitor.as_ref());
+                            let _ = tx.send(TrialEvent::Finished(result));
+                        })
+                        .map(|_| ())
+                        .map_err(|e| Error::Config(format!("cannot start a trial thread: {e}")))
+                }
+            }
+        };
+        // Pods take a while to be scheduled and pulled: a Job's trial gets that on top.
+        let grace = TRIAL_GRACE_S + kube_cfg.as_ref().map_or(0.0, |k| k.startup_allowance_s as f64);
         let mut running: std::collections::HashMap<u64, (Suggestion, Instant, Option<f64>)> = Default::default();
         let mut results: Vec<TrialResult> = Vec::new();
         let mut best: Option<TrialResult> = None;
@@ -565,13 +723,42 @@ impl Experiment {
         let mut stop: Option<StopReason> = None;
         let mut first_trial_s = None;
         // Time kept back for the final refit; refined from the best trial's fit time.
-        let budget = cfg.time_budget.unwrap_or(f64::INFINITY);
+        let budget = time_budget.unwrap_or(f64::INFINITY);
         let mut reserve = (0.05 * budget).min(2.0);
         let fold_share = data.splits[0].train.len() as f64 / n_rows as f64;
-        let jsonl = cfg.out.as_ref().map(|o| o.join("trials.jsonl"));
+        let jsonl = out_dir.map(|o| o.join("trials.jsonl"));
         if let Some(j) = &jsonl {
-            std::fs::write(j, b"").map_err(|e| Error::io(j, e))?;
+            if resume.is_none() {
+                std::fs::write(j, b"").map_err(|e| Error::io(j, e))?;
+            }
             files.push(j.clone());
+        }
+        // A resumed run: the strategy learns what was tried; finished trials are recorded
+        // below like new ones (without writing them again); unfinished ones are adopted.
+        let mut replayed: Vec<(Suggestion, TrialResult)> = Vec::new();
+        if let Some(r) = resume {
+            for (id, suggestion, job, result) in &r.trials {
+                next_id = next_id.max(id + 1);
+                match result {
+                    Some(res) => {
+                        let loss = match (res.status, res.score) {
+                            (TrialStatus::Ok | TrialStatus::EarlyStopped, Some(sc)) => Some(direction.to_loss(sc)),
+                            _ => None,
+                        };
+                        strategy.replay(suggestion, Some((loss, res.fit_time_s)));
+                        replayed.push((suggestion.clone(), res.clone()));
+                    }
+                    None => {
+                        strategy.replay(suggestion, None);
+                        let limit = cfg.trial_time_limit.or(time_budget.map(|t| t.min(budget / 3.0).max(t.min(1.0))));
+                        running.insert(*id, (suggestion.clone(), Instant::now(), limit));
+                        launch(make_spec(*id, suggestion, limit), job.is_some())?;
+                    }
+                }
+            }
+            if r.torn_tail {
+                notes.push("the journal's last line was torn by the crash and was ignored".into());
+            }
         }
         loop {
             let search_deadline = deadline.map(|d| d.checked_sub(Duration::from_secs_f64(reserve)).unwrap_or(start));
@@ -602,28 +789,16 @@ impl Experiment {
                     (None, Some(t)) => Some(t.min(budget / 3.0).max(t.min(1.0))),
                     (None, None) => None,
                 };
-                let spec = TrialSpec {
-                    id: next_id,
-                    learner: suggestion.learner.clone(),
-                    config: suggestion.config.clone(),
-                    metric: metric_name.clone(),
-                    validation: plan,
-                    seed: cfg.seed.wrapping_mul(1_000_003).wrapping_add(next_id),
-                    time_limit_s: limit,
-                    data: data_ref.clone(),
-                };
+                let spec = make_spec(next_id, &suggestion, limit);
                 next_id += 1;
-                running.insert(spec.id, (suggestion.clone(), Instant::now(), limit));
-                let (tx, data, monitor, metric) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor), Arc::clone(&metric));
-                let spawned = std::thread::Builder::new().name(format!("trial-{}", spec.id)).stack_size(64 << 20).spawn(move || {
-                    let result = evaluate(&spec, &data, metric.as_ref(), monitor.as_ref());
-                    let _ = tx.send((suggestion, result));
-                });
-                if let Err(e) = spawned {
-                    return Err(Error::Config(format!("cannot start a trial thread: {e}")));
+                // Journaled before it starts: a restart then knows the trial exists.
+                if let Some(j) = journal.as_mut() {
+                    j.write(&Entry::Suggested { trial: spec.id, suggestion: suggestion.clone() })?;
                 }
+                running.insert(spec.id, (suggestion.clone(), Instant::now(), limit));
+                launch(spec, false)?;
             }
-            if running.is_empty() {
+            if running.is_empty() && replayed.is_empty() {
                 break;
             }
             // Wake at the budget's end or when a trial overruns its own limit.
@@ -641,10 +816,24 @@ impl Experiment {
             // the same way below.
             let mut ended: Vec<(Suggestion, TrialResult, bool)> = Vec::new();
             let mut budget_spent = false;
-            match rx.recv_timeout(wait) {
-                Ok((suggestion, result)) => {
+            let mut from_journal = false;
+            let event = if replayed.is_empty() {
+                rx.recv_timeout(wait)
+            } else {
+                from_journal = true;
+                ended.extend(replayed.drain(..).map(|(s, r)| (s, r, true)));
+                Err(mpsc::RecvTimeoutError::Timeout)
+            };
+            match event {
+                _ if from_journal => {}
+                Ok(TrialEvent::Dispatched { trial, job }) => {
+                    if let Some(j) = journal.as_mut() {
+                        j.write(&Entry::Dispatched { trial, job })?;
+                    }
+                }
+                Ok(TrialEvent::Finished(result)) => {
                     // An abandoned trial finishing late was recorded when it was abandoned.
-                    if running.remove(&result.id).is_some() {
+                    if let Some((suggestion, _, _)) = running.remove(&result.id) {
                         ended.push((suggestion, result, true));
                     }
                 }
@@ -659,12 +848,15 @@ impl Experiment {
                     // its next report, and its thread may run on until its fit returns.
                     let abandon: Vec<u64> = running
                         .iter()
-                        .filter(|(_, (_, started, limit))| budget_spent || limit.is_some_and(|l| now >= *started + Duration::from_secs_f64(l + TRIAL_GRACE_S)))
+                        .filter(|(_, (_, started, limit))| budget_spent || limit.is_some_and(|l| now >= *started + Duration::from_secs_f64(l + grace)))
                         .map(|(id, _)| *id)
                         .collect();
                     for id in abandon {
                         if let Some((s, started, limit)) = running.remove(&id) {
                             monitor.abandoned.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+                            if let Some(ex) = &executor {
+                                ex.abandon(id);
+                            }
                             let why = if interrupted {
                                 "still running when the run was interrupted".to_string()
                             } else if budget_spent { "still running when the time budget ran out".to_string() } else { format!("exceeded its time limit of {:.1} s", limit.unwrap_or(0.0)) };
@@ -696,7 +888,9 @@ impl Experiment {
                     (TrialStatus::Ok | TrialStatus::EarlyStopped, Some(s)) => Some(direction.to_loss(s)),
                     _ => None,
                 };
-                strategy.tell(&suggestion, loss, result.fit_time_s);
+                if !from_journal {
+                    strategy.tell(&suggestion, loss, result.fit_time_s);
+                }
                 {
                     let curve: Vec<(usize, f64)> = result.curve.iter().map(|&(s, v)| (s, direction.to_loss(v))).collect();
                     monitor.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&result.id);
@@ -715,8 +909,14 @@ impl Experiment {
                 } else {
                     since_improvement += 1;
                 }
-                if let Some(j) = &jsonl {
-                    append_line(j, &result)?;
+                if !from_journal {
+                    // Journaled before anything else uses it.
+                    if let Some(j) = journal.as_mut() {
+                        j.write(&Entry::Finished { result: result.clone(), elapsed_s: spent_before + start.elapsed().as_secs_f64() })?;
+                    }
+                    if let Some(j) = &jsonl {
+                        append_line(j, &result)?;
+                    }
                 }
                 results.push(result);
                 observer.on_trial(results.last().expect("just pushed"), best.as_ref(), start.elapsed());
@@ -759,6 +959,22 @@ impl Experiment {
             }
         }
         monitor.cancel.store(true, Ordering::Relaxed);
+        if let Some(ex) = &executor {
+            // Interrupted or out of budget: what still runs on the cluster is stopped.
+            let keep = kube_cfg.as_ref().is_some_and(|k| k.keep_jobs);
+            let still_running = ex.running().len();
+            match ex.shutdown(keep) {
+                Ok(0) => {}
+                Ok(n) => notes.push(format!("deleted {n} running trial Job(s) of experiment {experiment_id}")),
+                Err(e) => notes.push(format!("could not delete the running trial Jobs: {e}")),
+            }
+            if keep && still_running > 0 {
+                notes.push(format!("--keep-jobs: {still_running} trial Job(s) left running (label {}={experiment_id})", crate::kubernetes::labels::EXPERIMENT));
+            }
+        }
+        if let Some(j) = journal.as_mut() {
+            j.write(&Entry::Ended { stop_reason: format!("{:?}", stop.unwrap_or(StopReason::SearchExhausted)) })?;
+        }
         let search_s = start.elapsed().as_secs_f64();
         let leaderboard = report::rank(results, direction);
         if let Some(out) = &cfg.out {
@@ -790,7 +1006,7 @@ impl Experiment {
             return Err(Error::NoSuccessfulTrial { count: leaderboard.len(), reasons: last_error.into_iter().collect() });
         };
         let refit_s = refit_start.elapsed().as_secs_f64();
-        let labels = match &prepared.target {
+        let labels = match &prepared_target {
             Target::Classes { labels, .. } => labels.clone(),
             Target::Values(_) => Vec::new(),
         };
@@ -809,7 +1025,10 @@ impl Experiment {
             metric: metric_name.clone(),
             validation_score: best.score.unwrap_or(f64::NAN),
             seed: cfg.seed,
-            data_sha256: hasher.join().ok().and_then(|h| h.ok()).unwrap_or_default(),
+            data_sha256: match data_sha256 {
+                Some(d) => d,
+                None => hasher.take().and_then(|h| h.join().ok()).and_then(|h| h.ok()).unwrap_or_default(),
+            },
             rows: n_rows,
         };
         if let Some(out) = &cfg.out {
@@ -817,7 +1036,7 @@ impl Experiment {
             artifact.save(&p)?;
             files.push(p);
         }
-        Ok(ExperimentResult {
+        Ok(Some(ExperimentResult {
             profile,
             metric: metric_name,
             direction,
@@ -833,7 +1052,7 @@ impl Experiment {
             files,
             notes,
             plugins: loaded,
-        })
+        }))
     }
 }
 
@@ -871,18 +1090,7 @@ fn refit(best: &TrialResult, data: &ExperimentData, rows: &[usize], deadline: Op
     Ok((pipeline, model, prepared.map(|p| p.stored).unwrap_or_default()))
 }
 
-/// Fewest rows an experiment accepts: enough to train and validate anything at all.
-pub const MIN_ROWS: usize = 10;
-
-fn check_rows(path: &Path, n: usize, what: &str) -> Result<()> {
-    if n < MIN_ROWS {
-        return Err(Error::Core(automl_core::Error::Data(format!(
-            "{}: {n} {what}; at least {MIN_ROWS} are needed to train and validate a model",
-            path.display()
-        ))));
-    }
-    Ok(())
-}
+pub use crate::trial::MIN_ROWS;
 
 /// Digest of an in-memory table's names and values, standing in for a file's digest.
 fn sha256_table(table: &Table) -> String {
@@ -905,7 +1113,7 @@ fn sha256_table(table: &Table) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)?;
@@ -921,4 +1129,14 @@ fn append_line(path: &Path, result: &TrialResult) -> Result<()> {
     let line = report::trial_json(result).to_string();
     let mut f = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
     writeln!(f, "{line}").map_err(|e| Error::io(path, e))
+}
+
+/// A short id for a new experiment (it names and labels its Jobs): 8 hex digits from the
+/// clock and the process id.
+pub(crate) fn new_experiment_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut h = Sha256::new();
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.finalize().iter().take(4).map(|b| format!("{b:02x}")).collect()
 }

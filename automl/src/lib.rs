@@ -11,8 +11,10 @@
 //! ```
 pub mod artifact;
 pub mod error;
+pub mod kubernetes;
 pub mod plugins;
 pub mod experiment;
+pub mod journal;
 pub mod report;
 pub mod search;
 pub mod stopping;
@@ -21,4 +23,4 @@ pub mod trial;
 pub use artifact::ModelArtifact;
 pub use automl_core as core;
 pub use error::{Error, Result};
-pub use experiment::{CancelToken, Experiment, ExperimentBuilder, ExperimentConfig, ExperimentResult, Observer, StopReason};
+pub use experiment::{CancelToken, ExecutorChoice, Experiment, ExperimentBuilder, ExperimentConfig, ExperimentResult, Observer, StopReason};

@@ -14,7 +14,7 @@ use automl::core::validation::ValidationPlan;
 use automl::search::Sampler;
 use automl::trial::TrialResult;
 use automl::plugins::{PluginHost, SandboxConfig};
-use automl::{report, Experiment, ExperimentConfig, Observer};
+use automl::{report, ExecutorChoice, Experiment, ExperimentConfig, Observer};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -27,7 +27,7 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected error (e.g. cannot write output); 2 invalid arguments or settings; 3 unusable data (missing file, malformed CSV, bad column); 4 model file not ours, damaged or of another version; 5 no trial succeeded; 6 a plugin could not be loaded or failed outside a trial.";
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected error (e.g. cannot write output); 2 invalid arguments or settings; 3 unusable data (missing file, malformed CSV, bad column); 4 model file not ours, damaged or of another version; 5 no trial succeeded; 6 a plugin could not be loaded or failed outside a trial; 7 the Kubernetes cluster could not be reached or refused a request.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -40,6 +40,158 @@ enum Command {
     /// Inspect WebAssembly plugins and list the built-in rules.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Continue an experiment that stopped (crash, kill, lost controller) from its output folder's journal.
+    Resume(ResumeArgs),
+    /// Run one trial and report it (what a Kubernetes trial pod runs). The trial comes as JSON in $AUTOML_TRIAL or --spec; scores are printed as name=value lines and the result is written to $AUTOML_TERMINATION_MESSAGE_PATH [default: /dev/termination-log].
+    Trial(TrialArgs),
+}
+
+#[derive(Args, Debug)]
+struct ResumeArgs {
+    /// The run's output folder (holding journal.jsonl).
+    dir: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// No progress display.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct TrialArgs {
+    /// Trial spec as a JSON file [default: the JSON in $AUTOML_TRIAL].
+    #[arg(long)]
+    spec: Option<PathBuf>,
+}
+
+/// Where trials run when `--executor kubernetes` is given. Each trial is a batch/v1 Job.
+#[derive(Args, Debug, Clone)]
+struct KubeArgs {
+    /// Where trials run: local (threads here) or kubernetes (one Job per trial on the cluster of $KUBECONFIG, ~/.kube/config or the pod's ServiceAccount).
+    #[arg(long, default_value = "local", help_heading = "Kubernetes")]
+    executor: ExecutorKind,
+    /// Namespace for trial Jobs [default: the kubeconfig's].
+    #[arg(long, help_heading = "Kubernetes")]
+    namespace: Option<String>,
+    /// Trial image holding the automl binary (built from the repository's Dockerfile).
+    #[arg(long, default_value = automl::kubernetes::DEFAULT_IMAGE, help_heading = "Kubernetes")]
+    image: String,
+    /// imagePullPolicy of trial pods (Always, IfNotPresent, Never).
+    #[arg(long, help_heading = "Kubernetes")]
+    image_pull_policy: Option<String>,
+    /// GPUs per trial (a limit on --gpu-resource).
+    #[arg(long, default_value_t = 0, help_heading = "Kubernetes")]
+    gpus: u32,
+    /// Extended resource name for GPUs.
+    #[arg(long, default_value = "nvidia.com/gpu", help_heading = "Kubernetes")]
+    gpu_resource: String,
+    /// CPU request and limit per trial (e.g. 2 or 500m).
+    #[arg(long, help_heading = "Kubernetes")]
+    cpu: Option<String>,
+    /// Memory request and limit per trial (e.g. 4Gi).
+    #[arg(long, help_heading = "Kubernetes")]
+    memory: Option<String>,
+    /// Node selector label KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Kubernetes")]
+    node_selector: Vec<String>,
+    /// Toleration KEY[=VALUE][:EFFECT] (repeatable), e.g. nvidia.com/gpu:NoSchedule.
+    #[arg(long, value_name = "KEY[=VALUE][:EFFECT]", help_heading = "Kubernetes")]
+    toleration: Vec<automl::kubernetes::Toleration>,
+    /// priorityClassName of trial pods.
+    #[arg(long, help_heading = "Kubernetes")]
+    priority_class: Option<String>,
+    /// ServiceAccount of trial pods.
+    #[arg(long, help_heading = "Kubernetes")]
+    service_account: Option<String>,
+    /// Pod retries before a trial fails (backoffLimit).
+    #[arg(long, default_value_t = 0, help_heading = "Kubernetes")]
+    backoff_limit: i32,
+    /// Seconds finished Jobs are kept (ttlSecondsAfterFinished).
+    #[arg(long, default_value_t = 3600, help_heading = "Kubernetes")]
+    job_ttl: i32,
+    /// Seconds added to a trial's time limit for scheduling and image pulls.
+    #[arg(long, default_value_t = 120, help_heading = "Kubernetes")]
+    startup_allowance: u64,
+    /// A trial whose pod stays unschedulable this many seconds fails.
+    #[arg(long, default_value_t = 300, help_heading = "Kubernetes")]
+    unschedulable_timeout: u64,
+    /// Trial pods read the data from this PersistentVolumeClaim, mounted read-only: CLAIM[:MOUNT_PATH] (mount path default /data).
+    #[arg(long, value_name = "CLAIM[:MOUNT]", help_heading = "Kubernetes", conflicts_with = "data_url")]
+    data_pvc: Option<String>,
+    /// Path of the CSV inside the PVC [default: the data file's name].
+    #[arg(long, value_name = "PATH", help_heading = "Kubernetes", requires = "data_pvc")]
+    data_path: Option<String>,
+    /// Trial pods download the data from this http(s) URL (checked against the local file's SHA-256).
+    #[arg(long, value_name = "URL", help_heading = "Kubernetes")]
+    data_url: Option<String>,
+    /// On Ctrl-C or the end of the budget, leave the experiment's running Jobs in place.
+    #[arg(long, help_heading = "Kubernetes")]
+    keep_jobs: bool,
+    /// Print the Job manifests of the first trials as YAML and create nothing.
+    #[arg(long, help_heading = "Kubernetes")]
+    dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExecutorKind {
+    Local,
+    Kubernetes,
+}
+
+impl KubeArgs {
+    fn config(&self, data: &std::path::Path) -> anyhow::Result<Option<automl::kubernetes::KubernetesConfig>> {
+        use automl::kubernetes::{DataSource, KubernetesConfig};
+        if self.executor == ExecutorKind::Local {
+            if self.dry_run {
+                return Err(automl::Error::Config("--dry-run shows the Kubernetes Jobs of a run: add --executor kubernetes".into()).into());
+            }
+            return Ok(None);
+        }
+        let mut node_selector = std::collections::BTreeMap::new();
+        for kv in &self.node_selector {
+            let (k, v) = kv.split_once('=').ok_or_else(|| automl::Error::Config(format!("--node-selector '{kv}': write KEY=VALUE")))?;
+            node_selector.insert(k.to_string(), v.to_string());
+        }
+        let data = match (&self.data_pvc, &self.data_url) {
+            (Some(pvc), _) => {
+                let (claim, mount) = pvc.split_once(':').unwrap_or((pvc.as_str(), automl::kubernetes::manifest::DATA_MOUNT));
+                let path = match &self.data_path {
+                    Some(p) => p.clone(),
+                    None => data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                };
+                DataSource::Pvc { claim: claim.to_string(), mount_path: mount.to_string(), path }
+            }
+            (None, Some(url)) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(automl::Error::Config(format!("--data-url '{url}' must be an http:// or https:// URL")).into());
+                }
+                DataSource::Url(url.clone())
+            }
+            (None, None) => DataSource::SamePath,
+        };
+        Ok(Some(KubernetesConfig {
+            namespace: self.namespace.clone(),
+            image: self.image.clone(),
+            image_pull_policy: self.image_pull_policy.clone(),
+            gpus: self.gpus,
+            gpu_resource: self.gpu_resource.clone(),
+            cpu: self.cpu.clone(),
+            memory: self.memory.clone(),
+            node_selector,
+            tolerations: self.toleration.clone(),
+            priority_class: self.priority_class.clone(),
+            service_account: self.service_account.clone(),
+            backoff_limit: self.backoff_limit,
+            ttl_after_finished_s: self.job_ttl,
+            startup_allowance_s: self.startup_allowance,
+            unschedulable_timeout_s: self.unschedulable_timeout,
+            data,
+            keep_jobs: self.keep_jobs,
+            // Tests point this at a local binary; images run `automl`.
+            command: std::env::var("AUTOML_TRIAL_COMMAND").map_or_else(|_| vec!["automl".to_string()], |c| c.split_whitespace().map(String::from).collect()),
+        }))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,13 +263,17 @@ impl SandboxArgs {
     }
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct RunArgs {
     /// Training data (CSV with a header row).
-    data: PathBuf,
+    #[arg(required_unless_present = "spec")]
+    data: Option<PathBuf>,
     /// Column to predict.
-    #[arg(long, short = 't')]
-    target: String,
+    #[arg(long, short = 't', required_unless_present = "spec")]
+    target: Option<String>,
+    /// Tune your own training image instead: an experiment spec (YAML) with the image, command and args with ${name} placeholders, the search space and the objective; trials run as Kubernetes Jobs (see examples/kubernetes/).
+    #[arg(long, value_name = "FILE.yaml", conflicts_with_all = ["data", "target"])]
+    spec: Option<PathBuf>,
     /// Task: auto (inferred from the target), binary, multiclass or regression.
     #[arg(long, default_value = "auto")]
     task: TaskChoice,
@@ -174,6 +330,8 @@ struct RunArgs {
     plugin: Vec<PathBuf>,
     #[command(flatten)]
     sandbox: SandboxArgs,
+    #[command(flatten)]
+    kube: KubeArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -268,6 +426,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 Error::Io { .. } => 1,
                 Error::Model { .. } => 4,
                 Error::NoSuccessfulTrial { .. } => 5,
+                Error::Cluster(_) => 7,
             };
         }
         if let Some(c) = cause.downcast_ref::<CoreError>() {
@@ -284,7 +443,151 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Profile(args) => profile_cmd(args),
         Command::Plugin(PluginCommand::Inspect { path, json, sandbox }) => plugin_inspect(&path, json, &sandbox),
         Command::Plugin(PluginCommand::List { dir, json }) => plugin_list(dir, json),
+        Command::Resume(args) => resume(args),
+        Command::Trial(args) => trial(args),
     }
+}
+
+/// Ctrl-C stops the search (running trials are stopped, their Jobs deleted) and keeps the
+/// best model so far; a second Ctrl-C quits at once.
+fn cancel_on_ctrl_c() -> automl::CancelToken {
+    let token = automl::CancelToken::new();
+    let t = token.clone();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nautoml: interrupted: stopping the search and keeping the best model so far (Ctrl-C again to quit now)");
+                t.cancel();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        });
+    });
+    token
+}
+
+fn finish_run(experiment: &Experiment, json: bool, quiet: bool) -> anyhow::Result<()> {
+    let mut progress = Progress::new(!quiet && std::io::stderr().is_terminal(), experiment.config().time_budget);
+    let result = experiment.run_with(&mut progress);
+    progress.finish();
+    let result = result?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report::summary_json(&result))?)?;
+    } else {
+        if !result.profile.warnings.is_empty() {
+            writeln!(stdout, "data warnings (see profile.json):")?;
+            for w in &result.profile.warnings {
+                writeln!(stdout, "  - {}{}", w.column.as_ref().map(|c| format!("{c}: ")).unwrap_or_default(), w.message)?;
+            }
+            writeln!(stdout)?;
+        }
+        write!(stdout, "{}", report::summary_text(&result))?;
+    }
+    Ok(())
+}
+
+/// A custom-trial experiment (`--spec`), new or resumed.
+fn run_custom(
+    spec: automl::kubernetes::spec::ExperimentSpec,
+    out: &std::path::Path,
+    json: bool,
+    quiet: bool,
+    new: Option<&KubeArgs>,
+    resume: Option<(automl::journal::JournalState, automl::kubernetes::KubernetesConfig)>,
+) -> anyhow::Result<()> {
+    let (kube, state) = match (resume, new) {
+        (Some((state, kube)), _) => (kube, Some(state)),
+        (None, None) => return Err(automl::Error::Config("nothing to run".into()).into()),
+        (None, Some(args)) => {
+            let mut kube = args.clone();
+            kube.executor = ExecutorKind::Kubernetes;
+            let k = kube.config(std::path::Path::new("data.csv"))?.ok_or_else(|| automl::Error::Config("--spec runs trials on Kubernetes".into()))?;
+            if args.dry_run {
+                let mut rng = <rand_xoshiro::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(spec.seed);
+                let namespace = k.namespace.clone().unwrap_or_else(|| "default".into());
+                let jobs: Vec<_> = (1..=spec.concurrency.unwrap_or(1) as u64)
+                    .map(|id| automl::kubernetes::manifest::trial_job(&k, &namespace, "dryrun", id, spec.trial_time_limit, spec.container(&spec.space().sample(&mut rng))))
+                    .collect();
+                print!("{}", automl::kubernetes::manifest::to_yaml(&jobs).map_err(automl::Error::Config)?);
+                return Ok(());
+            }
+            (k, None)
+        }
+    };
+    let quiet = quiet || !std::io::stderr().is_terminal();
+    let mut on_trial = |r: &TrialResult| {
+        if !quiet {
+            eprintln!("trial {:>3} {:<14} {:>10} {}", r.id, r.status.name(), r.score.map_or("-".into(), |s| format!("{s:.5}")), r.message.as_deref().unwrap_or(""));
+        }
+    };
+    let result = automl::kubernetes::spec::run_custom(&spec, kube, out, Some(cancel_on_ctrl_c()), state, &mut on_trial)?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&result)?)?;
+    } else {
+        writeln!(stdout, "experiment {}: {} trials, stopped: {:?}, {:.1} s", result.experiment, result.leaderboard.len(), result.stop_reason, result.elapsed_s)?;
+        for r in result.leaderboard.iter().take(10) {
+            writeln!(stdout, "  trial {:>3} {:<14} {:>10}  {}", r.id, r.status.name(), r.score.map_or("-".into(), |s| format!("{s:.5}")), automl::core::space::config_to_string(&r.config))?;
+        }
+        for n in &result.notes {
+            writeln!(stdout, "note: {n}")?;
+        }
+        writeln!(stdout, "leaderboard: {}", out.join("leaderboard.csv").display())?;
+    }
+    if !result.leaderboard.iter().any(|r| r.status == automl::trial::TrialStatus::Ok) {
+        return Err(automl::Error::NoSuccessfulTrial { count: result.leaderboard.len(), reasons: result.leaderboard.iter().filter_map(|r| r.message.clone()).take(5).collect() }.into());
+    }
+    Ok(())
+}
+
+fn resume(a: ResumeArgs) -> anyhow::Result<()> {
+    let state = automl::journal::read(&a.dir)?;
+    if let Some(custom) = automl::kubernetes::spec::from_journal(&state) {
+        let (spec, kube) = custom?;
+        return run_custom(spec, &a.dir, a.json, a.quiet, None, Some((state, kube)));
+    }
+    let mut experiment = Experiment::resume(&a.dir)?;
+    experiment.set_cancel(cancel_on_ctrl_c());
+    finish_run(&experiment, a.json, a.quiet)
+}
+
+fn trial(a: TrialArgs) -> anyhow::Result<()> {
+    use automl::kubernetes::report::{TrialReport, TERMINATION_PATH_ENV};
+    let text = match &a.spec {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        None => std::env::var(automl::kubernetes::manifest::TRIAL_ENV).map_err(|_| automl::Error::Config(format!("no trial: set ${} to a trial spec (JSON) or pass --spec FILE", automl::kubernetes::manifest::TRIAL_ENV)))?,
+    };
+    let spec: automl::trial::TrialSpec = serde_json::from_str(&text).map_err(|e| automl::Error::Config(format!("the trial spec is not valid: {e}")))?;
+    let termination = std::env::var_os(TERMINATION_PATH_ENV).map_or_else(|| PathBuf::from("/dev/termination-log"), PathBuf::from);
+    let started = std::time::Instant::now();
+    let outcome = automl::trial::run_remote(&spec, &|step, score| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "step={step} {}={score}", spec.metric);
+        let _ = out.flush();
+    });
+    // Whatever happened, the controller gets a report naming it.
+    let result = outcome.unwrap_or_else(|e| automl::trial::TrialResult {
+        id: spec.id,
+        learner: spec.learner.clone(),
+        config: spec.config.clone(),
+        status: automl::trial::TrialStatus::Failed,
+        score: None,
+        score_std: None,
+        fold_scores: Vec::new(),
+        curve: Vec::new(),
+        fit_time_s: started.elapsed().as_secs_f64(),
+        message: Some(e.to_string()),
+    });
+    let report = TrialReport::from_result(&result);
+    if let Some(score) = result.score {
+        println!("final_{}={score}", spec.metric);
+    }
+    std::fs::write(&termination, report.to_json()).with_context(|| format!("cannot write the trial report to {}", termination.display()))?;
+    eprintln!("automl trial {}: {}{}", spec.id, result.status.name(), result.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
+    Ok(())
 }
 
 fn plugin_inspect(path: &std::path::Path, json: bool, sandbox: &SandboxArgs) -> anyhow::Result<()> {
@@ -365,7 +668,14 @@ fn plugin_list(dir: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
 }
 
 fn run_experiment(a: RunArgs) -> anyhow::Result<()> {
-    let mut config = ExperimentConfig::new(&a.data, &a.target);
+    if let Some(spec) = &a.spec {
+        let spec = automl::kubernetes::spec::ExperimentSpec::from_file(spec)?;
+        return run_custom(spec, &a.out, a.json, a.quiet, Some(&a.kube), None);
+    }
+    let (Some(data), Some(target)) = (a.data.clone(), a.target.clone()) else {
+        return Err(automl::Error::Config("give the data and --target, or --spec".into()).into());
+    };
+    let mut config = ExperimentConfig::new(&data, &target);
     config.task = a.task;
     config.metric = a.metric;
     config.time_budget = (a.time_budget > 0.0).then_some(a.time_budget);
@@ -393,25 +703,18 @@ fn run_experiment(a: RunArgs) -> anyhow::Result<()> {
     config.stopping_rule = a.stopping_rule;
     config.plugins = a.plugin;
     config.sandbox = a.sandbox.config()?;
-    let experiment = Experiment::new(config)?;
-    let mut progress = Progress::new(!a.quiet && std::io::stderr().is_terminal(), experiment.config().time_budget);
-    let result = experiment.run_with(&mut progress);
-    progress.finish();
-    let result = result?;
-    let mut stdout = std::io::stdout().lock();
-    if a.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&report::summary_json(&result))?)?;
-    } else {
-        if !result.profile.warnings.is_empty() {
-            writeln!(stdout, "data warnings (see profile.json):")?;
-            for w in &result.profile.warnings {
-                writeln!(stdout, "  - {}{}", w.column.as_ref().map(|c| format!("{c}: ")).unwrap_or_default(), w.message)?;
-            }
-            writeln!(stdout)?;
-        }
-        write!(stdout, "{}", report::summary_text(&result))?;
+    if let Some(k) = a.kube.config(&data)? {
+        config.executor = ExecutorChoice::Kubernetes(k);
     }
-    Ok(())
+    if a.kube.dry_run {
+        let jobs = Experiment::new(config)?.dry_run_jobs()?;
+        let yaml = automl::kubernetes::manifest::to_yaml(&jobs).map_err(automl::Error::Config)?;
+        print!("{yaml}");
+        return Ok(());
+    }
+    config.cancel = Some(cancel_on_ctrl_c());
+    let experiment = Experiment::new(config)?;
+    finish_run(&experiment, a.json, a.quiet)
 }
 
 fn predict(a: PredictArgs) -> anyhow::Result<()> {

@@ -87,7 +87,8 @@ impl StoppingRule for NoImprovement {
 }
 
 /// A built-in rule selectable by name (`--stopping-rule`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BuiltinRule {
     /// [`MedianStop`].
     #[default]

@@ -1,11 +1,13 @@
 //! Trials as data: a [`TrialSpec`] says everything needed to run one evaluation, so it can
 //! run in this process, another process, or a Kubernetes pod; a [`TrialResult`] is what
 //! comes back.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use automl_core::data::Table;
+use automl_core::data::{read_csv, CsvOptions, Table};
+use automl_core::profile::profile;
+use automl_core::task::TaskChoice;
 use automl_core::learners::{fit_guarded, learner_by_name, Control, DataShape, FitContext};
 use automl_core::metrics::{Metric, Prediction};
 use automl_core::preprocess::{Encoding, Pipeline};
@@ -17,6 +19,60 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::plugins::{PreprocessorPlugin, StoredPreprocessor};
+use crate::error::{Error, Result};
+
+/// Fewest rows an experiment accepts: enough to train and validate anything at all.
+pub const MIN_ROWS: usize = 10;
+
+/// A CSV (or an in-memory table) read, profiled and reduced to the rows with a target and
+/// the usable feature columns: what `automl run` and a remote `automl trial` both start
+/// from, so both see the same rows and columns.
+pub struct Ingested {
+    /// The profile of all columns.
+    pub profile: automl_core::profile::Profile,
+    /// Feature columns only (the target removed), rows with a target only.
+    pub table: Table,
+    /// Target values, aligned with `table`.
+    pub target: Target,
+    /// The task (given or inferred).
+    pub task: Task,
+    /// Features used, with their kinds.
+    pub features: Vec<(String, ColumnKind)>,
+    /// Rows with a target.
+    pub n_rows: usize,
+}
+
+/// Reads `path` (or uses `frame`), profiles it and prepares `target` for `task`.
+pub fn ingest(path: &Path, frame: Option<&Table>, target: &str, task: TaskChoice, na_values: &[String]) -> Result<Ingested> {
+    let options = CsvOptions { na_values: na_values.to_vec(), text_columns: vec![target.to_string()], ..CsvOptions::default() };
+    let mut table = match frame {
+        Some(t) => t.clone(),
+        None => read_csv(path, &options)?,
+    };
+    table.index_of(target)?;
+    check_rows(path, table.n_rows, "data rows")?;
+    let (profile, prepared) = profile(path, &table, Some(target), task)?;
+    let prepared = prepared.ok_or_else(|| Error::Config("no target".into()))?;
+    let features = profile.used_features();
+    if features.is_empty() {
+        return Err(Error::Core(automl_core::Error::Data(format!("{}: no usable feature column (all dropped: see the profile)", path.display()))));
+    }
+    table.remove(target)?;
+    let table = if prepared.missing > 0 { table.take(&prepared.rows) } else { table };
+    let n_rows = prepared.rows.len();
+    check_rows(path, n_rows, "rows with a target value")?;
+    Ok(Ingested { profile, table, target: prepared.target, task: prepared.task, features, n_rows })
+}
+
+fn check_rows(path: &Path, n: usize, what: &str) -> Result<()> {
+    if n < MIN_ROWS {
+        return Err(Error::Core(automl_core::Error::Data(format!(
+            "{}: {n} {what}; at least {MIN_ROWS} are needed to train and validate a model",
+            path.display()
+        ))));
+    }
+    Ok(())
+}
 
 /// Where a trial's data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +85,10 @@ pub struct DataRef {
     pub task: Task,
     /// Extra missing-value markers.
     pub na_values: Vec<String>,
+    /// SHA-256 of the file the experiment was started on; a remote trial refuses data
+    /// that differs from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One evaluation to run, as plain data.
@@ -44,8 +104,11 @@ pub struct TrialSpec {
     pub metric: String,
     /// How to validate.
     pub validation: ValidationPlan,
-    /// Seed for splits and learners.
+    /// Seed for the learners (per trial).
     pub seed: u64,
+    /// Seed of the experiment's validation splits (the same for every trial).
+    #[serde(default)]
+    pub split_seed: u64,
     /// Seconds the trial may take.
     pub time_limit_s: Option<f64>,
     /// The data.
@@ -355,4 +418,68 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
         }
     }
     Ok(())
+}
+
+/// Runs `spec` on its own, as `automl trial` does in a pod: reads `data_path` (the local
+/// copy of `spec.data`), rebuilds the experiment's rows, features and splits, evaluates,
+/// and passes every intermediate score to `report` (step, score).
+pub fn evaluate_standalone(spec: &TrialSpec, data_path: &Path, report: &(dyn Fn(usize, f64) + Sync)) -> Result<TrialResult> {
+    let choice = match spec.data.task {
+        Task::Binary => TaskChoice::Binary,
+        Task::Multiclass => TaskChoice::Multiclass,
+        Task::Regression => TaskChoice::Regression,
+    };
+    let Ingested { table, target, task, features, .. } = ingest(data_path, None, &spec.data.target, choice, &spec.data.na_values)?;
+    let splits = automl_core::validation::make_splits(&spec.validation, &target, spec.split_seed)?;
+    let data = ExperimentData::new(table, target, task, features, splits);
+    let metric = automl_core::metrics::BuiltinMetric::from_name(&spec.metric)?;
+    struct Reporter<'a>(&'a (dyn Fn(usize, f64) + Sync));
+    impl TrialMonitor for Reporter<'_> {
+        fn report(&self, _trial: u64, _learner: &str, step: usize, score: f64) -> Control {
+            (self.0)(step, score);
+            Control::Continue
+        }
+    }
+    Ok(evaluate(spec, &data, &metric, &Reporter(report)))
+}
+
+/// Runs `spec` where its data says: an http(s) URL is downloaded into `$TMPDIR` first; a
+/// path is read as is. When the spec carries the controller's SHA-256 of the data, a copy
+/// that differs is refused (trials on other data would be scored against the wrong rows).
+pub fn run_remote(spec: &TrialSpec, report: &(dyn Fn(usize, f64) + Sync)) -> Result<TrialResult> {
+    let location = spec.data.path.to_string_lossy().into_owned();
+    let (path, digest, _scratch) = if location.starts_with("http://") || location.starts_with("https://") {
+        let dir = tempfile_dir()?;
+        let (path, digest) = crate::kubernetes::fetch::download(&location, &dir)?;
+        (path, Some(digest), Some(DirGuard(dir)))
+    } else {
+        let digest = match &spec.data.sha256 {
+            Some(_) => Some(crate::experiment::sha256_file(&spec.data.path).map_err(|e| Error::io(&spec.data.path, e))?),
+            None => None,
+        };
+        (spec.data.path.clone(), digest, None)
+    };
+    if let (Some(expected), Some(actual)) = (&spec.data.sha256, &digest) {
+        if !expected.is_empty() && expected != actual {
+            return Err(Error::Core(automl_core::Error::Data(format!(
+                "{location}: this copy of the data differs from the one the experiment was started on (SHA-256 {actual}, expected {expected}); give the trials the same file"
+            ))));
+        }
+    }
+    evaluate_standalone(spec, &path, report)
+}
+
+struct DirGuard(PathBuf);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    let dir = base.join(format!("automl-trial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir)
 }

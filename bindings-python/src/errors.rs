@@ -30,6 +30,7 @@ pub fn to_py(py: Python<'_>, error: automl::Error) -> PyErr {
         automl::Error::Model { .. } => "ModelFileError",
         automl::Error::NoSuccessfulTrial { .. } => "TrialsFailedError",
         automl::Error::Io { .. } => "AutoMLError",
+        automl::Error::Cluster(_) => "ClusterError",
         automl::Error::Core(core) => match core {
             Core::InvalidParams { .. } | Core::Unknown { .. } => "ConfigError",
             Core::Learner { .. } => "AutoMLError",

@@ -12,7 +12,7 @@ use super::TICK_MS;
 
 /// What a plugin may use. The default grants nothing: no files, network, environment or
 /// clock; 256 MiB of memory; 30 s per call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SandboxConfig {
     /// Most linear memory a plugin instance may grow to, in bytes.
     pub memory_limit: usize,
@@ -22,7 +22,8 @@ pub struct SandboxConfig {
     pub read_dirs: Vec<PathBuf>,
     /// Allow outgoing TCP/UDP connections and name lookups.
     pub network: bool,
-    /// Pass these environment variables.
+    /// Pass these environment variables (not written to the journal: values may be secrets).
+    #[serde(skip)]
     pub env: Vec<(String, String)>,
     /// Give the plugin the real wall and monotonic clocks (otherwise both read zero).
     pub clock: bool,

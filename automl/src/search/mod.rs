@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-mod tpe;
+pub(crate) mod tpe;
 
 pub use tpe::Tpe;
 
@@ -40,6 +40,13 @@ pub trait Strategy: Send {
     /// The outcome of a suggestion: its loss (smaller is better; `None` when it failed) and
     /// what it cost in seconds.
     fn tell(&mut self, suggestion: &Suggestion, loss: Option<f64>, cost_s: f64);
+    /// A suggestion made before a restart (read from the journal), so it is not suggested
+    /// again; with its outcome when it finished.
+    fn replay(&mut self, suggestion: &Suggestion, outcome: Option<(Option<f64>, f64)>) {
+        if let Some((loss, cost_s)) = outcome {
+            self.tell(suggestion, loss, cost_s);
+        }
+    }
 }
 
 /// How configurations are drawn within one learner's space.
@@ -189,6 +196,17 @@ impl Strategy for LearnerSearch {
             return Some(Suggestion { learner: arm.name.clone(), config });
         }
         None
+    }
+
+    fn replay(&mut self, suggestion: &Suggestion, outcome: Option<(Option<f64>, f64)>) {
+        if let Some(arm) = self.arms.iter_mut().find(|a| a.name == suggestion.learner) {
+            arm.starts.retain(|c| c != &suggestion.config);
+            arm.trials += 1;
+            self.seen.insert(format!("{}:{:?}", arm.name, suggestion.config), 1);
+        }
+        if let Some((loss, cost_s)) = outcome {
+            self.tell(suggestion, loss, cost_s);
+        }
     }
 
     fn tell(&mut self, suggestion: &Suggestion, loss: Option<f64>, cost_s: f64) {

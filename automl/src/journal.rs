@@ -1,0 +1,186 @@
+//! The experiment journal (`DIR/journal.jsonl`): every suggestion, dispatch and result,
+//! appended as one JSON line and synced to disk before the runner acts on it, so that
+//! `automl resume DIR` can pick up after a crash or `kill -9` with nothing finished lost
+//! and nothing dispatched twice.
+//!
+//! An append-only file is the embedded store: a torn last line (the process died while
+//! writing it) is ignored on reading, and every earlier line was synced.
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::search::Suggestion;
+use crate::trial::TrialResult;
+
+/// Version of the journal format.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// File name of the journal inside the output folder.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+/// One journal line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Entry {
+    /// The experiment began: its id and settings.
+    Start {
+        /// Journal format version.
+        version: u32,
+        /// Experiment id (labels its Jobs).
+        experiment: String,
+        /// The settings, to resume with.
+        config: serde_json::Value,
+    },
+    /// A run (the first, or a resumed one) began.
+    Session {
+        /// Seconds of search spent before this session.
+        spent_s: f64,
+    },
+    /// A configuration was chosen for a trial (written before it is dispatched).
+    Suggested {
+        /// Trial number.
+        trial: u64,
+        /// Learner and hyperparameters.
+        suggestion: Suggestion,
+    },
+    /// The trial's Job was created (or found) on the cluster.
+    Dispatched {
+        /// Trial number.
+        trial: u64,
+        /// Job name.
+        job: String,
+    },
+    /// The trial ended.
+    Finished {
+        /// Its result.
+        result: TrialResult,
+        /// Seconds of search spent when it was recorded, earlier sessions included.
+        elapsed_s: f64,
+    },
+    /// The search ended.
+    Ended {
+        /// Why.
+        stop_reason: String,
+    },
+}
+
+/// Appends entries, syncing each.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates (truncating) the journal in `dir`.
+    pub fn create(dir: &Path) -> Result<Self> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Journal { path, file })
+    }
+
+    /// Opens the journal in `dir` for appending (after [`read`]).
+    pub fn append(dir: &Path) -> Result<Self> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new().append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Journal { path, file })
+    }
+
+    /// Writes `entry` and syncs it to disk.
+    pub fn write(&mut self, entry: &Entry) -> Result<()> {
+        let mut line = serde_json::to_vec(entry).map_err(|e| Error::Config(format!("cannot encode a journal entry: {e}")))?;
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(|e| Error::io(&self.path, e))?;
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What a journal holds, folded.
+#[derive(Debug, Clone)]
+pub struct JournalState {
+    /// Experiment id.
+    pub experiment: String,
+    /// The settings it was started with.
+    pub config: serde_json::Value,
+    /// Trials in order of suggestion: suggestion, Job (if dispatched), result (if finished).
+    pub trials: Vec<(u64, Suggestion, Option<String>, Option<TrialResult>)>,
+    /// Seconds of search spent so far.
+    pub spent_s: f64,
+    /// Whether the search had ended.
+    pub ended: bool,
+    /// A damaged last line was ignored.
+    pub torn_tail: bool,
+}
+
+/// Reads the journal in `dir`.
+pub fn read(dir: &Path) -> Result<JournalState> {
+    let path = dir.join(JOURNAL_FILE);
+    let file = File::open(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Config(format!("{}: no experiment journal here; `automl resume` needs the --out folder of an `automl run`", dir.display()))
+        } else {
+            Error::io(&path, e)
+        }
+    })?;
+    let lines: Vec<String> = BufReader::new(file).lines().collect::<std::io::Result<_>>().map_err(|e| Error::io(&path, e))?;
+    let mut state: Option<JournalState> = None;
+    let n = lines.len();
+    let mut torn_tail = false;
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: Entry = match serde_json::from_str(line) {
+            Ok(e) => e,
+            // Only the last line can be torn by a crash; anything earlier is damage.
+            Err(_) if i + 1 == n => {
+                torn_tail = true;
+                break;
+            }
+            Err(e) => return Err(Error::Config(format!("{}: line {} is damaged ({e}); the journal cannot be resumed", path.display(), i + 1))),
+        };
+        match entry {
+            Entry::Start { version, experiment, config } => {
+                if version != JOURNAL_VERSION {
+                    return Err(Error::Config(format!("{}: journal version {version} is not supported by this automl (version {JOURNAL_VERSION})", path.display())));
+                }
+                state = Some(JournalState { experiment, config, trials: Vec::new(), spent_s: 0.0, ended: false, torn_tail: false });
+            }
+            other => {
+                let Some(s) = state.as_mut() else {
+                    return Err(Error::Config(format!("{}: the journal does not start with the experiment's settings", path.display())));
+                };
+                match other {
+                    Entry::Start { .. } => {}
+                    Entry::Session { spent_s } => {
+                        s.spent_s = s.spent_s.max(spent_s);
+                        s.ended = false;
+                    }
+                    Entry::Suggested { trial, suggestion } => s.trials.push((trial, suggestion, None, None)),
+                    Entry::Dispatched { trial, job } => {
+                        if let Some(t) = s.trials.iter_mut().find(|t| t.0 == trial) {
+                            t.2 = Some(job);
+                        }
+                    }
+                    Entry::Finished { result, elapsed_s } => {
+                        s.spent_s = s.spent_s.max(elapsed_s);
+                        if let Some(t) = s.trials.iter_mut().find(|t| t.0 == result.id) {
+                            t.3 = Some(result);
+                        }
+                    }
+                    Entry::Ended { .. } => s.ended = true,
+                }
+            }
+        }
+    }
+    let mut state = state.ok_or_else(|| Error::Config(format!("{}: the journal is empty", path.display())))?;
+    state.torn_tail = torn_tail;
+    Ok(state)
+}

@@ -1,0 +1,590 @@
+//! Dispatches trials as Jobs and follows them to a result.
+//!
+//! One watcher on the experiment's Jobs and one on its pods (selected by the experiment
+//! label) feed every trial's state; each trial has a task that creates its Job (or adopts
+//! an existing one: Job names are deterministic, so a create answered 409 is a Job made
+//! before a restart), follows its pod's log for `name=value` scores, and decides the
+//! outcome from the Job's conditions, the pod's status and its termination message.
+//! Nothing here blocks the caller: results arrive through the event callback.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automl_core::learners::Control;
+use automl_core::space::Config;
+use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
+use kube::runtime::watcher;
+
+use super::report::{MetricLines, TrialReport};
+use super::{labels, manifest, KubernetesConfig};
+use crate::error::{Error, Result};
+use crate::trial::{TrialMonitor, TrialResult, TrialStatus};
+
+/// What the executor tells its owner.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The trial's Job exists on the cluster (created now, or found from before).
+    Dispatched {
+        /// Trial number.
+        trial: u64,
+        /// Job name.
+        job: String,
+        /// Whether it already existed (adopted after a restart).
+        adopted: bool,
+    },
+    /// The trial ended.
+    Finished(TrialResult),
+}
+
+/// One trial to run as a Job.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Trial number.
+    pub id: u64,
+    /// Learner name (or the custom trial's name).
+    pub learner: String,
+    /// Hyperparameters.
+    pub config: Config,
+    /// The metric whose `name=value` lines are the trial's scores.
+    pub objective: String,
+    /// The Job to create.
+    pub job: Job,
+    /// Only look for the Job (it was created before a restart); never create it.
+    pub adopt_only: bool,
+}
+
+type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Runs trials as Jobs in one namespace, for one experiment.
+pub struct KubernetesExecutor {
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+    namespace: String,
+    experiment: String,
+    cfg: KubernetesConfig,
+    hub: Arc<Hub>,
+    sink: Sink,
+}
+
+#[derive(Default)]
+struct Hub {
+    slots: Mutex<HashMap<u64, Arc<Slot>>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    changed: tokio::sync::Notify,
+    job: Mutex<Option<Job>>,
+    job_gone: AtomicBool,
+    pods: Mutex<BTreeMap<String, Pod>>,
+    abandoned: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    fn slot(&self, id: u64) -> Option<Arc<Slot>> {
+        lock(&self.slots).get(&id).cloned()
+    }
+}
+
+fn trial_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<u64> {
+    meta.labels.as_ref()?.get(labels::TRIAL)?.parse().ok()
+}
+
+impl KubernetesExecutor {
+    /// Connects with the inferred configuration (`KUBECONFIG`, `~/.kube/config`, or the
+    /// in-cluster ServiceAccount) and starts watching `experiment`'s Jobs and pods.
+    pub fn connect(cfg: KubernetesConfig, experiment: &str, sink: impl Fn(Event) + Send + Sync + 'static) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("automl-kube")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start the Kubernetes executor: {e}")))?;
+        let client = runtime.block_on(async {
+            let config = kube::Config::infer().await.map_err(|e| cluster_error(format!("no Kubernetes configuration found ({e}); set KUBECONFIG or run inside a cluster")))?;
+            kube::Client::try_from(config).map_err(|e| cluster_error(format!("cannot build a Kubernetes client: {e}")))
+        })?;
+        Self::with_client(runtime, client, cfg, experiment, Arc::new(sink))
+    }
+
+    fn with_client(runtime: tokio::runtime::Runtime, client: kube::Client, cfg: KubernetesConfig, experiment: &str, sink: Sink) -> Result<Self> {
+        let namespace = cfg.namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
+        let hub = Arc::new(Hub::default());
+        let selector = format!("{}={experiment}", labels::EXPERIMENT);
+        let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+        // Fail fast on a cluster that cannot be reached or refuses us.
+        runtime.block_on(jobs.list(&ListParams::default().labels(&selector).limit(1))).map_err(|e| cluster_error(format!("cannot list Jobs in namespace '{namespace}': {e}")))?;
+        let h = Arc::clone(&hub);
+        runtime.spawn(watcher(jobs, watcher::Config::default().labels(&selector)).for_each(move |event| {
+            let h = Arc::clone(&h);
+            async move {
+                match event {
+                    Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) => {
+                        if let Some(slot) = trial_of(&job.metadata).and_then(|id| h.slot(id)) {
+                            *lock(&slot.job) = Some(job);
+                            slot.job_gone.store(false, Ordering::Relaxed);
+                            slot.changed.notify_one();
+                        }
+                    }
+                    Ok(watcher::Event::Delete(job)) => {
+                        if let Some(slot) = trial_of(&job.metadata).and_then(|id| h.slot(id)) {
+                            slot.job_gone.store(true, Ordering::Relaxed);
+                            slot.changed.notify_one();
+                        }
+                    }
+                    // The watcher re-lists and retries on its own (with backoff below).
+                    Ok(_) | Err(_) => {}
+                }
+            }
+        }));
+        let h = Arc::clone(&hub);
+        runtime.spawn(watcher(pods, watcher::Config::default().labels(&selector)).for_each(move |event| {
+            let h = Arc::clone(&h);
+            async move {
+                let (pod, deleted) = match event {
+                    Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => (p, false),
+                    Ok(watcher::Event::Delete(p)) => (p, true),
+                    Ok(_) | Err(_) => return,
+                };
+                let (Some(slot), Some(name)) = (trial_of(&pod.metadata).and_then(|id| h.slot(id)), pod.metadata.name.clone()) else { return };
+                if deleted {
+                    lock(&slot.pods).remove(&name);
+                } else {
+                    lock(&slot.pods).insert(name, pod);
+                }
+                slot.changed.notify_one();
+            }
+        }));
+        Ok(KubernetesExecutor { runtime, client, namespace, experiment: experiment.to_string(), cfg, hub, sink })
+    }
+
+    /// Like [`connect`](Self::connect) but with a given client (tests, benchmarks).
+    pub fn with_kube_client(client_config: kube::Config, cfg: KubernetesConfig, experiment: &str, sink: impl Fn(Event) + Send + Sync + 'static) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::Config(e.to_string()))?;
+        let client = {
+            let _guard = runtime.enter();
+            kube::Client::try_from(client_config).map_err(|e| cluster_error(e.to_string()))?
+        };
+        Self::with_client(runtime, client, cfg, experiment, Arc::new(sink))
+    }
+
+    /// The namespace Jobs go to.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The experiment id (the value of the experiment label).
+    pub fn experiment(&self) -> &str {
+        &self.experiment
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KubernetesConfig {
+        &self.cfg
+    }
+
+    /// Starts `launch`; scores go to `monitor` as they are logged (a `Stop` answer deletes
+    /// the Job), the outcome to the event callback.
+    pub fn launch(&self, launch: Launch, monitor: Arc<dyn TrialMonitor>) {
+        let slot = Arc::new(Slot::default());
+        lock(&self.hub.slots).insert(launch.id, Arc::clone(&slot));
+        let ctx = TrialTask {
+            jobs: Api::namespaced(self.client.clone(), &self.namespace),
+            pods: Api::namespaced(self.client.clone(), &self.namespace),
+            slot,
+            sink: Arc::clone(&self.sink),
+            hub: Arc::clone(&self.hub),
+            unschedulable_timeout: Duration::from_secs(self.cfg.unschedulable_timeout_s),
+        };
+        self.runtime.spawn(ctx.run(launch, monitor));
+    }
+
+    /// Gives up on a trial: its Job is deleted (pods included) and no result is sent.
+    pub fn abandon(&self, id: u64) {
+        if let Some(slot) = lock(&self.hub.slots).remove(&id) {
+            slot.abandoned.store(true, Ordering::Relaxed);
+            slot.changed.notify_one();
+        }
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
+        let name = manifest::job_name(&self.experiment, id);
+        self.runtime.spawn(async move { delete_job(&jobs, &name).await });
+    }
+
+    /// Trials still running.
+    pub fn running(&self) -> Vec<u64> {
+        lock(&self.hub.slots).keys().copied().collect()
+    }
+
+    /// Ends the experiment's side on the cluster: unless `keep_jobs`, deletes every Job of
+    /// the experiment still running (pods included), waiting for the deletes to be
+    /// accepted. Returns how many were deleted.
+    pub fn shutdown(&self, keep_jobs: bool) -> Result<usize> {
+        let ids: Vec<u64> = lock(&self.hub.slots).drain().map(|(id, slot)| {
+            slot.abandoned.store(true, Ordering::Relaxed);
+            slot.changed.notify_one();
+            id
+        }).collect();
+        if keep_jobs {
+            return Ok(0);
+        }
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
+        let names: Vec<String> = ids.iter().map(|&id| manifest::job_name(&self.experiment, id)).collect();
+        self.runtime.block_on(async {
+            let deletes = names.iter().map(|n| delete_job(&jobs, n));
+            let done = futures::future::join_all(deletes).await;
+            Ok(done.into_iter().filter(|d| *d).count())
+        })
+    }
+
+    /// Looks up a trial's Job: `Ok(None)` when it does not exist.
+    pub fn find_job(&self, id: u64) -> Result<Option<Job>> {
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
+        self.runtime.block_on(jobs.get_opt(&manifest::job_name(&self.experiment, id))).map_err(|e| cluster_error(e.to_string()))
+    }
+}
+
+/// A cluster error in this crate's terms.
+pub fn cluster_error(message: String) -> Error {
+    Error::Cluster(message)
+}
+
+/// Deletes a Job with its pods (background propagation: a Job deleted with the default
+/// policy leaves its pods running). True when the delete was accepted or it was gone.
+async fn delete_job(jobs: &Api<Job>, name: &str) -> bool {
+    match jobs.delete(name, &DeleteParams::background()).await {
+        Ok(_) => true,
+        Err(kube::Error::Api(s)) if s.code == 404 => true,
+        Err(_) => false,
+    }
+}
+
+struct TrialTask {
+    jobs: Api<Job>,
+    pods: Api<Pod>,
+    slot: Arc<Slot>,
+    sink: Sink,
+    hub: Arc<Hub>,
+    unschedulable_timeout: Duration,
+}
+
+/// Scores read from the log so far, shared with the log-following task.
+#[derive(Default)]
+struct LogState {
+    curve: Vec<(usize, f64)>,
+    stop_requested: bool,
+    tail: Vec<String>,
+    lines: usize,
+}
+
+impl TrialTask {
+    async fn run(self, launch: Launch, monitor: Arc<dyn TrialMonitor>) {
+        let started = Instant::now();
+        let id = launch.id;
+        let name = launch.job.metadata.name.clone().unwrap_or_default();
+        let mut result = TrialResult {
+            id,
+            learner: launch.learner.clone(),
+            config: launch.config.clone(),
+            status: TrialStatus::Failed,
+            score: None,
+            score_std: None,
+            fold_scores: Vec::new(),
+            curve: Vec::new(),
+            fit_time_s: 0.0,
+            message: None,
+        };
+        // Create, or adopt the Job made before a restart.
+        let adopted = if launch.adopt_only {
+            match self.jobs.get_opt(&name).await {
+                Ok(Some(job)) => {
+                    *lock(&self.slot.job) = Some(job);
+                    true
+                }
+                Ok(None) => {
+                    result.message = Some(format!("Job {name} was dispatched before the restart but no longer exists (deleted, or removed by ttlSecondsAfterFinished before its result was read)"));
+                    return self.finish(result, started);
+                }
+                Err(e) => {
+                    result.message = Some(format!("cannot look up Job {name}: {e}"));
+                    return self.finish(result, started);
+                }
+            }
+        } else {
+            match self.jobs.create(&PostParams::default(), &launch.job).await {
+                Ok(job) => {
+                    *lock(&self.slot.job) = Some(job);
+                    false
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => true,
+                Err(e) => {
+                    result.message = Some(format!("cannot create Job {name}: {}", describe(&e)));
+                    return self.finish(result, started);
+                }
+            }
+        };
+        (self.sink)(Event::Dispatched { trial: id, job: name.clone(), adopted });
+
+        let logs = Arc::new(Mutex::new(LogState::default()));
+        let mut following: Option<String> = None;
+        let mut pending_since: Option<Instant> = None;
+        loop {
+            if self.slot.abandoned.load(Ordering::Relaxed) {
+                return;
+            }
+            let stop_requested = lock(&logs).stop_requested;
+            if stop_requested {
+                delete_job(&self.jobs, &name).await;
+                let curve = lock(&logs).curve.clone();
+                result.status = TrialStatus::EarlyStopped;
+                result.score = curve.last().map(|c| c.1);
+                result.curve = curve;
+                result.message = Some("stopped by the early-stopping rule (Job deleted)".into());
+                return self.finish(result, started);
+            }
+            let job = lock(&self.slot.job).clone();
+            let pods: Vec<Pod> = lock(&self.slot.pods).values().cloned().collect();
+            // Follow the log of the newest pod once its container has started.
+            if let Some(pod) = pods.iter().filter(|p| started_container(p)).max_by_key(|p| p.metadata.creation_timestamp.clone()) {
+                let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                if following.as_deref() != Some(&pod_name) {
+                    following = Some(pod_name.clone());
+                    tokio::spawn(follow_log(self.pods.clone(), pod_name, id, launch.learner.clone(), launch.objective.clone(), Arc::clone(&monitor), Arc::clone(&logs), Arc::clone(&self.slot)));
+                }
+            }
+            if let Some(outcome) = self.outcome(job.as_ref(), &pods, &mut pending_since) {
+                // The log may still hold the last lines: give its reader a moment.
+                if following.is_some() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let (curve, tail) = {
+                    let l = lock(&logs);
+                    (l.curve.clone(), l.tail.clone())
+                };
+                result.curve = curve;
+                match outcome {
+                    Outcome::Report(report) => {
+                        result.status = report.status;
+                        result.score = report.score;
+                        result.score_std = report.score_std;
+                        result.fold_scores = report.fold_scores;
+                        result.message = report.message;
+                    }
+                    Outcome::Succeeded(message) => match result.curve.last() {
+                        // A custom trial: its last logged objective value is its score.
+                        Some(&(_, v)) => {
+                            result.status = TrialStatus::Ok;
+                            result.score = Some(v);
+                        }
+                        None => {
+                            let what = message.map(|m| format!("; its termination message: {m}")).unwrap_or_default();
+                            result.message = Some(format!("the trial finished without reporting '{}' (print '{}=VALUE' lines or write a trial report){what}", launch.objective, launch.objective));
+                        }
+                    },
+                    Outcome::Failed { message, delete, timed_out } => {
+                        if timed_out {
+                            result.status = TrialStatus::TimedOut;
+                        }
+                        let tail = if tail.is_empty() || message.contains("log:") { String::new() } else { format!("; last log lines: {}", tail.join(" | ")) };
+                        result.message = Some(format!("{message}{tail}"));
+                        if delete {
+                            delete_job(&self.jobs, &name).await;
+                        }
+                    }
+                }
+                return self.finish(result, started);
+            }
+            // Wait for news; wake up now and then for the unschedulable clock.
+            let _ = tokio::time::timeout(Duration::from_millis(500), self.slot.changed.notified()).await;
+        }
+    }
+
+    fn finish(&self, mut result: TrialResult, started: Instant) {
+        if self.slot.abandoned.load(Ordering::Relaxed) {
+            return;
+        }
+        lock(&self.hub.slots).remove(&result.id);
+        if result.fit_time_s == 0.0 {
+            result.fit_time_s = started.elapsed().as_secs_f64();
+        }
+        if result.status != TrialStatus::Ok && result.status != TrialStatus::EarlyStopped {
+            result.score = None;
+        }
+        (self.sink)(Event::Finished(result));
+    }
+
+    /// The trial's outcome, once there is one.
+    fn outcome(&self, job: Option<&Job>, pods: &[Pod], pending_since: &mut Option<Instant>) -> Option<Outcome> {
+        if self.slot.job_gone.load(Ordering::Relaxed) {
+            return Some(Outcome::Failed { message: "its Job was deleted outside automl".into(), delete: false, timed_out: false });
+        }
+        let conditions = job.and_then(|j| j.status.as_ref()).and_then(|s| s.conditions.clone()).unwrap_or_default();
+        let is = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
+        if is("Complete").is_some() {
+            let pod = pods.iter().find(|p| phase(p) == "Succeeded");
+            let message = pod.and_then(termination_message);
+            return Some(match message.as_deref().map(TrialReport::parse) {
+                Some(Ok(report)) => Outcome::Report(report),
+                Some(Err(_)) | None if pod.is_none() => Outcome::Failed { message: "the Job completed but its pod is gone, so its result cannot be read (was ttlSecondsAfterFinished too short?)".into(), delete: false, timed_out: false },
+                _ => Outcome::Succeeded(message),
+            });
+        }
+        if let Some(c) = is("Failed") {
+            let reason = c.reason.clone().unwrap_or_default();
+            let last_failed = pods.iter().filter(|p| phase(p) == "Failed").max_by_key(|p| p.metadata.creation_timestamp.clone());
+            let pod_why = last_failed.map(pod_failure).unwrap_or_default();
+            return Some(if reason == "DeadlineExceeded" {
+                Outcome::Failed { message: format!("exceeded its Job's activeDeadlineSeconds ({}){}", c.message.clone().unwrap_or_default(), if pod_why.is_empty() { String::new() } else { format!("; {pod_why}") }), delete: false, timed_out: true }
+            } else {
+                let why = if pod_why.is_empty() { c.message.clone().unwrap_or(reason) } else { pod_why };
+                // A built-in trial that failed inside still wrote its report.
+                if let Some(Ok(report)) = last_failed.and_then(termination_message).as_deref().map(TrialReport::parse) {
+                    if report.message.is_some() {
+                        return Some(Outcome::Report(report));
+                    }
+                }
+                Outcome::Failed { message: format!("pod failed: {why}"), delete: false, timed_out: false }
+            });
+        }
+        // Still going: look for pods that will never run.
+        let newest = pods.iter().max_by_key(|p| p.metadata.creation_timestamp.clone())?;
+        if let Some(waiting) = newest.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|cs| cs.first()).and_then(|c| c.state.as_ref()).and_then(|s| s.waiting.as_ref()) {
+            let reason = waiting.reason.clone().unwrap_or_default();
+            if ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"].contains(&reason.as_str()) {
+                let image = newest.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default();
+                return Some(Outcome::Failed {
+                    message: format!("{reason} for image '{image}': {} (check the image name, the registry's credentials, or set --image)", waiting.message.clone().unwrap_or_default()),
+                    delete: true,
+                    timed_out: false,
+                });
+            }
+        }
+        let unschedulable = newest.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")));
+        match unschedulable {
+            Some(c) => {
+                let since = *pending_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= self.unschedulable_timeout {
+                    return Some(Outcome::Failed {
+                        message: format!(
+                            "unschedulable for {:.0} s: {} (check GPU, CPU and memory requests, node selectors and tolerations)",
+                            since.elapsed().as_secs_f64(),
+                            c.message.clone().unwrap_or_default()
+                        ),
+                        delete: true,
+                        timed_out: false,
+                    });
+                }
+            }
+            None => *pending_since = None,
+        }
+        None
+    }
+}
+
+enum Outcome {
+    Report(TrialReport),
+    Succeeded(Option<String>),
+    Failed { message: String, delete: bool, timed_out: bool },
+}
+
+fn phase(p: &Pod) -> &str {
+    p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+}
+
+fn started_container(p: &Pod) -> bool {
+    p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|cs| cs.first()).and_then(|c| c.state.as_ref()).is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+}
+
+fn termination_message(p: &Pod) -> Option<String> {
+    let cs = p.status.as_ref()?.container_statuses.as_ref()?;
+    let c = cs.iter().find(|c| c.name == manifest::CONTAINER).or(cs.first())?;
+    c.state.as_ref()?.terminated.as_ref()?.message.clone().filter(|m| !m.trim().is_empty())
+}
+
+/// Why a failed pod failed, in words.
+fn pod_failure(p: &Pod) -> String {
+    let status = p.status.as_ref();
+    if status.and_then(|s| s.reason.as_deref()) == Some("Evicted") {
+        return format!("evicted: {}", status.and_then(|s| s.message.clone()).unwrap_or_default());
+    }
+    let terminated = status.and_then(|s| s.container_statuses.as_ref()).and_then(|cs| cs.first()).and_then(|c| c.state.as_ref()).and_then(|s| s.terminated.as_ref());
+    let Some(t) = terminated else {
+        return status.and_then(|s| s.message.clone().or(s.reason.clone())).unwrap_or_default();
+    };
+    let reason = t.reason.clone().unwrap_or_default();
+    if reason == "OOMKilled" {
+        let limit = p.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.resources.as_ref()).and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")).map(|q| q.0.clone());
+        return format!("OOMKilled: the trial ran out of memory{} (raise --memory, or lower the data size)", limit.map(|l| format!(" (limit {l})")).unwrap_or_default());
+    }
+    let message = t.message.clone().filter(|m| !m.trim().is_empty()).map(|m| format!("; log: {}", m.trim())).unwrap_or_default();
+    format!("container exited with code {} ({reason}){message}", t.exit_code)
+}
+
+fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => other.to_string(),
+    }
+}
+
+/// Follows a pod's log, turning objective lines into scores for the monitor. Retries
+/// while the container is being created (the API answers 400 until it runs).
+#[allow(clippy::too_many_arguments)]
+async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objective: String, monitor: Arc<dyn TrialMonitor>, logs: Arc<Mutex<LogState>>, slot: Arc<Slot>) {
+    let params = LogParams { follow: true, container: Some(manifest::CONTAINER.to_string()), ..Default::default() };
+    let mut parser = MetricLines::default();
+    for _attempt in 0..20 {
+        if slot.abandoned.load(Ordering::Relaxed) {
+            return;
+        }
+        let stream = match pods.log_stream(&pod, &params).await {
+            Ok(s) => s,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
+        let mut lines = stream.lines();
+        // A restarted stream replays the log from the start: skip what was read.
+        let already = lock(&logs).lines;
+        let mut seen = 0usize;
+        while let Ok(Some(line)) = lines.try_next().await {
+            seen += 1;
+            if seen <= already {
+                continue;
+            }
+            if slot.abandoned.load(Ordering::Relaxed) {
+                return;
+            }
+            let values = parser.feed(&line);
+            let mut state = lock(&logs);
+            state.lines += 1;
+            state.tail.push(line.chars().take(300).collect());
+            if state.tail.len() > 5 {
+                state.tail.remove(0);
+            }
+            for v in values.into_iter().filter(|v| v.name == objective) {
+                if state.stop_requested {
+                    continue;
+                }
+                state.curve.push((v.step, v.value));
+                drop(state);
+                let control = monitor.report(id, &learner, v.step, v.value);
+                state = lock(&logs);
+                if control == Control::Stop {
+                    state.stop_requested = true;
+                    slot.changed.notify_one();
+                }
+            }
+        }
+        return;
+    }
+}

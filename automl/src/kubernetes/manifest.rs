@@ -1,0 +1,202 @@
+//! The `batch/v1` Job of a trial.
+//!
+//! Every Job carries the `app.kubernetes.io/*` labels plus the experiment and trial ids
+//! (how a restarted controller finds its Jobs again), runs one pod that is never restarted
+//! in place, and runs it locked down: non-root, read-only root filesystem, all capabilities
+//! dropped, no privilege escalation, the runtime's default seccomp profile, no
+//! ServiceAccount token. A scratch `emptyDir` is mounted at `/tmp` for downloads.
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SeccompProfile, SecurityContext, Toleration as K8sToleration, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{labels, DataSource, KubernetesConfig};
+use crate::trial::TrialSpec;
+
+/// Environment variable carrying a built-in trial's [`TrialSpec`] as JSON.
+pub const TRIAL_ENV: &str = "AUTOML_TRIAL";
+/// The trial container's name.
+pub const CONTAINER: &str = "trial";
+/// Where a PVC data volume is mounted when no mount path is given.
+pub const DATA_MOUNT: &str = "/data";
+/// User and group the trial runs as (the image's non-root user).
+pub const RUN_AS: i64 = 65532;
+
+/// The name of trial `trial`'s Job in `experiment`.
+pub fn job_name(experiment: &str, trial: u64) -> String {
+    format!("automl-{experiment}-t{trial}")
+}
+
+/// Labels on a trial's Job and pod.
+pub fn trial_labels(experiment: &str, trial: u64) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "automl".to_string()),
+        ("app.kubernetes.io/component".to_string(), "trial".to_string()),
+        ("app.kubernetes.io/part-of".to_string(), "automl".to_string()),
+        ("app.kubernetes.io/managed-by".to_string(), "automl".to_string()),
+        ("app.kubernetes.io/instance".to_string(), format!("automl-{experiment}")),
+        ("app.kubernetes.io/version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        (labels::EXPERIMENT.to_string(), experiment.to_string()),
+        (labels::TRIAL.to_string(), trial.to_string()),
+    ])
+}
+
+/// What runs in a trial's container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialContainer {
+    /// Image.
+    pub image: String,
+    /// Command (the image's entrypoint when empty).
+    pub command: Vec<String>,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// Where a built-in trial reads its data inside the pod: the PVC path, the URL, or the
+/// controller's own path.
+pub fn data_location(cfg: &KubernetesConfig, local: &std::path::Path) -> String {
+    match &cfg.data {
+        DataSource::Pvc { mount_path, path, .. } => format!("{}/{}", mount_path.trim_end_matches('/'), path.trim_start_matches('/')),
+        DataSource::Url(url) => url.clone(),
+        DataSource::SamePath => std::path::absolute(local).unwrap_or_else(|_| local.to_path_buf()).display().to_string(),
+    }
+}
+
+/// The Job of a built-in trial: `automl trial` with the spec in [`TRIAL_ENV`]. The spec's
+/// data path should already point where the pod finds the data ([`data_location`]).
+pub fn builtin_job(cfg: &KubernetesConfig, namespace: &str, experiment: &str, spec: &TrialSpec) -> Job {
+    let mut command = cfg.command.clone();
+    command.push("trial".to_string());
+    let container = TrialContainer {
+        image: cfg.image.clone(),
+        command,
+        args: Vec::new(),
+        env: vec![(TRIAL_ENV.to_string(), serde_json::to_string(spec).unwrap_or_default())],
+    };
+    let mut job = trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, container);
+    let annotations = job.metadata.annotations.get_or_insert_with(Default::default);
+    annotations.insert("automl.dev/learner".to_string(), spec.learner.clone());
+    job
+}
+
+/// The Job running `container` as trial `trial` of `experiment`.
+pub fn trial_job(cfg: &KubernetesConfig, namespace: &str, experiment: &str, trial: u64, time_limit_s: Option<f64>, container: TrialContainer) -> Job {
+    let labels = trial_labels(experiment, trial);
+    let mut resources = ResourceRequirements::default();
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    if let Some(cpu) = &cfg.cpu {
+        requests.insert("cpu".to_string(), Quantity(cpu.clone()));
+        limits.insert("cpu".to_string(), Quantity(cpu.clone()));
+    }
+    if let Some(memory) = &cfg.memory {
+        requests.insert("memory".to_string(), Quantity(memory.clone()));
+        limits.insert("memory".to_string(), Quantity(memory.clone()));
+    }
+    if cfg.gpus > 0 {
+        limits.insert(cfg.gpu_resource.clone(), Quantity(cfg.gpus.to_string()));
+    }
+    if !requests.is_empty() {
+        resources.requests = Some(requests);
+    }
+    if !limits.is_empty() {
+        resources.limits = Some(limits);
+    }
+    let mut volumes = vec![Volume { name: "scratch".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() }];
+    let mut mounts = vec![VolumeMount { name: "scratch".into(), mount_path: "/tmp".into(), ..Default::default() }];
+    if let DataSource::Pvc { claim, mount_path, .. } = &cfg.data {
+        volumes.push(Volume {
+            name: "data".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: Some(true) }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount { name: "data".into(), mount_path: mount_path.clone(), read_only: Some(true), ..Default::default() });
+    }
+    let mut env: Vec<EnvVar> = container.env.into_iter().map(|(name, value)| EnvVar { name, value: Some(value), ..Default::default() }).collect();
+    env.push(EnvVar { name: "TMPDIR".into(), value: Some("/tmp".into()), ..Default::default() });
+    let container = Container {
+        name: CONTAINER.into(),
+        image: Some(container.image),
+        image_pull_policy: cfg.image_pull_policy.clone(),
+        command: (!container.command.is_empty()).then_some(container.command),
+        args: (!container.args.is_empty()).then_some(container.args),
+        env: Some(env),
+        resources: Some(resources),
+        volume_mounts: Some(mounts),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let tolerations: Vec<K8sToleration> = cfg
+        .tolerations
+        .iter()
+        .map(|t| K8sToleration {
+            key: Some(t.key.clone()),
+            operator: Some(if t.value.is_some() { "Equal" } else { "Exists" }.into()),
+            value: t.value.clone(),
+            effect: t.effect.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let pod = PodSpec {
+        restart_policy: Some("Never".into()),
+        containers: vec![container],
+        volumes: Some(volumes),
+        node_selector: (!cfg.node_selector.is_empty()).then(|| cfg.node_selector.clone()),
+        tolerations: (!tolerations.is_empty()).then_some(tolerations),
+        priority_class_name: cfg.priority_class.clone(),
+        service_account_name: cfg.service_account.clone(),
+        automount_service_account_token: Some(false),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            fs_group: Some(RUN_AS),
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Job {
+        metadata: ObjectMeta { name: Some(job_name(experiment, trial)), namespace: Some(namespace.to_string()), labels: Some(labels.clone()), ..Default::default() },
+        spec: Some(JobSpec {
+            backoff_limit: Some(cfg.backoff_limit),
+            active_deadline_seconds: time_limit_s.map(|t| t.ceil() as i64 + cfg.startup_allowance_s as i64),
+            ttl_seconds_after_finished: Some(cfg.ttl_after_finished_s),
+            template: PodTemplateSpec { metadata: Some(ObjectMeta { labels: Some(labels), ..Default::default() }), spec: Some(pod) },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// Jobs as a multi-document YAML stream (what `--dry-run` prints).
+pub fn to_yaml(jobs: &[Job]) -> Result<String, String> {
+    let mut out = String::new();
+    for job in jobs {
+        // apiVersion and kind come from the type, not the struct; add them explicitly.
+        let mut value = serde_json::to_value(job).map_err(|e| e.to_string())?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("apiVersion".into(), "batch/v1".into());
+            map.insert("kind".into(), "Job".into());
+        }
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(&value).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
+}
