@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # tests need the package's test dependencies. A virtual environment keeps them local.
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q "maturin>=1.9,<2" componentize-py==0.25.1 pytest pandas pyarrow scikit-learn matplotlib nbclient nbformat ipykernel
+.venv/bin/python -m pip install -q "maturin>=1.9,<2" componentize-py==0.25.1 pytest pandas pyarrow scikit-learn matplotlib nbclient nbformat ipykernel kubernetes-validate==1.37.0
 
 # Plugins: the example and hostile guests are built from source for wasm32-wasip2.
 rustup target add wasm32-wasip2
@@ -18,6 +18,9 @@ PATH="$PWD/.venv/bin:$PATH" bash examples/plugins/build-python.sh
 
 # Rust: the engine, the CLI, the plugin host, and (building only) the Python extension.
 cargo test --workspace --locked
+
+# Kubernetes: every manifest we ship or generate, validated offline against the 1.33 schemas.
+AUTOML_BIN="$PWD/target/debug/automl" KUBERNETES_VALIDATE="$PWD/.venv/bin/kubernetes-validate" bash examples/kubernetes/validate.sh
 
 # Python: the package is built with the dev profile here so that it reuses the crates
 # `cargo test` just compiled (dependencies are optimised in that profile too); users'

@@ -522,28 +522,7 @@ impl Experiment {
             None => sha256_file(&path),
         }));
         let out_dir = if dry { None } else { cfg.out.as_ref() };
-        if let Some(out) = out_dir {
-            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-        }
         let mut files = Vec::new();
-        let experiment_id = resume.map_or_else(new_experiment_id, |r| r.experiment.clone());
-        let mut journal = match (out_dir, resume) {
-            (Some(out), None) => {
-                let mut j = Journal::create(out)?;
-                let config = serde_json::to_value(cfg).map_err(|e| Error::Config(format!("cannot record the settings: {e}")))?;
-                j.write(&Entry::Start { version: journal::JOURNAL_VERSION, experiment: experiment_id.clone(), config })?;
-                j.write(&Entry::Session { spent_s: 0.0 })?;
-                files.push(j.path().to_path_buf());
-                Some(j)
-            }
-            (Some(out), Some(r)) => {
-                let mut j = Journal::append(out)?;
-                j.write(&Entry::Session { spent_s: r.spent_s })?;
-                files.push(j.path().to_path_buf());
-                Some(j)
-            }
-            (None, _) => None,
-        };
 
         // Plugins first: a bad plugin file is reported before a long read.
         let mut loaded = Vec::new();
@@ -574,6 +553,28 @@ impl Experiment {
         // Ingest and profile.
         let Ingested { profile, table, target: prepared_target, task, features, n_rows } =
             ingest(&cfg.data, cfg.frame.as_deref(), &cfg.target, cfg.task, &cfg.na_values)?;
+        // Output only once the data is known good: a bad file leaves nothing behind.
+        if let Some(out) = out_dir {
+            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        let experiment_id = resume.map_or_else(new_experiment_id, |r| r.experiment.clone());
+        let mut journal = match (out_dir, resume) {
+            (Some(out), None) => {
+                let mut j = Journal::create(out)?;
+                let config = serde_json::to_value(cfg).map_err(|e| Error::Config(format!("cannot record the settings: {e}")))?;
+                j.write(&Entry::Start { version: journal::JOURNAL_VERSION, experiment: experiment_id.clone(), config })?;
+                j.write(&Entry::Session { spent_s: 0.0 })?;
+                files.push(j.path().to_path_buf());
+                Some(j)
+            }
+            (Some(out), Some(r)) => {
+                let mut j = Journal::append(out)?;
+                j.write(&Entry::Session { spent_s: r.spent_s })?;
+                files.push(j.path().to_path_buf());
+                Some(j)
+            }
+            (None, _) => None,
+        };
         if let Some(out) = out_dir {
             let p = out.join("profile.json");
             write_json(&p, &profile)?;

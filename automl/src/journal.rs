@@ -184,3 +184,53 @@ pub fn read(dir: &Path) -> Result<JournalState> {
     state.torn_tail = torn_tail;
     Ok(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trial::TrialStatus;
+
+    fn result(id: u64) -> TrialResult {
+        TrialResult { id, learner: "gbdt".into(), config: Default::default(), status: TrialStatus::Ok, score: Some(0.5), score_std: None, fold_scores: vec![], curve: vec![], fit_time_s: 1.0, message: None }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_everything_before_it_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut j = Journal::create(dir.path()).expect("create");
+        j.write(&Entry::Start { version: JOURNAL_VERSION, experiment: "abc".into(), config: serde_json::json!({}) }).expect("write");
+        let s = |id: u64| Suggestion { learner: "gbdt".into(), config: Default::default() }.clone().with_id(id);
+        j.write(&Entry::Suggested { trial: 1, suggestion: s(1) }).expect("write");
+        j.write(&Entry::Dispatched { trial: 1, job: "automl-abc-t1".into() }).expect("write");
+        j.write(&Entry::Suggested { trial: 2, suggestion: s(2) }).expect("write");
+        j.write(&Entry::Finished { result: result(1), elapsed_s: 3.5 }).expect("write");
+        drop(j);
+        // A crash in the middle of a write.
+        let path = dir.path().join(JOURNAL_FILE);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str("{\"event\":\"finished\",\"result\":{\"id\":2,");
+        std::fs::write(&path, &text).expect("write");
+        let state = read(dir.path()).expect("read journal");
+        assert!(state.torn_tail);
+        assert_eq!(state.experiment, "abc");
+        assert_eq!(state.trials.len(), 2);
+        assert_eq!(state.trials[0].2.as_deref(), Some("automl-abc-t1"));
+        assert!(state.trials[0].3.is_some() && state.trials[1].3.is_none());
+        assert_eq!(state.spent_s, 3.5);
+        assert!(!state.ended);
+        // Damage before the last line is not a crash: it is refused.
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, format!("{}\ngarbage\n{}\n", lines[..2].join("\n"), lines[2..5].join("\n"))).expect("write");
+        assert!(read(dir.path()).unwrap_err().to_string().contains("line 3 is damaged"));
+    }
+
+    trait WithId {
+        fn with_id(self, id: u64) -> Self;
+    }
+    impl WithId for Suggestion {
+        fn with_id(mut self, id: u64) -> Self {
+            self.config.insert("id".into(), automl_core::space::ParamValue::Int(id as i64));
+            self
+        }
+    }
+}

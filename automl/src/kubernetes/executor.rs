@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use automl_core::learners::Control;
 use automl_core::space::Config;
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use kube::runtime::WatchStreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
@@ -124,7 +125,7 @@ impl KubernetesExecutor {
         // Fail fast on a cluster that cannot be reached or refuses us.
         runtime.block_on(jobs.list(&ListParams::default().labels(&selector).limit(1))).map_err(|e| cluster_error(format!("cannot list Jobs in namespace '{namespace}': {e}")))?;
         let h = Arc::clone(&hub);
-        runtime.spawn(watcher(jobs, watcher::Config::default().labels(&selector)).for_each(move |event| {
+        runtime.spawn(watcher(jobs, watcher::Config::default().labels(&selector)).default_backoff().for_each(move |event| {
             let h = Arc::clone(&h);
             async move {
                 match event {
@@ -147,7 +148,7 @@ impl KubernetesExecutor {
             }
         }));
         let h = Arc::clone(&hub);
-        runtime.spawn(watcher(pods, watcher::Config::default().labels(&selector)).for_each(move |event| {
+        runtime.spawn(watcher(pods, watcher::Config::default().labels(&selector)).default_backoff().for_each(move |event| {
             let h = Arc::clone(&h);
             async move {
                 let (pod, deleted) = match event {
@@ -252,6 +253,13 @@ impl KubernetesExecutor {
     }
 }
 
+/// How often a running trial's state is read directly, besides the watchers.
+const REFRESH: Duration = Duration::from_secs(5);
+
+fn name_selector(job: &str) -> String {
+    format!("batch.kubernetes.io/job-name={job}")
+}
+
 /// A cluster error in this crate's terms.
 pub fn cluster_error(message: String) -> Error {
     Error::Cluster(message)
@@ -332,6 +340,13 @@ impl TrialTask {
             }
         };
         (self.sink)(Event::Dispatched { trial: id, job: name.clone(), adopted });
+        // An adopted Job may have finished long ago: the watchers will not hear of it
+        // again, so read its state now (and now and then, in case a watch missed news).
+        if adopted {
+            self.refresh(&name, id).await;
+        }
+        let mut last_refresh = Instant::now();
+        let mut final_read = false;
 
         let logs = Arc::new(Mutex::new(LogState::default()));
         let mut following: Option<String> = None;
@@ -350,7 +365,14 @@ impl TrialTask {
                 result.message = Some("stopped by the early-stopping rule (Job deleted)".into());
                 return self.finish(result, started);
             }
-            let job = lock(&self.slot.job).clone();
+            let mut job = lock(&self.slot.job).clone();
+            // The Job and pod watches are separate streams: when the Job has finished, read
+            // its pods directly so the outcome does not depend on which news came first.
+            if !final_read && job.as_ref().is_some_and(job_finished) {
+                final_read = true;
+                self.refresh(&name, id).await;
+                job = lock(&self.slot.job).clone();
+            }
             let pods: Vec<Pod> = lock(&self.slot.pods).values().cloned().collect();
             // Follow the log of the newest pod once its container has started.
             if let Some(pod) = pods.iter().filter(|p| started_container(p)).max_by_key(|p| p.metadata.creation_timestamp.clone()) {
@@ -404,6 +426,29 @@ impl TrialTask {
             }
             // Wait for news; wake up now and then for the unschedulable clock.
             let _ = tokio::time::timeout(Duration::from_millis(500), self.slot.changed.notified()).await;
+            if last_refresh.elapsed() >= REFRESH {
+                self.refresh(&name, id).await;
+                last_refresh = Instant::now();
+            }
+        }
+    }
+
+    /// Reads the Job and its pods directly (not from the watchers).
+    async fn refresh(&self, name: &str, id: u64) {
+        match self.jobs.get_opt(name).await {
+            Ok(Some(job)) => *lock(&self.slot.job) = Some(job),
+            Ok(None) => self.slot.job_gone.store(true, Ordering::Relaxed),
+            Err(_) => return,
+        }
+        let selector = format!("{}={id},{}", labels::TRIAL, name_selector(name));
+        if let Ok(list) = self.pods.list(&ListParams::default().labels(&selector)).await {
+            let mut pods = lock(&self.slot.pods);
+            pods.clear();
+            for p in list.items {
+                if let Some(n) = p.metadata.name.clone() {
+                    pods.insert(n, p);
+                }
+            }
         }
     }
 
@@ -493,6 +538,10 @@ enum Outcome {
     Report(TrialReport),
     Succeeded(Option<String>),
     Failed { message: String, delete: bool, timed_out: bool },
+}
+
+fn job_finished(job: &Job) -> bool {
+    job.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"))
 }
 
 fn phase(p: &Pod) -> &str {

@@ -1,6 +1,8 @@
 //! Integration tests of the `automl` crate: the library API and the CLI end to end.
 mod cli;
+mod fake_apiserver;
 mod plugins;
+mod kubernetes;
 mod library;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,341 @@
+//! The Kubernetes executor against the in-process API server over real HTTP: built-in
+//! trials run by the real `automl trial` binary (the fake kubelet runs the container's
+//! command as a process), early stopping by deleting the Job, failures with their reasons,
+//! custom trials, a controller killed with SIGKILL and resumed, Ctrl-C, throttling and
+//! cut watches.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automl::core::learners::Control;
+use automl::kubernetes::executor::{Event, KubernetesExecutor, Launch};
+use automl::kubernetes::fake::{Exit, FakeApiServer, Kubelet, PodScript, Schedule};
+use automl::kubernetes::manifest::{trial_job, TrialContainer};
+use automl::kubernetes::KubernetesConfig;
+use automl::trial::{TrialMonitor, TrialResult, TrialStatus};
+
+use super::example;
+
+const NS: &str = "automl-test";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_automl")
+}
+
+/// A trial command that waits `delay` seconds before running `automl`, so a test can act
+/// while trials run.
+fn slow_trial_command(dir: &Path, delay: f64) -> PathBuf {
+    let p = dir.join("slow-automl.sh");
+    std::fs::write(&p, format!("#!/bin/sh\nsleep {delay}\nexec {} \"$@\"\n", bin())).expect("write script");
+    let mut perm = std::fs::metadata(&p).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&p, perm).expect("chmod");
+    p
+}
+
+fn process_server() -> FakeApiServer {
+    FakeApiServer::start(Kubelet::Process { extra_env: Vec::new() }).expect("start the API server")
+}
+
+/// `automl ARGS` with KUBECONFIG pointing at `server` and trials running `command`.
+fn automl(server: &FakeApiServer, dir: &Path, command: &Path, args: &[&str]) -> Command {
+    let kubeconfig = dir.join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig, NS).expect("kubeconfig");
+    let mut c = Command::new(bin());
+    c.args(args).env("KUBECONFIG", &kubeconfig).env("AUTOML_TRIAL_COMMAND", command).env_remove("KUBERNETES_SERVICE_HOST");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn journal_events(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("journal.jsonl")).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+fn count(events: &[serde_json::Value], kind: &str) -> usize {
+    events.iter().filter(|e| e["event"] == kind).count()
+}
+
+#[test]
+fn builtin_trials_run_as_jobs_and_report_through_termination_messages() {
+    let server = process_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let data = example("penguins.csv");
+    let o = automl(&server, dir.path(), Path::new(bin()), &["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "4", "--concurrency", "2", "--time-budget", "0", "--cpu", "1", "--memory", "1Gi", "--out", out.to_str().expect("utf-8"), "--json", "-q"])
+        .output()
+        .expect("run automl");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json summary");
+    let board = summary["leaderboard"].as_array().expect("leaderboard");
+    assert_eq!(board.len(), 4, "{summary}");
+    assert!(board.iter().any(|t| t["status"] == "ok" && t["score"].is_number()), "{summary}");
+    assert_eq!(server.jobs_created(), 4);
+    // Every Job: labelled, locked down, the trial spec in its environment.
+    for job in server.jobs(NS) {
+        let labels = job.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(labels.get("app.kubernetes.io/managed-by").map(String::as_str), Some("automl"));
+        assert!(labels.contains_key("automl.dev/experiment") && labels.contains_key("automl.dev/trial"));
+        let pod = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec");
+        let c = &pod.containers[0];
+        let sc = c.security_context.as_ref().expect("security context");
+        assert_eq!((sc.read_only_root_filesystem, sc.run_as_non_root, sc.allow_privilege_escalation), (Some(true), Some(true), Some(false)));
+        assert_eq!(sc.capabilities.as_ref().and_then(|c| c.drop.clone()), Some(vec!["ALL".to_string()]));
+        assert!(c.env.iter().flatten().any(|e| e.name == "AUTOML_TRIAL"));
+        assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    }
+    // The journal recorded each step, and the model was refit here.
+    let events = journal_events(&out);
+    assert_eq!((count(&events, "suggested"), count(&events, "dispatched"), count(&events, "finished")), (4, 4, 4), "{events:?}");
+    assert!(out.join("model.automl").exists());
+    // The model predicts like a local one.
+    let p = Command::new(bin()).args(["predict", "-m", out.join("model.automl").to_str().expect("utf-8"), data.to_str().expect("utf-8")]).output().expect("predict");
+    assert!(p.status.success(), "{}", text(&p));
+}
+
+/// Runs one launch on the executor against `server`, answering every score with `answer`.
+fn run_one(server: &FakeApiServer, cfg: KubernetesConfig, container: TrialContainer, time_limit: Option<f64>, answer: fn(usize) -> Control) -> TrialResult {
+    struct M(fn(usize) -> Control, Mutex<usize>);
+    impl TrialMonitor for M {
+        fn report(&self, _t: u64, _l: &str, _s: usize, _v: f64) -> Control {
+            let mut n = self.1.lock().expect("lock");
+            *n += 1;
+            (self.0)(*n)
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let config = kube::Config::new(server.url().parse().expect("url"));
+    let ex = KubernetesExecutor::with_kube_client(config, KubernetesConfig { namespace: Some(NS.into()), ..cfg }, "exp1", move |e| {
+        let _ = tx.lock().expect("lock").send(e);
+    })
+    .expect("executor");
+    let job = trial_job(ex.config(), NS, "exp1", 1, time_limit, container);
+    ex.launch(Launch { id: 1, learner: "custom".into(), config: Default::default(), objective: "accuracy".into(), job, adopt_only: false }, Arc::new(M(answer, Mutex::new(0))));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Event::Finished(r)) => return r,
+            Ok(Event::Dispatched { .. }) => {}
+            Err(e) => panic!("no result: {e}"),
+        }
+    }
+}
+
+fn scripted(script: impl Fn() -> PodScript + Send + Sync + 'static) -> FakeApiServer {
+    FakeApiServer::start(Kubelet::Scripted(Arc::new(move |_job, _pod| script()))).expect("start")
+}
+
+fn container() -> TrialContainer {
+    TrialContainer { image: "example.com/train:1".into(), command: vec!["train".into()], args: vec![], env: vec![] }
+}
+
+fn logs(lines: &[&str]) -> Vec<(Duration, String)> {
+    lines.iter().map(|l| (Duration::from_millis(20), l.to_string())).collect()
+}
+
+#[test]
+fn a_custom_trial_is_scored_by_its_last_logged_value() {
+    let server = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["epoch 1", "accuracy=0.5", "accuracy = 0.75 loss=0.3"]), exit: Exit::Succeeded { message: None } });
+    let r = run_one(&server, KubernetesConfig::default(), container(), None, |_| Control::Continue);
+    assert_eq!(r.status, TrialStatus::Ok, "{r:?}");
+    assert_eq!(r.score, Some(0.75));
+    assert_eq!(r.curve, vec![(1, 0.5), (2, 0.75)]);
+}
+
+#[test]
+fn an_early_stopped_trial_has_its_job_and_pods_deleted() {
+    let server = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.1", "accuracy=0.2", "accuracy=0.3", "accuracy=0.4"]), exit: Exit::Hang });
+    let r = run_one(&server, KubernetesConfig::default(), container(), None, |n| if n >= 2 { Control::Stop } else { Control::Continue });
+    assert_eq!(r.status, TrialStatus::EarlyStopped, "{r:?}");
+    assert_eq!(r.score, Some(0.2));
+    // Background propagation: the pods go with the Job.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (!server.jobs(NS).is_empty() || !server.pods(NS).is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.jobs(NS).is_empty() && server.pods(NS).is_empty(), "left: {} jobs, {} pods", server.jobs(NS).len(), server.pods(NS).len());
+}
+
+#[test]
+fn failures_are_recorded_with_their_reasons() {
+    let oom = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.1"]), exit: Exit::Failed { code: 137, reason: "OOMKilled".into(), message: None } });
+    let r = run_one(&oom, KubernetesConfig { memory: Some("1Gi".into()), ..Default::default() }, container(), None, |_| Control::Continue);
+    assert_eq!(r.status, TrialStatus::Failed);
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("OOMKilled") && m.contains("1Gi")), "{r:?}");
+
+    let pull = scripted(|| PodScript { schedule: Schedule::ImagePullError, logs: vec![], exit: Exit::Hang });
+    let r = run_one(&pull, KubernetesConfig::default(), container(), None, |_| Control::Continue);
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("ImagePull") || m.contains("ErrImagePull")), "{r:?}");
+
+    let never = scripted(|| PodScript { schedule: Schedule::Never, logs: vec![], exit: Exit::Hang });
+    let r = run_one(&never, KubernetesConfig { unschedulable_timeout_s: 1, ..Default::default() }, container(), None, |_| Control::Continue);
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("unschedulable")), "{r:?}");
+    assert!(never.jobs(NS).is_empty() || never.jobs(NS).iter().all(|j| j.metadata.deletion_timestamp.is_some()), "an unschedulable trial's Job is deleted");
+
+    let slow = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.1"]), exit: Exit::Hang });
+    let r = run_one(&slow, KubernetesConfig { startup_allowance_s: 0, ..Default::default() }, container(), Some(1.0), |_| Control::Continue);
+    assert_eq!(r.status, TrialStatus::TimedOut, "{r:?}");
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("activeDeadlineSeconds")), "{r:?}");
+}
+
+#[test]
+fn an_evicted_pod_fails_its_trial_with_the_reason() {
+    let server = Arc::new(scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.1"]), exit: Exit::Hang }));
+    let s = Arc::clone(&server);
+    let evictor = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(pod) = s.pods(NS).into_iter().find(|p| p.status.as_ref().and_then(|st| st.phase.as_deref()) == Some("Running")) {
+                std::thread::sleep(Duration::from_millis(100));
+                s.evict_pod(NS, pod.metadata.name.as_deref().unwrap_or_default());
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let r = run_one(&server, KubernetesConfig::default(), container(), None, |_| Control::Continue);
+    evictor.join().expect("evictor");
+    assert_eq!(r.status, TrialStatus::Failed);
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("evicted")), "{r:?}");
+}
+
+#[test]
+fn a_killed_controller_resumes_without_dispatching_twice_or_losing_results() {
+    let server = process_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let slow = slow_trial_command(dir.path(), 0.7);
+    let data = example("penguins.csv");
+    let args = ["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "6", "--concurrency", "2", "--time-budget", "0", "--learners", "logistic,naive_bayes,gbdt", "--out", out.to_str().expect("utf-8"), "-q"];
+    let mut child = automl(&server, dir.path(), &slow, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    // Kill it (SIGKILL) once a trial has finished and others are dispatched.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = journal_events(&out);
+        if count(&events, "finished") >= 1 && count(&events, "dispatched") > count(&events, "finished") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {events:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let before = journal_events(&out);
+    let finished_before = count(&before, "finished");
+    assert!(finished_before < 6);
+    // The cluster goes on without its controller; then the controller comes back.
+    let o = automl(&server, dir.path(), &slow, &["resume", out.to_str().expect("utf-8"), "--json", "-q"]).output().expect("resume");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let board = summary["leaderboard"].as_array().expect("leaderboard");
+    assert_eq!(board.len(), 6, "{summary}");
+    let mut ids: Vec<u64> = board.iter().map(|t| t["trial"].as_u64().expect("trial id")).collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3, 4, 5, 6]);
+    // Each trial had exactly one Job: adopted after the restart, never created twice.
+    assert_eq!(server.jobs_created(), 6, "Jobs created");
+    let after = journal_events(&out);
+    assert_eq!(count(&after, "finished"), 6, "{after:?}");
+    assert!(out.join("model.automl").exists());
+}
+
+#[test]
+fn ctrl_c_deletes_running_jobs_and_keeps_the_leaderboard() {
+    let server = process_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let slow = slow_trial_command(dir.path(), 3.0);
+    let data = example("penguins.csv");
+    let child = automl(&server, dir.path(), &slow, &["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "20", "--concurrency", "2", "--time-budget", "0", "--out", out.to_str().expect("utf-8"), "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&journal_events(&out), "dispatched") < 2 {
+        assert!(Instant::now() < deadline, "no dispatch");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    assert!(status.success());
+    let waited = Instant::now();
+    let o = child.wait_with_output().expect("wait");
+    assert!(waited.elapsed() < Duration::from_secs(20));
+    // Nothing succeeded before the interrupt, so the run reports that (exit 5), with the
+    // leaderboard written and the Jobs gone.
+    assert!(matches!(o.status.code(), Some(0) | Some(5)), "{}", text(&o));
+    assert!(out.join("leaderboard.csv").exists());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.jobs(NS).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.jobs(NS).is_empty(), "Jobs left after Ctrl-C: {}", server.jobs(NS).len());
+}
+
+#[test]
+fn throttling_and_cut_watches_do_not_lose_trials() {
+    let server = Arc::new(process_server());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let slow = slow_trial_command(dir.path(), 0.3);
+    server.throttle_next(3, 1);
+    let s = Arc::clone(&server);
+    let disturber = std::thread::spawn(move || {
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(400));
+            s.compact();
+            s.cut_watches();
+        }
+    });
+    let data = example("penguins.csv");
+    let o = automl(&server, dir.path(), &slow, &["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "5", "--concurrency", "2", "--time-budget", "0", "--learners", "logistic,naive_bayes", "--out", out.to_str().expect("utf-8"), "--json", "-q"]).output().expect("run");
+    disturber.join().expect("disturber");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(summary["leaderboard"].as_array().map(Vec::len), Some(5), "{summary}");
+    assert_eq!(server.jobs_created(), 5);
+    assert!(server.requests().iter().any(|r| r.status == 429), "the server throttled");
+}
+
+#[test]
+fn an_unreachable_cluster_is_exit_code_7() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    // A port nothing listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n")).expect("write");
+    let data = example("penguins.csv");
+    let o = Command::new(bin()).args(["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "1", "--out", dir.path().join("o").to_str().expect("utf-8"), "-q"]).env("KUBECONFIG", &kubeconfig).output().expect("run");
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Kubernetes"), "{}", text(&o));
+}
+
+/// On a real cluster (kind, k3s): custom trials of a public busybox image that prints its
+/// parameter as the objective. Needs a kubeconfig and the namespace of
+/// examples/kubernetes/namespace.yaml; run with
+/// `cargo test -p automl --test it -- --ignored real_cluster`.
+#[test]
+#[ignore = "needs a real cluster: see the README's Kubernetes section"]
+fn real_cluster_custom_trials_run_as_jobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        "name: echo\nobjective: { metric: accuracy, direction: maximize }\nparameters:\n  x: { type: float, min: 0.0, max: 1.0 }\ntrial:\n  image: busybox:1.36\n  command: [sh, -c, 'echo accuracy=${x}']\nmax_trials: 3\nconcurrency: 3\n",
+    )
+    .expect("write spec");
+    let namespace = std::env::var("AUTOML_TEST_NAMESPACE").unwrap_or_else(|_| "automl".into());
+    let out = dir.path().join("out");
+    let o = Command::new(bin()).args(["run", "--spec", spec.to_str().expect("utf-8"), "--namespace", &namespace, "--out", out.to_str().expect("utf-8"), "--json"]).output().expect("run");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let board = summary["leaderboard"].as_array().expect("leaderboard");
+    assert_eq!(board.len(), 3);
+    assert!(board.iter().all(|t| t["status"] == "ok" && t["score"].is_number()), "{summary}");
+}

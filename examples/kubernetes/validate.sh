@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Validates every manifest we ship or generate against the Kubernetes 1.33 schemas, offline,
+# with kubernetes-validate --strict (unknown fields are errors):
+#   examples/kubernetes/*.yaml, and the Jobs `automl run --dry-run` prints for built-in
+#   trials (with every scheduling and resource flag) and for the custom-trial spec.
+# Usage: AUTOML_BIN=target/debug/automl bash examples/kubernetes/validate.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin="${AUTOML_BIN:-target/debug/automl}"
+validate="${KUBERNETES_VALIDATE:-kubernetes-validate}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+"$bin" run examples/data/penguins.csv -t species --executor kubernetes --dry-run --concurrency 2 \
+  --gpus 1 --cpu 2 --memory 4Gi --node-selector nvidia.com/gpu.present=true \
+  --toleration nvidia.com/gpu:NoSchedule --toleration dedicated=ml:NoExecute \
+  --priority-class high --service-account trials --data-pvc automl-data --namespace automl > "$tmp/builtin-pvc.yaml"
+"$bin" run examples/data/titanic.csv -t survived --executor kubernetes --dry-run --concurrency 1 \
+  --data-url https://example.com/titanic.csv --image-pull-policy IfNotPresent > "$tmp/builtin-url.yaml"
+"$bin" run --spec examples/kubernetes/gpu-experiment.yaml --dry-run --gpus 1 --namespace automl > "$tmp/custom.yaml"
+"$validate" -k 1.33.0 --strict examples/kubernetes/*.yaml "$tmp"/*.yaml
+echo "validate: all manifests passed"
