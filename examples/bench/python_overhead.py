@@ -23,7 +23,7 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = ROOT / "target" / "release" / "automl"
+BIN = pathlib.Path(os.environ.get("AUTOML_BIN", ROOT / "target" / "release" / "automl"))
 
 
 def vm(key: str) -> float:
