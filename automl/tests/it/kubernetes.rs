@@ -339,3 +339,31 @@ fn real_cluster_custom_trials_run_as_jobs() {
     assert_eq!(board.len(), 3);
     assert!(board.iter().all(|t| t["status"] == "ok" && t["score"].is_number()), "{summary}");
 }
+
+#[test]
+fn a_custom_spec_tunes_the_users_image_until_its_goal() {
+    // The "image" prints accuracy = its x argument: the search should find large x.
+    let server = FakeApiServer::start(Kubelet::scripted(|job, _pod| {
+        let args = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|p| p.containers[0].args.clone()).unwrap_or_default();
+        let x = args.iter().find_map(|a| a.strip_prefix("--x=")).unwrap_or("0").to_string();
+        PodScript { schedule: Schedule::After(Duration::from_millis(5)), logs: vec![(Duration::from_millis(5), format!("epoch=1 accuracy={x}"))], exit: Exit::Succeeded { message: None } }
+    }))
+    .expect("start");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, "name: echo\nobjective: { metric: accuracy, direction: maximize, goal: 0.97 }\nparameters:\n  x: { type: float, min: 0.0, max: 1.0 }\ntrial:\n  image: example.com/echo:1\n  args: ['--x=${x}']\nmax_trials: 60\nconcurrency: 3\nearly_stopping: false\n").expect("spec");
+    let out = dir.path().join("out");
+    let o = automl(&server, dir.path(), Path::new("unused"), &["run", "--spec", spec.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--json"]).output().expect("run");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let board = summary["leaderboard"].as_array().expect("leaderboard");
+    let best = board[0]["score"].as_f64().expect("score");
+    assert!(best >= 0.97, "{summary}");
+    assert_eq!(summary["stop_reason"], "target_score", "{summary}");
+    assert!(board.len() < 60, "stopped at the goal: {} trials", board.len());
+    // The placeholder was filled per trial.
+    let job = &server.jobs(NS)[0];
+    let args = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|p| p.containers[0].args.clone()).unwrap_or_default();
+    assert!(args[0].starts_with("--x=") && !args[0].contains("${"), "{args:?}");
+    assert!(out.join("leaderboard.csv").exists() && out.join("journal.jsonl").exists());
+}
