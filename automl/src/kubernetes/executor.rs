@@ -74,6 +74,10 @@ pub struct KubernetesExecutor {
 #[derive(Default)]
 struct Hub {
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
+    /// Creates in flight: shutdown waits for them, so no Job appears after it.
+    creating: std::sync::atomic::AtomicUsize,
+    /// Jobs given up on; deleted again at shutdown in case a create raced the delete.
+    abandoned: Mutex<Vec<String>>,
 }
 
 #[derive(Default)]
@@ -212,11 +216,12 @@ impl KubernetesExecutor {
     /// Gives up on a trial: its Job is deleted (pods included) and no result is sent.
     pub fn abandon(&self, id: u64) {
         if let Some(slot) = lock(&self.hub.slots).remove(&id) {
-            slot.abandoned.store(true, Ordering::Relaxed);
+            slot.abandoned.store(true, Ordering::SeqCst);
             slot.changed.notify_one();
         }
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
         let name = manifest::job_name(&self.experiment, id);
+        lock(&self.hub.abandoned).push(name.clone());
         self.runtime.spawn(async move { delete_job(&jobs, &name).await });
     }
 
@@ -230,19 +235,26 @@ impl KubernetesExecutor {
     /// accepted. Returns how many were deleted.
     pub fn shutdown(&self, keep_jobs: bool) -> Result<usize> {
         let ids: Vec<u64> = lock(&self.hub.slots).drain().map(|(id, slot)| {
-            slot.abandoned.store(true, Ordering::Relaxed);
+            slot.abandoned.store(true, Ordering::SeqCst);
             slot.changed.notify_one();
             id
         }).collect();
         if keep_jobs {
             return Ok(0);
         }
+        // A create still in flight would make its Job after the deletes below.
+        let waited = Instant::now();
+        while self.hub.creating.load(Ordering::SeqCst) > 0 && waited.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
         let names: Vec<String> = ids.iter().map(|&id| manifest::job_name(&self.experiment, id)).collect();
+        let again: Vec<String> = lock(&self.hub.abandoned).drain(..).collect();
         self.runtime.block_on(async {
             let deletes = names.iter().map(|n| delete_job(&jobs, n));
             let done = futures::future::join_all(deletes).await;
-            Ok(done.into_iter().filter(|d| *d).count())
+            futures::future::join_all(again.iter().map(|n| delete_job(&jobs, n))).await;
+            Ok(done.into_iter().filter(|d| *d).count() + again.len())
         })
     }
 
@@ -327,7 +339,14 @@ impl TrialTask {
                 }
             }
         } else {
-            match self.jobs.create(&PostParams::default(), &launch.job).await {
+            self.hub.creating.fetch_add(1, Ordering::SeqCst);
+            if self.slot.abandoned.load(Ordering::SeqCst) {
+                self.hub.creating.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
+            let created = self.jobs.create(&PostParams::default(), &launch.job).await;
+            self.hub.creating.fetch_sub(1, Ordering::SeqCst);
+            match created {
                 Ok(job) => {
                     *lock(&self.slot.job) = Some(job);
                     false
