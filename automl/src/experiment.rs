@@ -1061,18 +1061,7 @@ impl Experiment {
 const TRIAL_GRACE_S: f64 = 1.0;
 
 fn abandoned_result(id: u64, s: Suggestion, started: Instant, message: String) -> TrialResult {
-    TrialResult {
-        id,
-        learner: s.learner,
-        config: s.config,
-        status: TrialStatus::TimedOut,
-        score: None,
-        score_std: None,
-        fold_scores: Vec::new(),
-        curve: Vec::new(),
-        fit_time_s: started.elapsed().as_secs_f64(),
-        message: Some(message),
-    }
+    TrialResult::ended(id, s.learner, s.config, TrialStatus::TimedOut, started.elapsed().as_secs_f64(), Some(message))
 }
 
 fn refit(best: &TrialResult, data: &ExperimentData, rows: &[usize], deadline: Option<Instant>, seed: u64) -> Result<(Pipeline, automl_core::learners::FittedModel, Vec<crate::plugins::StoredPreprocessor>)> {

@@ -569,17 +569,8 @@ fn trial(a: TrialArgs) -> anyhow::Result<()> {
         let _ = out.flush();
     });
     // Whatever happened, the controller gets a report naming it.
-    let result = outcome.unwrap_or_else(|e| automl::trial::TrialResult {
-        id: spec.id,
-        learner: spec.learner.clone(),
-        config: spec.config.clone(),
-        status: automl::trial::TrialStatus::Failed,
-        score: None,
-        score_std: None,
-        fold_scores: Vec::new(),
-        curve: Vec::new(),
-        fit_time_s: started.elapsed().as_secs_f64(),
-        message: Some(e.to_string()),
+    let result = outcome.unwrap_or_else(|e| {
+        automl::trial::TrialResult::ended(spec.id, spec.learner.clone(), spec.config.clone(), automl::trial::TrialStatus::Failed, started.elapsed().as_secs_f64(), Some(e.to_string()))
     });
     let report = TrialReport::from_result(&result);
     if let Some(score) = result.score {

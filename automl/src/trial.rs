@@ -166,6 +166,13 @@ pub struct TrialResult {
     pub message: Option<String>,
 }
 
+impl TrialResult {
+    /// A result with no scores yet: `status`, time spent and why.
+    pub fn ended(id: u64, learner: String, config: Config, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
+        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), fit_time_s, message }
+    }
+}
+
 /// Receives a trial's intermediate scores and decides whether it goes on.
 pub trait TrialMonitor: Send + Sync {
     /// Score of `trial` (of `learner`) at `step`; answer [`Control::Stop`] to end it early.
@@ -331,18 +338,7 @@ impl ExperimentData {
 /// validation rows with `metric`. Never panics: failures come back as a failed result.
 pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monitor: &dyn TrialMonitor) -> TrialResult {
     let start = Instant::now();
-    let mut result = TrialResult {
-        id: spec.id,
-        learner: spec.learner.clone(),
-        config: spec.config.clone(),
-        status: TrialStatus::Ok,
-        score: None,
-        score_std: None,
-        fold_scores: Vec::new(),
-        curve: Vec::new(),
-        fit_time_s: 0.0,
-        message: None,
-    };
+    let mut result = TrialResult::ended(spec.id, spec.learner.clone(), spec.config.clone(), TrialStatus::Ok, 0.0, None);
     let outcome = run_folds(spec, data, metric, monitor, start, &mut result);
     if let Err(e) = outcome {
         result.status = TrialStatus::Failed;

@@ -310,18 +310,7 @@ impl TrialTask {
         let started = Instant::now();
         let id = launch.id;
         let name = launch.job.metadata.name.clone().unwrap_or_default();
-        let mut result = TrialResult {
-            id,
-            learner: launch.learner.clone(),
-            config: launch.config.clone(),
-            status: TrialStatus::Failed,
-            score: None,
-            score_std: None,
-            fold_scores: Vec::new(),
-            curve: Vec::new(),
-            fit_time_s: 0.0,
-            message: None,
-        };
+        let mut result = TrialResult::ended(id, launch.learner.clone(), launch.config.clone(), TrialStatus::Failed, 0.0, None);
         // Create, or adopt the Job made before a restart.
         let adopted = if launch.adopt_only {
             match self.jobs.get_opt(&name).await {

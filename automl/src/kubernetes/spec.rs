@@ -370,6 +370,8 @@ pub fn run_custom(spec: &ExperimentSpec, kube: KubernetesConfig, out: &Path, can
     let mut history: Vec<(Vec<f64>, f64)> = Vec::new();
     let mut results: Vec<TrialResult> = Vec::new();
     let mut running: HashMap<u64, Instant> = HashMap::new();
+    // Each running trial's configuration, for the record of one cut off by the budget.
+    let mut configs: HashMap<u64, Config> = HashMap::new();
     let mut next_id = 1u64;
     let mut notes = Vec::new();
     let mut stop: Option<StopReason> = None;
@@ -398,6 +400,7 @@ pub fn run_custom(spec: &ExperimentSpec, kube: KubernetesConfig, out: &Path, can
                 }
                 None => {
                     running.insert(*id, Instant::now());
+                    configs.insert(*id, suggestion.config.clone());
                     launch(*id, &suggestion.config, job.is_some());
                 }
             }
@@ -426,6 +429,7 @@ pub fn run_custom(spec: &ExperimentSpec, kube: KubernetesConfig, out: &Path, can
             let config = space.from_unit(&unit);
             journal.write(&Entry::Suggested { trial: next_id, suggestion: Suggestion { learner: spec.name.clone(), config: config.clone() } })?;
             running.insert(next_id, Instant::now());
+            configs.insert(next_id, config.clone());
             launch(next_id, &config, false);
             next_id += 1;
         }
@@ -442,6 +446,7 @@ pub fn run_custom(spec: &ExperimentSpec, kube: KubernetesConfig, out: &Path, can
                 if running.remove(&r.id).is_none() {
                     continue;
                 }
+                configs.remove(&r.id);
                 monitor.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&r.id);
                 journal.write(&Entry::Finished { result: r.clone(), elapsed_s: spent_before + start.elapsed().as_secs_f64() })?;
                 let mut line = serde_json::to_vec(&r).unwrap_or_default();
@@ -458,18 +463,8 @@ pub fn run_custom(spec: &ExperimentSpec, kube: KubernetesConfig, out: &Path, can
                     stop.get_or_insert(if interrupted { StopReason::Interrupted } else { StopReason::TimeBudget });
                     for (id, started) in running.drain() {
                         let why = if interrupted { "still running when the run was interrupted" } else { "still running when the time budget ran out" };
-                        let r = TrialResult {
-                            id,
-                            learner: spec.name.clone(),
-                            config: Config::new(),
-                            status: TrialStatus::TimedOut,
-                            score: None,
-                            score_std: None,
-                            fold_scores: Vec::new(),
-                            curve: Vec::new(),
-                            fit_time_s: started.elapsed().as_secs_f64(),
-                            message: Some(why.into()),
-                        };
+                        let config = configs.remove(&id).unwrap_or_default();
+                        let r = TrialResult::ended(id, spec.name.clone(), config, TrialStatus::TimedOut, started.elapsed().as_secs_f64(), Some(why.into()));
                         journal.write(&Entry::Finished { result: r.clone(), elapsed_s: spent_before + start.elapsed().as_secs_f64() })?;
                         results.push(r);
                     }
