@@ -14,6 +14,13 @@ pub enum Prediction {
     Values(Array1<f64>),
 }
 
+/// Index of the largest of `values` (the first on ties; NaN never wins; 0 when empty or
+/// all NaN): the predicted class of one row of probabilities.
+#[inline]
+pub fn argmax(values: impl IntoIterator<Item = f64>) -> usize {
+    values.into_iter().enumerate().fold((0, f64::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best }).0
+}
+
 impl Prediction {
     /// Number of rows.
     pub fn len(&self) -> usize {
@@ -26,14 +33,13 @@ impl Prediction {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Most probable class of each row (classification).
+    /// Most probable class of each row (classification), by [`argmax`].
     pub fn classes(&self) -> Vec<usize> {
         match self {
-            Prediction::Classes(p) => p
-                .rows()
-                .into_iter()
-                .map(|r| r.iter().enumerate().fold((0, f64::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0)
-                .collect(),
+            Prediction::Classes(p) => match p.as_slice() {
+                Some(contiguous) => contiguous.chunks_exact(p.ncols().max(1)).map(|r| argmax(r.iter().copied())).collect(),
+                None => p.rows().into_iter().map(|r| argmax(r.iter().copied())).collect(),
+            },
             Prediction::Values(v) => v.iter().map(|x| x.round().max(0.0) as usize).collect(),
         }
     }

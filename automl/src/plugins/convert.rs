@@ -4,10 +4,28 @@ use automl_core::data::{Column, StrColumn, Table};
 
 use super::bindings::preprocessor::automl::plugins::types::{Column as WitColumn, Dtype, Table as WitTable};
 
-fn f64_bytes(values: impl Iterator<Item = f64>, n: usize) -> Vec<u8> {
+/// Little-endian bytes of `n` f64s from an iterator.
+pub fn f64_bytes(values: impl Iterator<Item = f64>, n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 8);
     values.for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     out
+}
+
+/// `values` collected into `buf` (cleared first, its capacity kept).
+pub fn f64s_into(buf: &mut Vec<f64>, values: impl Iterator<Item = f64>) -> &[f64] {
+    buf.clear();
+    buf.extend(values);
+    buf
+}
+
+/// `values` as little-endian bytes: a view of the same memory on a little-endian host,
+/// else encoded.
+pub fn le_bytes(values: &[f64]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        std::borrow::Cow::Borrowed(bytemuck::cast_slice(values))
+    } else {
+        std::borrow::Cow::Owned(bytes_of(values))
+    }
 }
 
 /// Little-endian bytes of f64s.

@@ -1,10 +1,11 @@
 //! The three kinds of plugin as engine types: a preprocessing step, a [`Metric`], and a
-//! stopping rule. Each call runs in a fresh sandboxed store (see `sandbox`).
+//! stopping rule. Calls run in sandboxed instances (see `sandbox`) that are kept warm and
+//! reused until one fails: a trap, a deadline or the memory cap discards the instance.
 use automl_core::data::Table;
 use automl_core::metrics::{Direction, Metric, Prediction};
 use automl_core::task::{Target, Task};
 use serde::{Deserialize, Serialize};
-use wasmtime::component::InstancePre;
+use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, InstancePre, Lower};
 use wasmtime::Store;
 
 use super::bindings::{metric as m, preprocessor as p, stopping as s};
@@ -28,7 +29,43 @@ impl KindPre {
             PluginKind::StoppingRule => KindPre::Stopping(s::StoppingRulePluginPre::new(pre)?),
         })
     }
+
+    fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<KindInstance> {
+        Ok(match self {
+            KindPre::Preprocessor(pre) => KindInstance::Preprocessor(pre.instantiate(store)?),
+            KindPre::Metric(pre) => {
+                // The raw instance too: `score` is called with borrowed buffers (see `WirePredictions`).
+                let instance = pre.instance_pre().instantiate(&mut *store)?;
+                KindInstance::Metric(m::MetricPlugin::new(&mut *store, &instance)?, instance)
+            }
+            KindPre::Stopping(pre) => KindInstance::Stopping(pre.instantiate(store)?),
+        })
+    }
 }
+
+/// An instance of a plugin, typed by its world.
+enum KindInstance {
+    Preprocessor(p::PreprocessorPlugin),
+    Metric(m::MetricPlugin, Instance),
+    Stopping(s::StoppingRulePlugin),
+}
+
+/// A live instance and its store, kept between calls. Plugins must not rely on state
+/// surviving between calls, nor on it being lost: the host may reuse an instance or start
+/// a fresh one at any call.
+pub(super) struct Warm {
+    store: Store<HostState>,
+    instance: KindInstance,
+}
+
+/// A call on an instance of another kind (the kind wrappers check it at construction, so
+/// this is not expected).
+fn other_kind() -> wasmtime::Error {
+    wasmtime::Error::msg("the plugin's instance is of another kind")
+}
+
+/// Most idle instances kept per plugin (one per concurrent caller is all that is reused).
+const MAX_WARM: usize = 8;
 
 macro_rules! info_from {
     ($module:ident, $info:expr) => {{
@@ -47,12 +84,41 @@ macro_rules! info_from {
 }
 
 impl Plugin {
-    /// Runs `f` in a fresh sandboxed store; a trap, deadline or memory cap becomes an error
-    /// naming the plugin, the call and the cause, with the guest's output.
-    fn with_store<R>(&self, what: &str, f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>) -> Result<R> {
+    /// Runs `f` on a warm instance (or a fresh one when none is idle) with the call's
+    /// deadline armed. A trap, deadline or memory cap becomes an error naming the plugin,
+    /// the call and the cause, with what the guest printed during the call, and the
+    /// instance is discarded (it cannot be entered again); otherwise it goes back to the
+    /// pool for the next call.
+    fn with_instance<R>(&self, what: &str, f: impl FnOnce(&mut Store<HostState>, &KindInstance) -> wasmtime::Result<R>) -> Result<R> {
+        let config = &self.host.inner.config;
+        let idle = self.warm.lock().ok().and_then(|mut pool| pool.pop());
+        let mut warm = match idle {
+            Some(warm) => warm,
+            None => self.instantiate(what)?,
+        };
+        sandbox::arm(&mut warm.store, config);
+        match f(&mut warm.store, &warm.instance) {
+            Ok(r) => {
+                if sandbox::reusable(&warm.store) {
+                    if let Ok(mut pool) = self.warm.lock() {
+                        if pool.len() < MAX_WARM {
+                            pool.push(warm);
+                        }
+                    }
+                }
+                Ok(r)
+            }
+            Err(e) => Err(plugin_error(self.label(), sandbox::call_failure(&warm.store, config, what, &e))),
+        }
+    }
+
+    fn instantiate(&self, what: &str) -> Result<Warm> {
         let inner = &self.host.inner;
         let mut store = sandbox::new_store(&inner.engine, &inner.config).map_err(|m| plugin_error(self.label(), m))?;
-        f(&mut store).map_err(|e| plugin_error(self.label(), sandbox::call_failure(&store, &inner.config, what, &e)))
+        match self.pre.instantiate(&mut store) {
+            Ok(instance) => Ok(Warm { store, instance }),
+            Err(e) => Err(plugin_error(self.label(), sandbox::call_failure(&store, &inner.config, &format!("{what} (instantiating)"), &e))),
+        }
     }
 
     /// A call's own `result<_, string>`: an `Err` from the guest names the call.
@@ -61,17 +127,19 @@ impl Plugin {
     }
 
     /// Instantiates once to type-check every export against the world: a lookalike with
-    /// the right names but other signatures is refused here, at load.
+    /// the right names but other signatures is refused here, at load. The instance is kept
+    /// for the first call.
     pub(super) fn check_world(&self) -> Result<()> {
         let inner = &self.host.inner;
         let mut store = sandbox::new_store(&inner.engine, &inner.config).map_err(|m| plugin_error(self.label(), m))?;
-        let checked = match &self.pre {
-            KindPre::Preprocessor(pre) => pre.instantiate(&mut store).map(drop),
-            KindPre::Metric(pre) => pre.instantiate(&mut store).map(drop),
-            KindPre::Stopping(pre) => pre.instantiate(&mut store).map(drop),
-        };
-        checked.map_err(|e| {
-            plugin_error(
+        match self.pre.instantiate(&mut store) {
+            Ok(instance) => {
+                if let Ok(mut pool) = self.warm.lock() {
+                    pool.push(Warm { store, instance });
+                }
+                Ok(())
+            }
+            Err(e) => Err(plugin_error(
                 self.label(),
                 format!(
                     "does not implement the {} world of automl:plugins@{}: {} (built against another version of the WIT, or a lookalike); rebuild it against plugins-wit/wit/v0.1",
@@ -79,17 +147,17 @@ impl Plugin {
                     super::WIT_VERSION,
                     sandbox::describe_error(&e)
                 ),
-            )
-        })
+            )),
+        }
     }
 
     /// Asks the plugin to describe itself.
     pub(super) fn describe(&self) -> Result<PluginInfo> {
-        self.with_store("describe", |store| {
-            Ok(match &self.pre {
-                KindPre::Preprocessor(pre) => info_from!(p, pre.instantiate(&mut *store)?.automl_plugins_preprocessor().call_describe(&mut *store)?),
-                KindPre::Metric(pre) => info_from!(m, pre.instantiate(&mut *store)?.automl_plugins_metric().call_describe(&mut *store)?),
-                KindPre::Stopping(pre) => info_from!(s, pre.instantiate(&mut *store)?.automl_plugins_stopping_rule().call_describe(&mut *store)?),
+        self.with_instance("describe", |store, instance| {
+            Ok(match instance {
+                KindInstance::Preprocessor(i) => info_from!(p, i.automl_plugins_preprocessor().call_describe(store)?),
+                KindInstance::Metric(i, _) => info_from!(m, i.automl_plugins_metric().call_describe(store)?),
+                KindInstance::Stopping(i) => info_from!(s, i.automl_plugins_stopping_rule().call_describe(store)?),
             })
         })
     }
@@ -143,16 +211,20 @@ impl PreprocessorPlugin {
     /// Fits on the columns `inputs` of `table`; returns the state.
     pub fn fit(&self, table: &Table, inputs: &[String]) -> Result<Vec<u8>> {
         let wit = convert::to_wit(table, inputs).map_err(|m| plugin_error(self.plugin.label(), m))?;
-        let KindPre::Preprocessor(pre) = &self.plugin.pre else { return Err(plugin_error(self.plugin.label(), "not a preprocessor".into())) };
-        let r = self.plugin.with_store("fit", |store| pre.instantiate(&mut *store)?.automl_plugins_preprocessor().call_fit(&mut *store, &wit))?;
+        let r = self.plugin.with_instance("fit", |store, instance| match instance {
+            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_fit(store, &wit),
+            _ => Err(other_kind()),
+        })?;
         self.plugin.guest("fit", r)
     }
 
     /// Transforms the columns `inputs` of `table` with a fitted `state`.
     pub fn transform(&self, state: &[u8], table: &Table, inputs: &[String]) -> Result<Table> {
         let wit = convert::to_wit(table, inputs).map_err(|m| plugin_error(self.plugin.label(), m))?;
-        let KindPre::Preprocessor(pre) = &self.plugin.pre else { return Err(plugin_error(self.plugin.label(), "not a preprocessor".into())) };
-        let r = self.plugin.with_store("transform", |store| pre.instantiate(&mut *store)?.automl_plugins_preprocessor().call_transform(&mut *store, state, &wit))?;
+        let r = self.plugin.with_instance("transform", |store, instance| match instance {
+            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_transform(store, state, &wit),
+            _ => Err(other_kind()),
+        })?;
         let out = self.plugin.guest("transform", r)?;
         convert::from_wit(out, table).map_err(|m| plugin_error(self.plugin.label(), format!("transform broke the table contract: {m}")))
     }
@@ -193,6 +265,25 @@ pub struct MetricPlugin {
     plugin: Plugin,
     direction: Direction,
     tasks: [bool; 3],
+    score: ComponentExportIndex,
+}
+
+/// The WIT record `predictions` with borrowed buffers, so that probabilities and
+/// regression values already laid out as little-endian f64s are copied once, straight
+/// into the guest, instead of into a host `Vec` first. Its layout is checked against the
+/// component's own type when the call is typed.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+struct WirePredictions<'a> {
+    task: m::exports::automl::plugins::metric::Task,
+    #[component(name = "y-true")]
+    y_true: &'a [u8],
+    #[component(name = "y-pred")]
+    y_pred: &'a [u8],
+    proba: &'a [u8],
+    labels: &'a [String],
+    weights: &'a [u8],
+    rows: u64,
 }
 
 impl std::fmt::Debug for MetricPlugin {
@@ -214,10 +305,9 @@ impl MetricPlugin {
     /// Wraps a loaded metric plugin, asking its direction and tasks once.
     pub fn new(plugin: Plugin) -> Result<Self> {
         plugin.expect_kind(PluginKind::Metric)?;
-        let KindPre::Metric(pre) = &plugin.pre else { return Err(plugin_error(plugin.label(), "not a metric".into())) };
-        let (direction, tasks) = plugin.with_store("get-direction", |store| {
-            let inst = pre.instantiate(&mut *store)?;
-            let g = inst.automl_plugins_metric();
+        let (direction, tasks) = plugin.with_instance("get-direction", |store, instance| {
+            let KindInstance::Metric(i, _) = instance else { return Err(other_kind()) };
+            let g = i.automl_plugins_metric();
             let d = g.call_get_direction(&mut *store)?;
             let mut tasks = [false; 3];
             for (i, t) in [Task::Binary, Task::Multiclass, Task::Regression].into_iter().enumerate() {
@@ -225,11 +315,19 @@ impl MetricPlugin {
             }
             Ok((d, tasks))
         })?;
+        let score = {
+            let KindPre::Metric(pre) = &plugin.pre else { return Err(plugin_error(plugin.label(), "not a metric".into())) };
+            let component = pre.instance_pre().component();
+            let interface = plugin.exports().iter().find(|e| e.starts_with("automl:plugins/metric@")).and_then(|name| component.get_export_index(None, name.as_str()));
+            interface
+                .and_then(|i| component.get_export_index(Some(&i), "score"))
+                .ok_or_else(|| plugin_error(plugin.label(), "exports no automl:plugins/metric#score function".into()))?
+        };
         let direction = match direction {
             m::exports::automl::plugins::metric::Direction::Maximize => Direction::Maximize,
             m::exports::automl::plugins::metric::Direction::Minimize => Direction::Minimize,
         };
-        Ok(MetricPlugin { plugin, direction, tasks })
+        Ok(MetricPlugin { plugin, direction, tasks, score })
     }
     /// The plugin.
     pub fn plugin(&self) -> &Plugin {
@@ -253,29 +351,49 @@ impl Metric for MetricPlugin {
     }
     fn score(&self, truth: &Target, prediction: &Prediction) -> automl_core::Result<f64> {
         let rows = prediction.len();
-        let (task, y_true, labels) = match truth {
-            Target::Classes { codes, labels } => (if labels.len() > 2 { Task::Multiclass } else { Task::Binary }, codes.iter().map(|&c| c as f64).collect::<Vec<f64>>(), labels.clone()),
-            Target::Values(v) => (Task::Regression, v.clone(), Vec::new()),
-        };
-        let (y_pred, proba) = match prediction {
-            Prediction::Classes(p) => (prediction.classes().into_iter().map(|c| c as f64).collect::<Vec<f64>>(), p.iter().copied().collect::<Vec<f64>>()),
-            Prediction::Values(v) => (v.to_vec(), Vec::new()),
-        };
-        let input = m::exports::automl::plugins::metric::Predictions {
-            task: wit_task(task),
-            y_true: convert::bytes_of(&y_true),
-            y_pred: convert::bytes_of(&y_pred),
-            proba: convert::bytes_of(&proba),
-            labels,
-            weights: Vec::new(),
-            rows: rows as u64,
+        let task = match truth {
+            Target::Classes { labels, .. } if labels.len() > 2 => Task::Multiclass,
+            Target::Classes { .. } => Task::Binary,
+            Target::Values(_) => Task::Regression,
         };
         let to_core = |e: Error| match e {
             Error::Core(c) => c,
             other => automl_core::Error::Plugin { plugin: self.name().to_string(), message: other.to_string() },
         };
-        let KindPre::Metric(pre) = &self.plugin.pre else { return Err(automl_core::Error::Plugin { plugin: self.name().into(), message: "not a metric".into() }) };
-        let r = self.plugin.with_store("score", |store| pre.instantiate(&mut *store)?.automl_plugins_metric().call_score(&mut *store, &input)).map_err(to_core)?;
+        let r = self
+            .plugin
+            .with_instance("score", |store, instance| {
+                let KindInstance::Metric(_, instance) = instance else { return Err(other_kind()) };
+                // Class codes and predicted classes are written once, into buffers the store
+                // keeps between calls (no page faults on fresh allocations); they and the
+                // probabilities or values are then lent to the call as their little-endian
+                // bytes, which the call copies straight into the guest.
+                let mut scratch = std::mem::take(&mut store.data_mut().scratch);
+                let [truth_buf, pred_buf, proba_buf] = &mut scratch;
+                let argmax = |r: &[f64]| automl_core::metrics::argmax(r.iter().copied()) as f64;
+                let (y_true, labels): (&[f64], &[String]) = match truth {
+                    Target::Classes { codes, labels } => (convert::f64s_into(truth_buf, codes.iter().map(|&c| c as f64)), labels),
+                    Target::Values(v) => (v, &[]),
+                };
+                let (y_pred, proba): (&[f64], &[f64]) = match prediction {
+                    Prediction::Classes(p) => match p.as_slice() {
+                        Some(contiguous) => (convert::f64s_into(pred_buf, contiguous.chunks_exact(p.ncols().max(1)).map(argmax)), contiguous),
+                        None => {
+                            let proba = convert::f64s_into(proba_buf, p.iter().copied());
+                            (convert::f64s_into(pred_buf, proba.chunks_exact(p.ncols().max(1)).map(argmax)), proba)
+                        }
+                    },
+                    Prediction::Values(v) => (v.as_slice().map_or_else(|| &*convert::f64s_into(pred_buf, v.iter().copied()), |v| v), &[]),
+                };
+                let (y_true, y_pred, proba) = (convert::le_bytes(y_true), convert::le_bytes(y_pred), convert::le_bytes(proba));
+                let input = WirePredictions { task: wit_task(task), y_true: &y_true, y_pred: &y_pred, proba: &proba, labels, weights: &[], rows: rows as u64 };
+                let result = instance
+                    .get_typed_func::<(WirePredictions<'_>,), (std::result::Result<f64, String>,)>(&mut *store, &self.score)
+                    .and_then(|score| score.call(&mut *store, (input,)));
+                store.data_mut().scratch = scratch;
+                result.map(|(r,)| r)
+            })
+            .map_err(to_core)?;
         let score = self.plugin.guest("score", r).map_err(to_core)?;
         if !score.is_finite() {
             return Err(automl_core::Error::Plugin { plugin: self.name().into(), message: format!("score returned {score}, not a finite number") });
@@ -349,8 +467,10 @@ impl StoppingPlugin {
     pub fn judge_trial(&self, trial: u64, learner: &str, current: &[(usize, f64)], finished: &[(u64, String, Vec<(usize, f64)>)], higher_is_better: bool) -> Result<Verdict> {
         let current = curve(trial, learner, current);
         let finished: Vec<_> = finished.iter().map(|(t, l, c)| curve(*t, l, c)).collect();
-        let KindPre::Stopping(pre) = &self.plugin.pre else { return Err(plugin_error(self.name(), "not a stopping rule".into())) };
-        let r = self.plugin.with_store("judge-trial", |store| pre.instantiate(&mut *store)?.automl_plugins_stopping_rule().call_judge_trial(&mut *store, &current, &finished, higher_is_better))?;
+        let r = self.plugin.with_instance("judge-trial", |store, instance| match instance {
+            KindInstance::Stopping(i) => i.automl_plugins_stopping_rule().call_judge_trial(store, &current, &finished, higher_is_better),
+            _ => Err(other_kind()),
+        })?;
         self.plugin.guest("judge-trial", r).map(verdict)
     }
 
@@ -360,8 +480,10 @@ impl StoppingPlugin {
             .iter()
             .map(|t| s::exports::automl::plugins::stopping_rule::TrialSummary { trial: t.trial, learner: t.learner.clone(), score: t.score, finished_s: t.finished_s })
             .collect();
-        let KindPre::Stopping(pre) = &self.plugin.pre else { return Err(plugin_error(self.name(), "not a stopping rule".into())) };
-        let r = self.plugin.with_store("judge-run", |store| pre.instantiate(&mut *store)?.automl_plugins_stopping_rule().call_judge_run(&mut *store, &history, higher_is_better))?;
+        let r = self.plugin.with_instance("judge-run", |store, instance| match instance {
+            KindInstance::Stopping(i) => i.automl_plugins_stopping_rule().call_judge_run(store, &history, higher_is_better),
+            _ => Err(other_kind()),
+        })?;
         self.plugin.guest("judge-run", r).map(verdict)
     }
 }

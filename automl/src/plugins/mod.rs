@@ -5,11 +5,12 @@
 //! One [`PluginHost`] holds the engine (shared by every plugin), the linker with a WASI
 //! that grants nothing by default, and a ticker for epoch deadlines. [`PluginHost::load`]
 //! compiles a component (or maps its cached compilation from disk), asks it to
-//! `describe` itself and checks that against the world it exports. Every call then runs
-//! in a fresh store instantiated from a pre-linked `InstancePre` (microseconds for a Rust
-//! guest), bounded in memory and time, with the guest's stdout and stderr captured for the
-//! error message. A trap, a deadline or the memory cap is an error naming the plugin and
-//! the cause; the caller fails the trial it was serving, not the run.
+//! `describe` itself and checks that against the world it exports. Calls then run on
+//! instances made from a pre-linked `InstancePre` (microseconds for a Rust guest) and kept
+//! warm between calls, each call bounded in memory and time, with the guest's stdout and
+//! stderr captured for the error message. A trap, a deadline or the memory cap is an error
+//! naming the plugin and the cause, and discards that instance (the next call gets a fresh
+//! one); the caller fails the trial it was serving, not the run.
 //!
 //! ```no_run
 //! use automl::plugins::{PluginHost, SandboxConfig};
@@ -26,7 +27,7 @@ mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -191,6 +192,7 @@ impl PluginHost {
             exports,
             load: LoadStats { cached, compile_s },
             pre: kind_pre,
+            warm: Arc::default(),
         };
         plugin.check_world()?;
         let info = plugin.describe()?;
@@ -245,6 +247,8 @@ pub struct Plugin {
     exports: Vec<String>,
     load: LoadStats,
     pre: kinds::KindPre,
+    /// Idle instances, shared by clones of this plugin.
+    warm: Arc<Mutex<Vec<kinds::Warm>>>,
 }
 
 impl std::fmt::Debug for Plugin {

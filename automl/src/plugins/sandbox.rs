@@ -1,5 +1,5 @@
-//! The sandbox around each plugin call: a fresh store with a memory cap, an epoch deadline
-//! and a WASI context that grants nothing unless the user allowed it.
+//! The sandbox around plugin calls: a store with a memory cap, an epoch deadline re-armed
+//! for every call, and a WASI context that grants nothing unless the user allowed it.
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -52,6 +52,11 @@ pub struct HostState {
     limits: StoreLimits,
     pub stdout: MemoryOutputPipe,
     pub stderr: MemoryOutputPipe,
+    /// How much of stdout and stderr was written before the current call.
+    marks: (usize, usize),
+    /// Host-side buffers for encoding call arguments, kept with the instance so that
+    /// repeated calls reuse them.
+    pub scratch: [Vec<f64>; 3],
 }
 
 impl WasiView for HostState {
@@ -80,10 +85,10 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
-/// Captured output kept per call.
+/// Captured output kept per store.
 const OUTPUT_CAPACITY: usize = 64 << 10;
 
-/// A fresh store for one call.
+/// A fresh store; [`arm`] it before each call.
 pub fn new_store(engine: &wasmtime::Engine, config: &SandboxConfig) -> Result<Store<HostState>, String> {
     let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
     let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
@@ -103,12 +108,27 @@ pub fn new_store(engine: &wasmtime::Engine, config: &SandboxConfig) -> Result<St
         b.preopened_dir(dir, &guest, FsPerms::ReadOnly).map_err(|e| format!("cannot grant {}: {e}", dir.display()))?;
     }
     let limits = StoreLimitsBuilder::new().memory_size(config.memory_limit).instances(64).trap_on_grow_failure(true).build();
-    let mut store = Store::new(engine, HostState { wasi: b.build(), table: ResourceTable::new(), limits, stdout, stderr });
+    let mut store = Store::new(engine, HostState { wasi: b.build(), table: ResourceTable::new(), limits, stdout, stderr, marks: (0, 0), scratch: Default::default() });
     store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_trap();
+    arm(&mut store, config);
+    Ok(store)
+}
+
+/// Prepares a store for the next call: a full deadline from now, and the guest's output
+/// counted from here (so an error shows what this call printed).
+pub fn arm(store: &mut Store<HostState>, config: &SandboxConfig) {
     let ticks = (config.call_timeout.as_millis() as u64).div_ceil(TICK_MS).max(1);
     store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
-    Ok(store)
+    let state = store.data_mut();
+    state.marks = (state.stdout.contents().len(), state.stderr.contents().len());
+}
+
+/// Whether a store that finished its call cleanly may serve another: not once its guest
+/// has filled half of the captured output (a later call's output would be lost).
+pub fn reusable(store: &Store<HostState>) -> bool {
+    let state = store.data();
+    state.stdout.contents().len().max(state.stderr.contents().len()) < OUTPUT_CAPACITY / 2
 }
 
 /// A wasmtime error in words: the trap or the root cause, not a backtrace.
@@ -139,8 +159,12 @@ pub fn call_failure(store: &Store<HostState>, config: &SandboxConfig, what: &str
         cause = format!("exceeded its memory limit of {} MiB (raise it with --plugin-memory)", config.memory_limit >> 20);
     }
     let mut message = format!("{what} {cause}");
-    let output = |pipe: &MemoryOutputPipe| String::from_utf8_lossy(&pipe.contents()).trim().to_string();
-    let (err, out) = (output(&store.data().stderr), output(&store.data().stdout));
+    let output = |pipe: &MemoryOutputPipe, mark: usize| {
+        let all = pipe.contents();
+        String::from_utf8_lossy(all.get(mark..).unwrap_or_default()).trim().to_string()
+    };
+    let state = store.data();
+    let (err, out) = (output(&state.stderr, state.marks.1), output(&state.stdout, state.marks.0));
     if !err.is_empty() {
         message.push_str(&format!("; its stderr: {}", tail(&err)));
     }

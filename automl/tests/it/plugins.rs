@@ -87,8 +87,21 @@ fn hostile_guests_are_contained_with_the_cause_named() {
     // reports an error (a breach would return a score).
     let e = score(&metric("sandbox_probe")).expect_err("sandbox probe").to_string();
     assert!(e.contains("/etc/passwd") && e.contains("connect"), "{e}");
-    // The host is still usable afterwards.
-    assert_eq!(score(&metric("cost_weighted")).expect("score"), 1.5);
+    // A trapped instance is discarded: the next call gets a fresh one, and its error shows
+    // only what that call printed.
+    let trap = metric("trap");
+    for _ in 0..2 {
+        let e = score(&trap).expect_err("trap again").to_string();
+        assert_eq!(e.matches("about to panic").count(), 1, "{e}");
+    }
+    // The host is still usable afterwards, and a warm instance gets a full deadline per
+    // call: calls spread over longer than one deadline (0.5 s) all succeed.
+    let cost = metric("cost_weighted");
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_millis(800) {
+        assert_eq!(score(&cost).expect("score"), 1.5);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -50,6 +50,15 @@ class Metric(exports.Metric):
             raise Err(f"cost_weighted_py scores binary classification, not {p.task.name.lower()}")
         y_true = f64s("y-true", p.y_true, p.rows)
         y_pred = f64s("y-pred", p.y_pred, p.rows)
+        if not p.weights:
+            counts = error_counts(p.y_true, p.y_pred, p.rows)
+            if counts is not None:
+                false_negatives, false_positives = counts
+                if p.rows == 0:
+                    raise Err("no rows to score")
+                return (false_negatives * FALSE_NEGATIVE_COST + false_positives * FALSE_POSITIVE_COST) / p.rows
+        # With weights (or values other than 0.0 and 1.0): one row at a time, about 0.2 µs
+        # per row in a component.
         weights = f64s("weights", p.weights, p.rows) if p.weights else None
         cost = 0.0
         total_weight = 0.0
@@ -64,3 +73,30 @@ class Metric(exports.Metric):
         if not total_weight > 0.0:
             raise Err(f"total row weight is {total_weight}; nothing to average over")
         return cost / total_weight
+
+
+# Whole-buffer counting. A Python loop costs about 0.2 µs per row inside a component; these
+# builtins run in C over the bytes instead (a few ns per row). Class indices arrive as the
+# f64s 0.0 (eight zero bytes) and 1.0 (bytes 00 00 00 00 00 00 f0 3f, little-endian).
+
+
+def zeros_and_ones(data: bytes) -> bool:
+    """Whether every 8-byte value in `data` is exactly 0.0 or 1.0."""
+    nonzero = data.translate(None, b"\x00")
+    sixth, seventh = data[6::8], data[7::8]
+    ones = seventh.count(0x3F)
+    # The non-zero bytes are `ones` pairs f0 3f; all of the 3f bytes are last in their
+    # value and all of the f0 bytes next to last, and in the same values.
+    return nonzero == b"\xf0\x3f" * ones and sixth.count(0xF0) == ones and sixth.replace(b"\xf0", b"\x3f") == seventh
+
+
+def error_counts(y_true: bytes, y_pred: bytes, rows: int):
+    """(false negatives, false positives) when every value is 0.0 or 1.0, else None."""
+    if not (zeros_and_ones(y_true) and zeros_and_ones(y_pred)):
+        return None
+    # The last byte of each value: 0x3f for 1.0, 0 for 0.0. As one big integer per buffer,
+    # a false negative is a 0x3f byte in `truth` over a 0 in `predicted`; bit_count counts
+    # the 6 set bits of each such byte.
+    truth = int.from_bytes(y_true[7::8], "little")
+    predicted = int.from_bytes(y_pred[7::8], "little")
+    return (truth & ~predicted).bit_count() // 6, (predicted & ~truth).bit_count() // 6

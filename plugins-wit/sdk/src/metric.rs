@@ -75,14 +75,17 @@ impl Task {
 
 /// Predictions to score, decoded and checked: every per-row vector has
 /// [`rows()`](Predictions::rows) values.
+///
+/// The host's buffers are read in place: no value is copied between the host's call and
+/// your `score`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
     task: Task,
-    y_true: Vec<f64>,
-    y_pred: Vec<f64>,
-    proba: Vec<f64>,
+    y_true: F64s,
+    y_pred: F64s,
+    proba: F64s,
     labels: Vec<String>,
-    weights: Option<Vec<f64>>,
+    weights: Option<F64s>,
 }
 
 impl Predictions {
@@ -97,6 +100,10 @@ impl Predictions {
         labels: Vec<String>,
         weights: Option<Vec<f64>>,
     ) -> Result<Predictions, DecodeError> {
+        Predictions::checked(task, F64s::Values(y_true), F64s::Values(y_pred), F64s::Values(proba), labels, weights.map(F64s::Values))
+    }
+
+    fn checked(task: Task, y_true: F64s, y_pred: F64s, proba: F64s, labels: Vec<String>, weights: Option<F64s>) -> Result<Predictions, DecodeError> {
         let rows = y_true.len();
         let size = |buffer, expected, found| {
             if expected == found {
@@ -129,18 +136,18 @@ impl Predictions {
     /// True values: the class index (0, 1, ...) for classification, the value for
     /// regression.
     pub fn y_true(&self) -> &[f64] {
-        &self.y_true
+        self.y_true.as_slice()
     }
 
     /// Predicted values: the predicted class index (the most probable class) for
     /// classification, the value for regression.
     pub fn y_pred(&self) -> &[f64] {
-        &self.y_pred
+        self.y_pred.as_slice()
     }
 
     /// Class probabilities, row-major, `rows() x classes()`; empty for regression.
     pub fn proba(&self) -> &[f64] {
-        &self.proba
+        self.proba.as_slice()
     }
 
     /// The class probabilities of row `i` (`classes()` values); `None` without
@@ -150,7 +157,7 @@ impl Predictions {
         if self.proba.is_empty() || k == 0 {
             return None;
         }
-        self.proba.get(i * k..(i + 1) * k)
+        self.proba.as_slice().get(i * k..(i + 1) * k)
     }
 
     /// Class labels in index order, exactly as in the data; empty for regression.
@@ -165,7 +172,7 @@ impl Predictions {
 
     /// Row weights, or `None` for equal weights.
     pub fn weights(&self) -> Option<&[f64]> {
-        self.weights.as_deref()
+        self.weights.as_ref().map(F64s::as_slice)
     }
 
     /// The weight of row `i`: 1 without weights.
@@ -173,25 +180,61 @@ impl Predictions {
     /// # Panics
     /// If there are weights and `i >= rows()`.
     pub fn weight(&self, i: usize) -> f64 {
-        self.weights.as_ref().map_or(1.0, |w| w[i])
+        self.weights.as_ref().map_or(1.0, |w| w.as_slice()[i])
     }
 
     fn from_raw(p: wit::Predictions) -> Result<Predictions, DecodeError> {
         let rows = usize::try_from(p.rows).map_err(|_| DecodeError::TooManyRows { rows: p.rows })?;
-        let decode = |buffer: &'static str, data: &[u8]| bytes::f64s_from_le(data).map_err(|e| e.context(buffer));
-        let y_true = decode("y-true", &p.y_true)?;
+        let decode = |buffer: &'static str, data: Vec<u8>| F64s::from_le(data).map_err(|e| e.context(buffer));
+        let y_true = decode("y-true", p.y_true)?;
         if y_true.len() != rows {
             return Err(DecodeError::Size { buffer: "y-true", unit: "values", expected: rows, found: y_true.len() });
         }
-        let weights = if p.weights.is_empty() { None } else { Some(decode("weights", &p.weights)?) };
-        Predictions::new(
-            Task::from_raw(p.task),
-            y_true,
-            decode("y-pred", &p.y_pred)?,
-            decode("proba", &p.proba)?,
-            p.labels,
-            weights,
-        )
+        let weights = if p.weights.is_empty() { None } else { Some(decode("weights", p.weights)?) };
+        Predictions::checked(Task::from_raw(p.task), y_true, decode("y-pred", p.y_pred)?, decode("proba", p.proba)?, p.labels, weights)
+    }
+}
+
+/// f64 values as they arrived: the host's little-endian bytes viewed in place when they are
+/// 8-byte aligned (the guest allocator aligns them), else decoded once.
+#[derive(Debug, Clone)]
+enum F64s {
+    Bytes(Vec<u8>),
+    Values(Vec<f64>),
+}
+
+impl F64s {
+    fn from_le(bytes: Vec<u8>) -> Result<F64s, DecodeError> {
+        if bytes.len() % 8 != 0 {
+            return Err(DecodeError::Length { len: bytes.len(), width: 8 });
+        }
+        if cfg!(target_endian = "little") && bytemuck::try_cast_slice::<u8, f64>(&bytes).is_ok() {
+            Ok(F64s::Bytes(bytes))
+        } else {
+            bytes::f64s_from_le(&bytes).map(F64s::Values)
+        }
+    }
+
+    fn as_slice(&self) -> &[f64] {
+        match self {
+            // Checked aligned and whole in `from_le`; the Vec is never changed afterwards.
+            F64s::Bytes(b) => bytemuck::cast_slice(b),
+            F64s::Values(v) => v,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl PartialEq for F64s {
+    fn eq(&self, other: &F64s) -> bool {
+        self.as_slice() == other.as_slice()
     }
 }
 

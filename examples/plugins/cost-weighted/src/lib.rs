@@ -35,16 +35,26 @@ impl Metric for CostWeighted {
         if p.task() != Task::Binary {
             return Err(format!("cost_weighted scores binary classification, not {:?}", p.task()));
         }
-        let (mut cost, mut total_weight) = (0.0, 0.0);
-        for (i, (&truth, &predicted)) in p.y_true().iter().zip(p.y_pred()).enumerate() {
-            let w = p.weight(i);
-            cost += w * match (truth == 1.0, predicted == 1.0) {
-                (true, false) => FALSE_NEGATIVE_COST,
-                (false, true) => FALSE_POSITIVE_COST,
-                _ => 0.0,
-            };
-            total_weight += w;
-        }
+        let pairs = p.y_true().iter().zip(p.y_pred());
+        let (cost, total_weight) = match p.weights() {
+            // Unweighted: count the two kinds of error (a branch-free loop).
+            None => {
+                let (false_negatives, false_positives) = pairs.fold((0u64, 0u64), |(fneg, fpos), (&truth, &predicted)| {
+                    let (t, y) = (truth == 1.0, predicted == 1.0);
+                    (fneg + u64::from(t & !y), fpos + u64::from(!t & y))
+                });
+                let cost = false_negatives as f64 * FALSE_NEGATIVE_COST + false_positives as f64 * FALSE_POSITIVE_COST;
+                (cost, p.rows() as f64)
+            }
+            Some(weights) => pairs.zip(weights).fold((0.0, 0.0), |(cost, total), ((&truth, &predicted), &w)| {
+                let row_cost = match (truth == 1.0, predicted == 1.0) {
+                    (true, false) => FALSE_NEGATIVE_COST,
+                    (false, true) => FALSE_POSITIVE_COST,
+                    _ => 0.0,
+                };
+                (cost + w * row_cost, total + w)
+            }),
+        };
         if total_weight.is_nan() || total_weight <= 0.0 {
             return Err(format!("total row weight is {total_weight}; nothing to average over"));
         }
