@@ -1,6 +1,10 @@
 //! Compiled components cached on disk, keyed by the component's digest and the engine's
 //! compatibility hash (wasmtime version and settings), so a second load maps the machine
 //! code instead of compiling again.
+//!
+//! The digest of a component file is remembered too, by the file's identity (device,
+//! inode, size, modification and change times), so that an unchanged 18 MB Python
+//! component is not hashed again on every load (SHA-256 costs about 9 ms for it).
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -46,4 +50,92 @@ pub fn compile(engine: &Engine, bytes: &[u8], digest: &str, dir: Option<&Path>) 
     #[allow(unsafe_code)]
     let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| format!("cannot load its compiled form: {}", describe_error(&e)))?;
     Ok((component, false))
+}
+
+/// The file's identity: what changes when its content may have.
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    Some(format!("{} {} {} {}.{} {}.{}", meta.dev(), meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()))
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &std::fs::Metadata) -> Option<String> {
+    None
+}
+
+fn digest_entry(dir: &Path, path: &Path) -> Option<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let key: String = Sha256::digest(canonical.as_os_str().as_encoded_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Some(dir.join("plugins").join("digests").join(key))
+}
+
+/// The digest remembered for the file at `path`, if the file is unchanged since.
+pub fn known_digest(dir: &Path, path: &Path) -> Option<String> {
+    let entry = std::fs::read_to_string(digest_entry(dir, path)?).ok()?;
+    let (id, digest) = entry.trim_end().rsplit_once(' ')?;
+    let now = identity(&std::fs::metadata(path).ok()?)?;
+    (id == now && digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())).then(|| digest.to_string())
+}
+
+/// Remembers `digest` for the file at `path` (best effort: it only saves hashing later).
+/// A file changed within the last two seconds is not remembered: a rewrite within the
+/// file system's timestamp resolution could keep the same identity (git's "racily clean"
+/// problem).
+pub fn remember_digest(dir: &Path, path: &Path, digest: &str) {
+    let Ok(meta) = std::fs::metadata(path) else { return };
+    let settled = |t: std::io::Result<std::time::SystemTime>| t.ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > std::time::Duration::from_secs(2));
+    if !settled(meta.modified()) || !ctime_settled(&meta) {
+        return;
+    }
+    let (Some(id), Some(entry)) = (identity(&meta), digest_entry(dir, path)) else { return };
+    if let Some(parent) = entry.parent() {
+        if std::fs::create_dir_all(parent).is_ok() {
+            let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, format!("{id} {digest}\n")).is_ok() {
+                let _ = std::fs::rename(&tmp, &entry);
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn ctime_settled(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(i64::MAX);
+    now - meta.ctime() > 2
+}
+
+#[cfg(not(unix))]
+fn ctime_settled(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_digest_holds_only_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("p.wasm");
+        std::fs::write(&file, b"first").expect("write");
+        // Just written: not settled, so not remembered (a rewrite in the same timestamp
+        // tick could keep its identity).
+        remember_digest(dir.path(), &file, &"a".repeat(64));
+        assert_eq!(known_digest(dir.path(), &file), None);
+        // An entry for the file as it is now is used...
+        let entry = digest_entry(dir.path(), &file).expect("entry");
+        std::fs::create_dir_all(entry.parent().expect("parent")).expect("mkdir");
+        let id = identity(&std::fs::metadata(&file).expect("meta")).expect("id");
+        std::fs::write(&entry, format!("{id} {}\n", "b".repeat(64))).expect("entry");
+        assert_eq!(known_digest(dir.path(), &file), Some("b".repeat(64)));
+        // ...until the file changes.
+        std::fs::write(&file, b"second, longer").expect("rewrite");
+        assert_eq!(known_digest(dir.path(), &file), None);
+        // A damaged entry is ignored.
+        std::fs::write(&entry, "garbage").expect("entry");
+        assert_eq!(known_digest(dir.path(), &file), None);
+    }
 }

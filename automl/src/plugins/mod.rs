@@ -164,14 +164,30 @@ impl PluginHost {
 
     /// Loads the component at `path`.
     pub fn load(&self, path: &Path) -> Result<Plugin> {
+        let cache_dir = self.inner.config.cache_dir.as_deref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        self.load_bytes(&path.display().to_string(), bytes.into())
+        // Looked up after reading: a file changed meanwhile has a new identity.
+        let digest = match cache_dir.and_then(|dir| cache::known_digest(dir, path)) {
+            Some(digest) => digest,
+            None => {
+                let digest = sha256_hex(&bytes);
+                if let Some(dir) = cache_dir {
+                    cache::remember_digest(dir, path, &digest);
+                }
+                digest
+            }
+        };
+        self.load_digested(&path.display().to_string(), bytes.into(), digest)
     }
 
     /// Loads a component from bytes; `label` names it in errors until it has described
     /// itself.
     pub fn load_bytes(&self, label: &str, bytes: Arc<[u8]>) -> Result<Plugin> {
-        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = sha256_hex(&bytes);
+        self.load_digested(label, bytes, digest)
+    }
+
+    fn load_digested(&self, label: &str, bytes: Arc<[u8]>, digest: String) -> Result<Plugin> {
         if !bytes.starts_with(b"\0asm") {
             return Err(plugin_error(label, "not a WebAssembly file (no \\0asm header)".into()));
         }
@@ -205,6 +221,10 @@ impl PluginHost {
         plugin.info = info;
         Ok(plugin)
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The kind of plugin from a component's export names.
