@@ -68,7 +68,7 @@ fn digest_entry(dir: &Path, path: &Path) -> Option<PathBuf> {
     use sha2::{Digest, Sha256};
     let canonical = std::fs::canonicalize(path).ok()?;
     let key: String = Sha256::digest(canonical.as_os_str().as_encoded_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
-    Some(dir.join("plugins").join("digests").join(key))
+    Some(dir.join("plugin-digests").join(key))
 }
 
 /// The digest remembered for the file at `path`, if the file is unchanged since.
