@@ -23,7 +23,7 @@ use crate::plugins::{MetricPlugin, PluginHost, PluginInfo, PluginKind, Preproces
 use crate::error::{Error, Result};
 use crate::report;
 use crate::search::{AskContext, LearnerSearch, Sampler, Strategy, Suggestion};
-use crate::stopping::{BuiltinRule, MedianStop, NoImprovement, StoppingRule};
+use crate::stopping::{BuiltinRule, MedianStop, NoImprovement, Overfitting, StoppingRule};
 use crate::trial::{apply_preprocessors, evaluate, ingest, DataRef, ExperimentData, Ingested, TrialMonitor, TrialResult, TrialSpec, TrialStatus};
 
 /// Everything that defines an experiment. All but the in-memory parts (`frame`, `cancel`)
@@ -226,8 +226,10 @@ impl ExperimentBuilder {
         trial_time_limit: f64 => trial_time_limit, Some;
         /// Sampler within a learner's space (default TPE).
         sampler: Sampler => sampler;
-        /// Median-rule early stopping (default on).
+        /// Early stopping of poor trials (default on).
         early_stopping: bool => early_stopping;
+        /// Which built-in rule stops trials early (default: the median rule).
+        stopping_rule: BuiltinRule => stopping_rule;
     }
 
     /// No time budget (then another budget must be set).
@@ -371,6 +373,8 @@ struct Monitor {
     rule: Option<Box<dyn StoppingRule>>,
     direction: Direction,
     running: Mutex<std::collections::HashMap<u64, Vec<(usize, f64)>>>,
+    /// Training-row losses of running trials, for the overfitting rule.
+    running_train: Mutex<std::collections::HashMap<u64, Vec<(usize, f64)>>>,
     /// Curves of finished trials, per learner: steps mean different things to different
     /// learners (folds, trees, rounds), so trials are judged against their own kind.
     completed: Mutex<std::collections::HashMap<String, Vec<Vec<(usize, f64)>>>>,
@@ -394,6 +398,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl TrialMonitor for Monitor {
+    fn report_train(&self, trial: u64, step: usize, score: f64) {
+        if self.rule.is_some() {
+            lock(&self.running_train).entry(trial).or_default().push((step, self.direction.to_loss(score)));
+        }
+    }
+
     fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control {
         if self.cancel.load(Ordering::Relaxed) || lock(&self.abandoned).contains(&trial) || lock(&self.rule_errors).contains_key(&trial) {
             return Control::Stop;
@@ -428,9 +438,11 @@ impl TrialMonitor for Monitor {
             c.push((step, self.direction.to_loss(score)));
             c.clone()
         };
+        let train = lock(&self.running_train).get(&trial).cloned().unwrap_or_default();
         let completed = lock(&self.completed);
         let same_learner = completed.get(learner).map_or(&[][..], |c| c.as_slice());
-        if rule.should_stop(&curve, same_learner) {
+        if rule.should_stop(&curve, &train, same_learner) {
+            lock(&self.stopped_by).insert(trial, format!("stopped by the '{}' rule", rule.name()));
             Control::Stop
         } else {
             Control::Continue
@@ -626,9 +638,11 @@ impl Experiment {
             rule: cfg.early_stopping.then(|| match cfg.stopping_rule {
                 BuiltinRule::Median => Box::new(MedianStop { min_trials: 3, start_step: 2 }) as Box<dyn StoppingRule>,
                 BuiltinRule::NoImprovement => Box::new(NoImprovement::default()),
+                BuiltinRule::Overfitting => Box::new(Overfitting::default()),
             }),
             direction,
             running: Mutex::new(Default::default()),
+            running_train: Mutex::new(Default::default()),
             completed: Mutex::new(Default::default()),
             cancel: AtomicBool::new(false),
             abandoned: Mutex::new(Default::default()),
@@ -895,6 +909,7 @@ impl Experiment {
                 {
                     let curve: Vec<(usize, f64)> = result.curve.iter().map(|&(s, v)| (s, direction.to_loss(v))).collect();
                     monitor.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&result.id);
+                    lock(&monitor.running_train).remove(&result.id);
                     if matches!(result.status, TrialStatus::Ok | TrialStatus::EarlyStopped) && !curve.is_empty() {
                         monitor.completed.lock().unwrap_or_else(|p| p.into_inner()).entry(result.learner.clone()).or_default().push(curve);
                     }

@@ -322,7 +322,8 @@ struct RunArgs {
     /// Do not stop poor trials early (median stopping rule).
     #[arg(long)]
     no_early_stopping: bool,
-    /// Built-in early-stopping rule: median or no-improvement (see `automl plugin list`).
+    /// Built-in early-stopping rule: median, no-improvement or overfitting (see `automl plugin
+    /// list`).
     #[arg(long, default_value = "median")]
     stopping_rule: automl::stopping::BuiltinRule,
     /// A WebAssembly plugin (repeatable): a preprocessor, a metric (select it with --metric NAME) or a stopping rule; its kind comes from the component.

@@ -54,7 +54,7 @@ pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str) -> R
 
 /// One trial as JSON.
 pub fn trial_json(t: &TrialResult) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "trial": t.id,
         "learner": t.learner,
         "hyperparameters": config_to_json(&t.config),
@@ -65,7 +65,11 @@ pub fn trial_json(t: &TrialResult) -> serde_json::Value {
         "curve": t.curve,
         "fit_time_s": t.fit_time_s,
         "message": t.message,
-    })
+    });
+    if !t.train_curve.is_empty() {
+        v["train_curve"] = json!(t.train_curve);
+    }
+    v
 }
 
 /// The run's summary as JSON (what `automl run --json` prints).

@@ -160,6 +160,10 @@ pub struct TrialResult {
     pub fold_scores: Vec<f64>,
     /// Intermediate `(step, score)` reports.
     pub curve: Vec<(usize, f64)>,
+    /// The same metric on the training rows at the same steps, from learners that have it
+    /// (boosting): with `curve`, it shows the train/validation gap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub train_curve: Vec<(usize, f64)>,
     /// Seconds spent.
     pub fit_time_s: f64,
     /// Why it failed or stopped.
@@ -169,7 +173,7 @@ pub struct TrialResult {
 impl TrialResult {
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Config, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
-        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), fit_time_s, message }
+        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), fit_time_s, message }
     }
 }
 
@@ -177,6 +181,9 @@ impl TrialResult {
 pub trait TrialMonitor: Send + Sync {
     /// Score of `trial` (of `learner`) at `step`; answer [`Control::Stop`] to end it early.
     fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control;
+    /// The same metric on `trial`'s training rows at `step`, sent just before the
+    /// validation score of that step, by learners that have it. Ignored by default.
+    fn report_train(&self, _trial: u64, _step: usize, _score: f64) {}
 }
 
 /// A monitor that never stops anything.
@@ -368,9 +375,14 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
     for fold in 0..n_splits {
         let design = data.design(fold, learner.encoding())?;
         let curve = std::cell::RefCell::new(Vec::new());
+        let train_curve = std::cell::RefCell::new(Vec::new());
         let mut stop_inside = false;
-        let mut reporter = |step: usize, p: &Prediction| {
+        let mut reporter = |step: usize, p: &Prediction, train: Option<&Prediction>| {
             let Ok(score) = metric.score(&design.y_valid, p) else { return Control::Continue };
+            if let Some(train_score) = train.and_then(|t| metric.score(&design.y_train, t).ok()) {
+                train_curve.borrow_mut().push((step, train_score));
+                monitor.report_train(spec.id, step, train_score);
+            }
             curve.borrow_mut().push((step, score));
             let c = monitor.report(spec.id, &spec.learner, step, score);
             if c == Control::Stop {
@@ -387,6 +399,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
         let model = fit_guarded(learner.as_ref(), &spec.config, design.x_train.view(), &design.y_train, &mut ctx)?;
         drop(ctx);
         result.curve.extend(curve.into_inner());
+        result.train_curve.extend(train_curve.into_inner());
         let prediction = model.predict(design.x_valid.view())?;
         let score = metric.score(&design.y_valid, &prediction)?;
         if !score.is_finite() {

@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
     };
     let params = GbdtParams { num_rounds: rounds, threads, ..GbdtParams::default() };
     let start = Instant::now();
-    let booster = Booster::fit(&params, objective, x.view(), &y, pipeline.categorical(), None, &mut |_, _| true).map_err(anyhow::Error::msg).context("fit")?;
+    let booster = Booster::fit(&params, objective, x.view(), &y, pipeline.categorical(), None, &mut |_, _, _| true).map_err(anyhow::Error::msg).context("fit")?;
     let fit_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let p = booster.predict(xt.view());

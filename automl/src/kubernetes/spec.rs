@@ -316,7 +316,7 @@ impl TrialMonitor for CustomMonitor {
             c.clone()
         };
         let completed = self.completed.lock().unwrap_or_else(|p| p.into_inner());
-        if rule.should_stop(&curve, &completed) {
+        if rule.should_stop(&curve, &[], &completed) {
             Control::Stop
         } else {
             Control::Continue

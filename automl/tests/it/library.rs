@@ -164,3 +164,27 @@ fn patience_ends_the_search() {
     let best_id = result.best.id;
     assert_eq!(by_id.iter().filter(|t| t.id > best_id).count(), 3);
 }
+
+#[test]
+fn boosting_reports_training_scores_for_the_overfitting_rule() {
+    let result = Experiment::builder(example("titanic.csv"), "survived")
+        .validation(ValidationPlan::Holdout { fraction: 0.3 })
+        .stopping_rule(automl::stopping::BuiltinRule::Overfitting)
+        .learners(&["gbdt"])
+        .max_trials(6)
+        .concurrency(1)
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let reported: Vec<_> = result.leaderboard.iter().filter(|t| !t.curve.is_empty()).collect();
+    assert!(!reported.is_empty(), "no gbdt trial reported per round");
+    for t in reported {
+        // The same metric on the training rows at the same rounds; log-loss on the rows a
+        // booster is fitting is no worse than on held-out rows by the last report.
+        let steps = |c: &[(usize, f64)]| c.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+        assert_eq!(steps(&t.train_curve), steps(&t.curve), "trial {}", t.id);
+        let (train, valid) = (t.train_curve.last().unwrap().1, t.curve.last().unwrap().1);
+        assert!(train.is_finite() && valid.is_finite());
+    }
+}

@@ -10,7 +10,7 @@
 //! let x = array![[1.0], [2.0], [3.0], [4.0]];
 //! let y = [0.0, 0.0, 1.0, 1.0];
 //! let params = GbdtParams { num_rounds: 20, min_child_samples: 1, ..GbdtParams::default() };
-//! let booster = Booster::fit(&params, Objective::Logistic, x.view(), &y, &[false], None, &mut |_, _| true).unwrap();
+//! let booster = Booster::fit(&params, Objective::Logistic, x.view(), &y, &[false], None, &mut |_, _, _| true).unwrap();
 //! let p = booster.predict(x.view());
 //! assert!(p[[0, 0]] < 0.5 && p[[3, 0]] > 0.5);
 //! ```
@@ -301,8 +301,9 @@ pub struct Booster {
     pub best_rounds: usize,
 }
 
-/// Called after each round with `(round, validation raw scores)`; return `false` to stop.
-pub type RoundCallback<'a> = dyn FnMut(usize, &Array2<f64>) -> bool + 'a;
+/// Called after each round with `(round, validation raw scores, training raw scores)`;
+/// return `false` to stop.
+pub type RoundCallback<'a> = dyn FnMut(usize, &Array2<f64>, &Array2<f64>) -> bool + 'a;
 
 impl Booster {
     /// Fits on `x` (NaN = missing; categorical columns hold non-negative integer codes) and
@@ -446,9 +447,9 @@ impl Booster {
                 } else if params.early_stopping_rounds > 0 && round + 1 - best_round >= params.early_stopping_rounds {
                     go_on = false;
                 }
-                go_on &= callback(round + 1, vf);
+                go_on &= callback(round + 1, vf, &f);
             } else {
-                go_on &= callback(round + 1, &Array2::zeros((0, k)));
+                go_on &= callback(round + 1, &Array2::zeros((0, k)), &f);
             }
             if !go_on {
                 break;

@@ -6,8 +6,8 @@ fn params() -> GbdtParams {
     GbdtParams { min_child_samples: 1, ..GbdtParams::default() }
 }
 
-fn no_callback() -> impl FnMut(usize, &Array2<f64>) -> bool {
-    |_, _| true
+fn no_callback() -> impl FnMut(usize, &Array2<f64>, &Array2<f64>) -> bool {
+    |_, _, _| true
 }
 
 #[test]
@@ -100,9 +100,10 @@ fn early_stopping_keeps_the_best_round_and_reports_each_round() {
     let (vx, vy) = friedman(300, 4);
     let p = GbdtParams { num_rounds: 500, learning_rate: 0.3, early_stopping_rounds: 10, ..GbdtParams::default() };
     let mut seen = 0;
-    let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], Some((vx.view(), &vy)), &mut |round, scores| {
+    let b = Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], Some((vx.view(), &vy)), &mut |round, scores, train| {
         seen = round;
-        scores.nrows() == 300
+        // Validation and training raw scores, one row per row of each.
+        scores.nrows() == 300 && train.nrows() == 300
     })
     .unwrap();
     assert!(seen < 500, "stopped early at {seen}");

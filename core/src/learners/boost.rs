@@ -96,13 +96,14 @@ impl Learner for GbdtLearner {
         let valid = ctx.valid;
         let valid_y = valid.map(|(_, t)| t.as_f64());
         let categorical: Vec<bool> = if ctx.categorical.len() == x.ncols() { ctx.categorical.to_vec() } else { vec![false; x.ncols()] };
-        let mut callback = |round: usize, raw: &Array2<f64>| {
+        let mut callback = |round: usize, raw: &Array2<f64>, train_raw: &Array2<f64>| {
             if ctx.expired() {
                 return false;
             }
             if valid.is_some() && round % REPORT_EVERY == 0 && round < params.num_rounds {
                 let p = to_prediction(objective, n_classes, raw.clone());
-                return ctx.report(round, &p) == Control::Continue;
+                let train = to_prediction(objective, n_classes, train_raw.clone());
+                return ctx.report(round, &p, Some(&train)) == Control::Continue;
             }
             true
         };

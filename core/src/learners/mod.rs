@@ -47,8 +47,10 @@ pub enum Control {
     Stop,
 }
 
-/// Callback for intermediate validation predictions: `(step, predictions)`.
-pub type Reporter<'a> = dyn FnMut(usize, &Prediction) -> Control + 'a;
+/// Callback for intermediate predictions: `(step, validation predictions, training
+/// predictions)`. The training predictions (on the rows being fitted, for overfitting
+/// rules) come from learners that have them at no extra cost, such as boosting.
+pub type Reporter<'a> = dyn FnMut(usize, &Prediction, Option<&Prediction>) -> Control + 'a;
 
 /// Everything a fit may use besides data and configuration.
 pub struct FitContext<'a> {
@@ -75,10 +77,11 @@ impl<'a> FitContext<'a> {
     pub fn expired(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
-    /// Sends an intermediate prediction to the reporter, if any.
-    pub fn report(&mut self, step: usize, prediction: &Prediction) -> Control {
+    /// Sends intermediate validation predictions (and the training rows' predictions, when
+    /// the learner has them) to the reporter, if any.
+    pub fn report(&mut self, step: usize, prediction: &Prediction, train: Option<&Prediction>) -> Control {
         match self.reporter.as_mut() {
-            Some(r) => r(step, prediction),
+            Some(r) => r(step, prediction, train),
             None => Control::Continue,
         }
     }

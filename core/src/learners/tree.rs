@@ -227,7 +227,7 @@ impl Learner for RandomForestLearner {
             let done = trees.len();
             if done % report_every == 0 && done < n_trees {
                 if let Some(sum) = &valid_sum {
-                    if ctx.report(done, &Prediction::Classes(sum / done as f64)) == Control::Stop {
+                    if ctx.report(done, &Prediction::Classes(sum / done as f64), None) == Control::Stop {
                         break;
                     }
                 }
