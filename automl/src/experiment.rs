@@ -496,7 +496,15 @@ impl Experiment {
 
     /// Runs, reporting progress to `observer`.
     pub fn run_with(&self, observer: &mut dyn Observer) -> Result<ExperimentResult> {
-        self.run_inner(observer, None)?.ok_or_else(|| Error::Config("internal: a dry run returned no jobs".into()))
+        self.run_inner(observer, None, self.config.frame.clone())?.ok_or_else(|| Error::Config("internal: a dry run returned no jobs".into()))
+    }
+
+    /// Runs like [`run_with`](Self::run_with), consuming the experiment: an in-memory table
+    /// given with [`frame`](ExperimentBuilder::frame) is moved into the run instead of
+    /// copied, which saves one copy of the data (what the Python bindings use).
+    pub fn into_run_with(mut self, observer: &mut dyn Observer) -> Result<ExperimentResult> {
+        let frame = self.config.frame.take();
+        self.run_inner(observer, None, frame)?.ok_or_else(|| Error::Config("internal: a dry run returned no jobs".into()))
     }
 
     /// The Jobs the Kubernetes executor would create first (one per concurrent trial),
@@ -507,11 +515,13 @@ impl Experiment {
             return Err(Error::Config("--dry-run shows the Kubernetes Jobs of a run: use it with --executor kubernetes".into()));
         }
         let mut jobs = Vec::new();
-        self.run_inner(&mut Silent, Some(&mut jobs))?;
+        self.run_inner(&mut Silent, Some(&mut jobs), self.config.frame.clone())?;
         Ok(jobs)
     }
 
-    fn run_inner(&self, observer: &mut dyn Observer, mut dry_jobs: Option<&mut Vec<k8s_openapi::api::batch::v1::Job>>) -> Result<Option<ExperimentResult>> {
+    /// `frame`: the in-memory table, if any; when this is its only reference it is moved
+    /// into the run rather than copied.
+    fn run_inner(&self, observer: &mut dyn Observer, mut dry_jobs: Option<&mut Vec<k8s_openapi::api::batch::v1::Job>>, frame: Option<Arc<Table>>) -> Result<Option<ExperimentResult>> {
         let dry = dry_jobs.is_some();
         let cfg = &self.config;
         let start = Instant::now();
@@ -524,13 +534,15 @@ impl Experiment {
             ExecutorChoice::Kubernetes(k) => Some(k.clone()),
             ExecutorChoice::Local => None,
         };
-        if kube_cfg.is_some() && cfg.frame.is_some() {
+        if kube_cfg.is_some() && frame.is_some() {
             return Err(Error::Config("the Kubernetes executor needs the data as a file that trial pods can read (a PVC or a URL), not an in-memory table".into()));
         }
+        // The data's digest, for the model's provenance: a file is hashed beside the
+        // search; a table now, so that it can then be moved into the run.
         let path = cfg.data.clone();
-        let frame = cfg.frame.clone();
-        let mut hasher = Some(std::thread::spawn(move || match frame {
-            Some(table) => Ok(sha256_table(&table)),
+        let table_digest = frame.as_deref().map(sha256_table);
+        let mut hasher = Some(std::thread::spawn(move || match table_digest {
+            Some(digest) => Ok(digest),
             None => sha256_file(&path),
         }));
         let out_dir = if dry { None } else { cfg.out.as_ref() };
@@ -564,7 +576,7 @@ impl Experiment {
 
         // Ingest and profile.
         let Ingested { profile, table, target: prepared_target, task, features, n_rows } =
-            ingest(&cfg.data, cfg.frame.as_deref(), &cfg.target, cfg.task, &cfg.na_values)?;
+            ingest(&cfg.data, frame, &cfg.target, cfg.task, &cfg.na_values)?;
         // Output only once the data is known good: a bad file leaves nothing behind.
         if let Some(out) = out_dir {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
@@ -1104,6 +1116,8 @@ fn sha256_table(table: &Table) -> String {
         h.update(name.as_bytes());
         h.update([0u8]);
         match column {
+            // The same bytes as each value's `to_le_bytes`, in one call on little-endian hosts.
+            Column::Numeric(v) if cfg!(target_endian = "little") => h.update(bytemuck::cast_slice::<f64, u8>(v)),
             Column::Numeric(v) => v.iter().for_each(|x| h.update(x.to_le_bytes())),
             Column::Datetime(v) => v.iter().for_each(|x| h.update(x.unwrap_or(i64::MIN).to_le_bytes())),
             Column::Str(s) => {

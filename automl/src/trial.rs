@@ -43,10 +43,12 @@ pub struct Ingested {
 }
 
 /// Reads `path` (or uses `frame`), profiles it and prepares `target` for `task`.
-pub fn ingest(path: &Path, frame: Option<&Table>, target: &str, task: TaskChoice, na_values: &[String]) -> Result<Ingested> {
+/// `frame`, when given, is used instead of reading `path`: moved in when this is its only
+/// reference, else copied.
+pub fn ingest(path: &Path, frame: Option<std::sync::Arc<Table>>, target: &str, task: TaskChoice, na_values: &[String]) -> Result<Ingested> {
     let options = CsvOptions { na_values: na_values.to_vec(), text_columns: vec![target.to_string()], ..CsvOptions::default() };
     let mut table = match frame {
-        Some(t) => t.clone(),
+        Some(t) => std::sync::Arc::unwrap_or_clone(t),
         None => read_csv(path, &options)?,
     };
     table.index_of(target)?;

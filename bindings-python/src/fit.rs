@@ -142,7 +142,7 @@ pub fn fit(
     let rx = std::sync::Mutex::new(rx);
     let worker = std::thread::Builder::new()
         .name("automl-fit".into())
-        .spawn(move || experiment.run_with(&mut Forward(tx)))
+        .spawn(move || experiment.into_run_with(&mut Forward(tx)))
         .map_err(|e| exception(py, "AutoMLError", format!("cannot start the run: {e}")))?;
     let mut interrupted = false;
     let mut callback_error: Option<PyErr> = None;
