@@ -375,6 +375,8 @@ struct Monitor {
     running: Mutex<std::collections::HashMap<u64, Vec<(usize, f64)>>>,
     /// Training-row losses of running trials, for the overfitting rule.
     running_train: Mutex<std::collections::HashMap<u64, Vec<(usize, f64)>>>,
+    /// Whether the rule judges on training scores (only then are they computed).
+    wants_train: bool,
     /// Curves of finished trials, per learner: steps mean different things to different
     /// learners (folds, trees, rounds), so trials are judged against their own kind.
     completed: Mutex<std::collections::HashMap<String, Vec<Vec<(usize, f64)>>>>,
@@ -399,9 +401,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl TrialMonitor for Monitor {
     fn report_train(&self, trial: u64, step: usize, score: f64) {
-        if self.rule.is_some() {
+        if self.wants_train {
             lock(&self.running_train).entry(trial).or_default().push((step, self.direction.to_loss(score)));
         }
+    }
+
+    fn wants_train(&self) -> bool {
+        self.wants_train
     }
 
     fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control {
@@ -623,6 +629,11 @@ impl Experiment {
             return Err(Error::Config(format!("metric '{metric_name}' does not apply to a {task} task")));
         }
         let direction = metric.direction();
+        // The other metric plugins are scored on every trial's validation predictions and
+        // shown beside the objective in the leaderboard.
+        let extra_metrics: Arc<Vec<Arc<dyn Metric>>> = Arc::new(
+            metric_plugins.iter().filter(|m| m.name() != metric_name && m.supports(task)).map(|m| Arc::new(m.clone()) as Arc<dyn Metric>).collect(),
+        );
         let plan = cfg.validation.unwrap_or_else(|| ValidationPlan::auto(n_rows));
         let splits = make_splits(&plan, &prepared_target, cfg.seed)?;
         let data = Arc::new(ExperimentData::new(table, prepared_target.clone(), task, features, splits).with_preprocessors(preprocessors));
@@ -655,6 +666,7 @@ impl Experiment {
             direction,
             running: Mutex::new(Default::default()),
             running_train: Mutex::new(Default::default()),
+            wants_train: cfg.early_stopping && cfg.stopping_rule == BuiltinRule::Overfitting,
             completed: Mutex::new(Default::default()),
             cancel: AtomicBool::new(false),
             abandoned: Mutex::new(Default::default()),
@@ -706,6 +718,7 @@ impl Experiment {
             split_seed: cfg.seed,
             time_limit_s: limit,
             data: if kube_cfg.is_some() { remote_data.clone() } else { data_ref.clone() },
+            train_scores: monitor.wants_train(),
         };
         if let (Some(jobs), Some(k)) = (dry_jobs.as_mut(), &kube_cfg) {
             let namespace = k.namespace.clone().unwrap_or_else(|| "default".to_string());
@@ -727,12 +740,12 @@ impl Experiment {
                     Ok(())
                 }
                 None => {
-                    let (tx, data, monitor, metric) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor), Arc::clone(&metric));
+                    let (tx, data, monitor, metric, extra) = (tx.clone(), Arc::clone(&data), Arc::clone(&monitor), Arc::clone(&metric), Arc::clone(&extra_metrics));
                     std::thread::Builder::new()
                         .name(format!("trial-{}", spec.id))
                         .stack_size(64 << 20)
                         .spawn(move || {
-                            let result = evaluate(&spec, &data, metric.as_ref(), monitor.as_ref());
+                            let result = evaluate(&spec, &data, metric.as_ref(), &extra, monitor.as_ref());
                             let _ = tx.send(TrialEvent::Finished(result));
                         })
                         .map(|_| ())
@@ -900,7 +913,14 @@ impl Experiment {
                     result.message = Some(e);
                 } else if let Some(why) = lock(&monitor.stopped_by).remove(&result.id) {
                     if result.status == TrialStatus::EarlyStopped {
-                        result.message = Some(why);
+                        // Name the rule, keeping the rest ("after 2 of 5 folds", notes).
+                        result.message = Some(match result.message.take() {
+                            Some(m) => match m.strip_prefix("stopped by the early-stopping rule") {
+                                Some(rest) => format!("{why}{rest}"),
+                                None => format!("{why}; {m}"),
+                            },
+                            None => why,
+                        });
                     }
                 }
                 if let Some(raw) = lock(&monitor.running_raw).remove(&result.id) {

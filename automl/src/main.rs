@@ -148,28 +148,9 @@ impl KubeArgs {
             }
             return Ok(None);
         }
-        let mut node_selector = std::collections::BTreeMap::new();
-        for kv in &self.node_selector {
-            let (k, v) = kv.split_once('=').ok_or_else(|| automl::Error::Config(format!("--node-selector '{kv}': write KEY=VALUE")))?;
-            node_selector.insert(k.to_string(), v.to_string());
-        }
-        let data = match (&self.data_pvc, &self.data_url) {
-            (Some(pvc), _) => {
-                let (claim, mount) = pvc.split_once(':').unwrap_or((pvc.as_str(), automl::kubernetes::manifest::DATA_MOUNT));
-                let path = match &self.data_path {
-                    Some(p) => p.clone(),
-                    None => data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                };
-                DataSource::Pvc { claim: claim.to_string(), mount_path: mount.to_string(), path }
-            }
-            (None, Some(url)) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(automl::Error::Config(format!("--data-url '{url}' must be an http:// or https:// URL")).into());
-                }
-                DataSource::Url(url.clone())
-            }
-            (None, None) => DataSource::SamePath,
-        };
+        let node_selector = automl::kubernetes::parse_node_selector(&self.node_selector).map_err(|m| automl::Error::Config(format!("--node-selector: {m}")))?;
+        let data = DataSource::from_options(self.data_pvc.as_deref(), self.data_path.as_deref(), self.data_url.as_deref(), data)
+            .map_err(|m| automl::Error::Config(format!("{m} (--data-pvc, --data-path, --data-url)")))?;
         Ok(Some(KubernetesConfig {
             namespace: self.namespace.clone(),
             image: self.image.clone(),
@@ -564,9 +545,12 @@ fn trial(a: TrialArgs) -> anyhow::Result<()> {
     let spec: automl::trial::TrialSpec = serde_json::from_str(&text).map_err(|e| automl::Error::Config(format!("the trial spec is not valid: {e}")))?;
     let termination = std::env::var_os(TERMINATION_PATH_ENV).map_or_else(|| PathBuf::from("/dev/termination-log"), PathBuf::from);
     let started = std::time::Instant::now();
-    let outcome = automl::trial::run_remote(&spec, &|step, score| {
+    // Katib lines: the objective, and the same metric on the training rows (for the
+    // overfitting rule) as train_<metric>, just before it.
+    let outcome = automl::trial::run_remote(&spec, &|step, score, on| {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "step={step} {}={score}", spec.metric);
+        let prefix = if on == automl::trial::ScoredOn::Training { "train_" } else { "" };
+        let _ = writeln!(out, "step={step} {prefix}{}={score}", spec.metric);
         let _ = out.flush();
     });
     // Whatever happened, the controller gets a report naming it.

@@ -31,10 +31,19 @@ pub fn rank(mut trials: Vec<TrialResult>, direction: Direction) -> Vec<TrialResu
 }
 
 /// Writes `leaderboard.csv`.
+/// Other metrics (plugins that are not the objective) follow as one column each.
 pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str) -> Result<()> {
-    let mut s = String::from("rank,trial,learner,metric,score,score_std,fit_time_s,status,hyperparameters,message\n");
+    let extra: std::collections::BTreeSet<&str> = trials.iter().flat_map(|t| t.extra_scores.keys().map(String::as_str)).collect();
+    const COLUMNS: [&str; 10] = ["rank", "trial", "learner", "metric", "score", "score_std", "fit_time_s", "status", "hyperparameters", "message"];
+    let mut s = COLUMNS.join(",");
+    for name in &extra {
+        // A plugin named like a column gets a suffix rather than a second column of that name.
+        let column = if COLUMNS.contains(name) { format!("{name}_plugin") } else { name.to_string() };
+        let _ = write!(s, ",{}", csv_field(&column));
+    }
+    s.push('\n');
     for (i, t) in trials.iter().enumerate() {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{},{},{},{},{},{},{:.3},{},{},{}",
             i + 1,
@@ -48,6 +57,10 @@ pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str) -> R
             csv_field(&config_to_json(&t.config).to_string()),
             csv_field(t.message.as_deref().unwrap_or(""))
         );
+        for name in &extra {
+            let _ = write!(s, ",{}", t.extra_scores.get(*name).map_or(String::new(), |v| v.to_string()));
+        }
+        s.push('\n');
     }
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }
@@ -68,6 +81,9 @@ pub fn trial_json(t: &TrialResult) -> serde_json::Value {
     });
     if !t.train_curve.is_empty() {
         v["train_curve"] = json!(t.train_curve);
+    }
+    if !t.extra_scores.is_empty() {
+        v["extra_scores"] = json!(t.extra_scores);
     }
     v
 }
@@ -128,6 +144,10 @@ pub fn summary_text(r: &ExperimentResult) -> String {
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "best: {} {} = {:.4} ({})", r.best.learner, r.metric, r.best.score.unwrap_or(f64::NAN), config_to_string(&r.best.config));
+    if !r.best.extra_scores.is_empty() {
+        let others: Vec<String> = r.best.extra_scores.iter().map(|(name, v)| format!("{name} = {v:.4}")).collect();
+        let _ = writeln!(s, "      also {} (columns of leaderboard.csv)", others.join(", "));
+    }
     let importance = r.artifact.feature_importance();
     if !importance.is_empty() {
         let total: f64 = importance.iter().map(|i| i.1).sum::<f64>().max(f64::MIN_POSITIVE);

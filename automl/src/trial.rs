@@ -115,6 +115,9 @@ pub struct TrialSpec {
     pub time_limit_s: Option<f64>,
     /// The data.
     pub data: DataRef,
+    /// Also report the metric on the training rows (for the overfitting rule).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub train_scores: bool,
 }
 
 /// How a trial ended.
@@ -166,6 +169,11 @@ pub struct TrialResult {
     /// (boosting): with `curve`, it shows the train/validation gap.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub train_curve: Vec<(usize, f64)>,
+    /// Scores of the other metrics shown in the leaderboard (metric plugins that are not
+    /// the objective), averaged over the folds that finished; a metric that failed on this
+    /// trial is absent (its error is in `message`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra_scores: std::collections::BTreeMap<String, f64>,
     /// Seconds spent.
     pub fit_time_s: f64,
     /// Why it failed or stopped.
@@ -175,8 +183,17 @@ pub struct TrialResult {
 impl TrialResult {
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Config, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
-        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), fit_time_s, message }
+        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, message }
     }
+}
+
+/// Which rows an intermediate score was computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoredOn {
+    /// The validation rows: the score the search and the stopping rules judge.
+    Validation,
+    /// The rows being fitted, for the overfitting rule.
+    Training,
 }
 
 /// Receives a trial's intermediate scores and decides whether it goes on.
@@ -184,8 +201,14 @@ pub trait TrialMonitor: Send + Sync {
     /// Score of `trial` (of `learner`) at `step`; answer [`Control::Stop`] to end it early.
     fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control;
     /// The same metric on `trial`'s training rows at `step`, sent just before the
-    /// validation score of that step, by learners that have it. Ignored by default.
+    /// validation score of that step, by learners that have it, when
+    /// [`wants_train`](Self::wants_train). Ignored by default.
     fn report_train(&self, _trial: u64, _step: usize, _score: f64) {}
+    /// Whether scores on the training rows are wanted (they cost a metric call on the
+    /// training rows per report). No by default.
+    fn wants_train(&self) -> bool {
+        false
+    }
 }
 
 /// A monitor that never stops anything.
@@ -345,10 +368,39 @@ impl ExperimentData {
 
 /// Runs `spec` on `data`: fits the learner on each split's training rows and scores the
 /// validation rows with `metric`. Never panics: failures come back as a failed result.
-pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monitor: &dyn TrialMonitor) -> TrialResult {
+/// Evaluates one trial: `metric` is the objective; `extra` are other metrics scored on the
+/// same validation predictions, for the leaderboard only (a failure there does not fail
+/// the trial).
+pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, extra: &[Arc<dyn Metric>], monitor: &dyn TrialMonitor) -> TrialResult {
     let start = Instant::now();
     let mut result = TrialResult::ended(spec.id, spec.learner.clone(), spec.config.clone(), TrialStatus::Ok, 0.0, None);
-    let outcome = run_folds(spec, data, metric, monitor, start, &mut result);
+    let mut extra_folds: Vec<Vec<f64>> = vec![Vec::new(); extra.len()];
+    let mut extra_errors: Vec<String> = Vec::new();
+    let mut score_extra = |y: &Target, p: &Prediction| {
+        for (m, scores) in extra.iter().zip(&mut extra_folds) {
+            match m.score(y, p) {
+                Ok(s) if s.is_finite() => scores.push(s),
+                Ok(s) => extra_errors.push(format!("metric '{}' returned {s}", m.name())),
+                // One line: the note joins the trial's message (and a CSV cell).
+                Err(e) => extra_errors.push(format!("metric '{}' failed: {}", m.name(), e.to_string().replace('\n', " | "))),
+            }
+        }
+    };
+    let outcome = run_folds(spec, data, metric, monitor, start, &mut result, &mut score_extra);
+    let finished = result.fold_scores.len();
+    for (m, scores) in extra.iter().zip(&extra_folds) {
+        if finished > 0 && scores.len() == finished {
+            result.extra_scores.insert(m.name().to_string(), scores.iter().sum::<f64>() / finished as f64);
+        }
+    }
+    if !extra_errors.is_empty() {
+        extra_errors.dedup();
+        let note = extra_errors.join("; ");
+        result.message = Some(match result.message.take() {
+            Some(m) => format!("{m}; {note}"),
+            None => note,
+        });
+    }
     if let Err(e) = outcome {
         result.status = TrialStatus::Failed;
         result.message = Some(e.to_string());
@@ -361,12 +413,21 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, mo
     }
     if result.status == TrialStatus::Failed {
         result.score = None;
+        result.extra_scores.clear();
     }
     result.fit_time_s = start.elapsed().as_secs_f64();
     result
 }
 
-fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monitor: &dyn TrialMonitor, start: Instant, result: &mut TrialResult) -> automl_core::Result<()> {
+fn run_folds(
+    spec: &TrialSpec,
+    data: &ExperimentData,
+    metric: &dyn Metric,
+    monitor: &dyn TrialMonitor,
+    start: Instant,
+    result: &mut TrialResult,
+    score_extra: &mut dyn FnMut(&Target, &Prediction),
+) -> automl_core::Result<()> {
     let learner = learner_by_name(&spec.learner)?;
     if !learner.supports(data.task) {
         return Err(automl_core::Error::params(&spec.learner, format!("does not support {} tasks", data.task)));
@@ -392,7 +453,15 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
             }
             c
         };
-        let mut ctx = FitContext { seed: spec.seed.wrapping_add(fold as u64), deadline, threads: 1, valid: None, reporter: None, categorical: &design.categorical };
+        let mut ctx = FitContext {
+            seed: spec.seed.wrapping_add(fold as u64),
+            deadline,
+            threads: 1,
+            valid: None,
+            reporter: None,
+            train_predictions: monitor.wants_train(),
+            categorical: &design.categorical,
+        };
         if n_splits == 1 {
             // Holdout: iterative learners report per step on the validation rows.
             ctx.valid = Some((design.x_valid.view(), &design.y_valid));
@@ -408,6 +477,7 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
             return Err(automl_core::Error::learner(&spec.learner, format!("non-finite {} score", metric.name())));
         }
         result.fold_scores.push(score);
+        score_extra(&design.y_valid, &prediction);
         if stop_inside {
             result.status = TrialStatus::EarlyStopped;
             result.message = Some("stopped by the early-stopping rule".into());
@@ -433,8 +503,8 @@ fn run_folds(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, monit
 
 /// Runs `spec` on its own, as `automl trial` does in a pod: reads `data_path` (the local
 /// copy of `spec.data`), rebuilds the experiment's rows, features and splits, evaluates,
-/// and passes every intermediate score to `report` (step, score).
-pub fn evaluate_standalone(spec: &TrialSpec, data_path: &Path, report: &(dyn Fn(usize, f64) + Sync)) -> Result<TrialResult> {
+/// and passes every intermediate score to `report` (step, score, which rows).
+pub fn evaluate_standalone(spec: &TrialSpec, data_path: &Path, report: &(dyn Fn(usize, f64, ScoredOn) + Sync)) -> Result<TrialResult> {
     let choice = match spec.data.task {
         Task::Binary => TaskChoice::Binary,
         Task::Multiclass => TaskChoice::Multiclass,
@@ -444,20 +514,26 @@ pub fn evaluate_standalone(spec: &TrialSpec, data_path: &Path, report: &(dyn Fn(
     let splits = automl_core::validation::make_splits(&spec.validation, &target, spec.split_seed)?;
     let data = ExperimentData::new(table, target, task, features, splits);
     let metric = automl_core::metrics::BuiltinMetric::from_name(&spec.metric)?;
-    struct Reporter<'a>(&'a (dyn Fn(usize, f64) + Sync));
+    struct Reporter<'a>(&'a (dyn Fn(usize, f64, ScoredOn) + Sync), bool);
     impl TrialMonitor for Reporter<'_> {
         fn report(&self, _trial: u64, _learner: &str, step: usize, score: f64) -> Control {
-            (self.0)(step, score);
+            (self.0)(step, score, ScoredOn::Validation);
             Control::Continue
         }
+        fn report_train(&self, _trial: u64, step: usize, score: f64) {
+            (self.0)(step, score, ScoredOn::Training);
+        }
+        fn wants_train(&self) -> bool {
+            self.1
+        }
     }
-    Ok(evaluate(spec, &data, &metric, &Reporter(report)))
+    Ok(evaluate(spec, &data, &metric, &[], &Reporter(report, spec.train_scores)))
 }
 
 /// Runs `spec` where its data says: an http(s) URL is downloaded into `$TMPDIR` first; a
 /// path is read as is. When the spec carries the controller's SHA-256 of the data, a copy
 /// that differs is refused (trials on other data would be scored against the wrong rows).
-pub fn run_remote(spec: &TrialSpec, report: &(dyn Fn(usize, f64) + Sync)) -> Result<TrialResult> {
+pub fn run_remote(spec: &TrialSpec, report: &(dyn Fn(usize, f64, ScoredOn) + Sync)) -> Result<TrialResult> {
     let location = spec.data.path.to_string_lossy().into_owned();
     let (path, digest, _scratch) = if location.starts_with("http://") || location.starts_with("https://") {
         let dir = tempfile_dir()?;

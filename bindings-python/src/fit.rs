@@ -13,7 +13,8 @@ use automl::core::task::TaskChoice;
 use automl::core::validation::ValidationPlan;
 use automl::search::Sampler;
 use automl::trial::TrialResult;
-use automl::{report, CancelToken, Experiment, ExperimentConfig, Observer};
+use automl::kubernetes::{DataSource, KubernetesConfig, Toleration};
+use automl::{report, CancelToken, ExecutorChoice, Experiment, ExperimentConfig, Observer};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -109,6 +110,67 @@ fn config(path: PathBuf, target: &str, options: &Bound<'_, PyDict>) -> PyResult<
     }
     if let Some(seconds) = opt::<f64>(options, "plugin_timeout")? {
         c.sandbox.call_timeout = Duration::from_secs_f64(seconds);
+    }
+    if let Some(k) = options.get_item("kubernetes")?.filter(|v| !v.is_none()) {
+        let k = k.cast_into::<PyDict>().map_err(|_| PyTypeError::new_err("kubernetes: expected a dict of options"))?;
+        c.executor = ExecutorChoice::Kubernetes(kubernetes(&c.data, &k)?);
+    }
+    Ok(c)
+}
+
+/// The options Python's `kubernetes={...}` takes: the `automl run` Kubernetes flags, with
+/// underscores.
+const KUBERNETES_OPTIONS: &[&str] = &[
+    "namespace", "image", "image_pull_policy", "gpus", "gpu_resource", "cpu", "memory", "node_selector", "tolerations", "priority_class", "service_account",
+    "backoff_limit", "job_ttl", "startup_allowance", "unschedulable_timeout", "data_pvc", "data_path", "data_url", "keep_jobs",
+];
+
+fn kubernetes(data: &std::path::Path, k: &Bound<'_, PyDict>) -> PyResult<KubernetesConfig> {
+    for key in k.keys() {
+        let key: String = key.extract().map_err(|_| PyTypeError::new_err("kubernetes: option names must be strings"))?;
+        if !KUBERNETES_OPTIONS.contains(&key.as_str()) {
+            return Err(PyValueError::new_err(format!("kubernetes: unknown option '{key}'; known: {}", KUBERNETES_OPTIONS.join(", "))));
+        }
+    }
+    let bad = |m: String| PyValueError::new_err(format!("kubernetes: {m}"));
+    let mut c = KubernetesConfig::default();
+    c.namespace = opt(k, "namespace")?;
+    if let Some(image) = opt(k, "image")? {
+        c.image = image;
+    }
+    c.image_pull_policy = opt(k, "image_pull_policy")?;
+    if let Some(gpus) = opt(k, "gpus")? {
+        c.gpus = gpus;
+    }
+    if let Some(resource) = opt(k, "gpu_resource")? {
+        c.gpu_resource = resource;
+    }
+    c.cpu = opt(k, "cpu")?;
+    c.memory = opt(k, "memory")?;
+    if let Some(labels) = opt::<std::collections::BTreeMap<String, String>>(k, "node_selector")? {
+        c.node_selector = labels;
+    }
+    if let Some(tolerations) = opt::<Vec<String>>(k, "tolerations")? {
+        c.tolerations = tolerations.iter().map(|t| t.parse::<Toleration>()).collect::<Result<_, _>>().map_err(bad)?;
+    }
+    c.priority_class = opt(k, "priority_class")?;
+    c.service_account = opt(k, "service_account")?;
+    if let Some(n) = opt(k, "backoff_limit")? {
+        c.backoff_limit = n;
+    }
+    if let Some(s) = opt(k, "job_ttl")? {
+        c.ttl_after_finished_s = s;
+    }
+    if let Some(s) = opt(k, "startup_allowance")? {
+        c.startup_allowance_s = s;
+    }
+    if let Some(s) = opt(k, "unschedulable_timeout")? {
+        c.unschedulable_timeout_s = s;
+    }
+    let (pvc, path, url) = (opt::<String>(k, "data_pvc")?, opt::<String>(k, "data_path")?, opt::<String>(k, "data_url")?);
+    c.data = DataSource::from_options(pvc.as_deref(), path.as_deref(), url.as_deref(), data).map_err(bad)?;
+    if let Some(keep) = opt(k, "keep_jobs")? {
+        c.keep_jobs = keep;
     }
     Ok(c)
 }

@@ -31,6 +31,15 @@ def test_a_metric_plugin_is_the_objective(titanic_csv):
     assert scores == sorted(scores) and 0 < scores[0] < 1.5
 
 
+def test_other_metric_plugins_are_leaderboard_columns(titanic_csv):
+    m = automl.AutoML(**QUICK, plugins=[component("cost_weighted")]).fit(titanic_csv, target="survived")
+    board = m.leaderboard()
+    assert m.model_.metric == "log_loss"
+    assert "cost_weighted" in board.columns
+    costs = board.filter(pl.col("status") == "ok")["cost_weighted"].to_list()
+    assert costs and all(0 <= c <= 5 for c in costs)
+
+
 def test_a_preprocessor_survives_save_load_and_the_cli(tmp_path, titanic_csv, automl_bin):
     df = pl.read_csv(titanic_csv)
     m = automl.AutoML(**{**QUICK, "max_trials": 4}, plugins=[component("log_transform")]).fit(df, target="survived")

@@ -300,6 +300,8 @@ struct TrialTask {
 #[derive(Default)]
 struct LogState {
     curve: Vec<(usize, f64)>,
+    /// `train_<objective>` values (the overfitting rule's training scores).
+    train_curve: Vec<(usize, f64)>,
     stop_requested: bool,
     tail: Vec<String>,
     lines: usize,
@@ -366,10 +368,14 @@ impl TrialTask {
             let stop_requested = lock(&logs).stop_requested;
             if stop_requested {
                 delete_job(&self.jobs, &name).await;
-                let curve = lock(&logs).curve.clone();
+                let (curve, train_curve) = {
+                    let l = lock(&logs);
+                    (l.curve.clone(), l.train_curve.clone())
+                };
                 result.status = TrialStatus::EarlyStopped;
                 result.score = curve.last().map(|c| c.1);
                 result.curve = curve;
+                result.train_curve = train_curve;
                 result.message = Some("stopped by the early-stopping rule (Job deleted)".into());
                 return self.finish(result, started);
             }
@@ -395,11 +401,12 @@ impl TrialTask {
                 if following.is_some() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                let (curve, tail) = {
+                let (curve, train_curve, tail) = {
                     let l = lock(&logs);
-                    (l.curve.clone(), l.tail.clone())
+                    (l.curve.clone(), l.train_curve.clone(), l.tail.clone())
                 };
                 result.curve = curve;
+                result.train_curve = train_curve;
                 match outcome {
                     Outcome::Report(report) => {
                         result.status = report.status;
@@ -622,6 +629,11 @@ async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objec
                 return;
             }
             let values = parser.feed(&line);
+            // The objective on the training rows comes just before its validation score.
+            for v in values.iter().filter(|v| v.name.strip_prefix("train_") == Some(objective.as_str())) {
+                monitor.report_train(id, v.step, v.value);
+                lock(&logs).train_curve.push((v.step, v.value));
+            }
             let mut state = lock(&logs);
             state.lines += 1;
             state.tail.push(line.chars().take(300).collect());

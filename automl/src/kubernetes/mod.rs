@@ -45,6 +45,43 @@ pub enum DataSource {
     SamePath,
 }
 
+impl DataSource {
+    /// The data source from the options of `automl run` (and Python's `kubernetes=`):
+    /// a PVC as `CLAIM[:MOUNT_PATH]` with the CSV at `path` inside it (default: the data
+    /// file's name), or an http(s) URL, or else the same path as here.
+    pub fn from_options(pvc: Option<&str>, path: Option<&str>, url: Option<&str>, data: &std::path::Path) -> Result<DataSource, String> {
+        match (pvc, url) {
+            (Some(_), Some(_)) => Err("give the data as a PVC or as a URL, not both".into()),
+            (Some(pvc), None) => {
+                let (claim, mount) = pvc.split_once(':').unwrap_or((pvc, manifest::DATA_MOUNT));
+                if claim.is_empty() {
+                    return Err(format!("data PVC '{pvc}' has no claim name; write CLAIM[:MOUNT_PATH]"));
+                }
+                let path = match path {
+                    Some(p) => p.to_string(),
+                    None => data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                };
+                Ok(DataSource::Pvc { claim: claim.to_string(), mount_path: mount.to_string(), path })
+            }
+            (None, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => Ok(DataSource::Url(url.to_string())),
+            (None, Some(url)) => Err(format!("data URL '{url}' must be an http:// or https:// URL")),
+            (None, None) if path.is_some() => Err("a data path inside a PVC needs the PVC".into()),
+            (None, None) => Ok(DataSource::SamePath),
+        }
+    }
+}
+
+/// Parses `KEY=VALUE` node selector labels.
+pub fn parse_node_selector<S: AsRef<str>>(labels: &[S]) -> Result<BTreeMap<String, String>, String> {
+    labels
+        .iter()
+        .map(|kv| {
+            let kv = kv.as_ref();
+            kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("node selector '{kv}': write KEY=VALUE"))
+        })
+        .collect()
+}
+
 /// A toleration, as `key[=value]:effect` on the command line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Toleration {

@@ -54,13 +54,13 @@ pub fn compile(engine: &Engine, bytes: &[u8], digest: &str, dir: Option<&Path>) 
 
 /// The file's identity: what changes when its content may have.
 #[cfg(unix)]
-fn identity(meta: &std::fs::Metadata) -> Option<String> {
+pub fn identity(meta: &std::fs::Metadata) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     Some(format!("{} {} {} {}.{} {}.{}", meta.dev(), meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()))
 }
 
 #[cfg(not(unix))]
-fn identity(_meta: &std::fs::Metadata) -> Option<String> {
+pub fn identity(_meta: &std::fs::Metadata) -> Option<String> {
     None
 }
 
@@ -71,11 +71,11 @@ fn digest_entry(dir: &Path, path: &Path) -> Option<PathBuf> {
     Some(dir.join("plugin-digests").join(key))
 }
 
-/// The digest remembered for the file at `path`, if the file is unchanged since.
-pub fn known_digest(dir: &Path, path: &Path) -> Option<String> {
+/// The digest remembered for the file at `path`, if it was remembered for a file of the
+/// identity `now` (taken from the open file that was read).
+pub fn known_digest(dir: &Path, path: &Path, now: &str) -> Option<String> {
     let entry = std::fs::read_to_string(digest_entry(dir, path)?).ok()?;
     let (id, digest) = entry.trim_end().rsplit_once(' ')?;
-    let now = identity(&std::fs::metadata(path).ok()?)?;
     (id == now && digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())).then(|| digest.to_string())
 }
 
@@ -83,13 +83,12 @@ pub fn known_digest(dir: &Path, path: &Path) -> Option<String> {
 /// A file changed within the last two seconds is not remembered: a rewrite within the
 /// file system's timestamp resolution could keep the same identity (git's "racily clean"
 /// problem).
-pub fn remember_digest(dir: &Path, path: &Path, digest: &str) {
-    let Ok(meta) = std::fs::metadata(path) else { return };
+pub fn remember_digest(dir: &Path, path: &Path, id: &str, meta: &std::fs::Metadata, digest: &str) {
     let settled = |t: std::io::Result<std::time::SystemTime>| t.ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > std::time::Duration::from_secs(2));
-    if !settled(meta.modified()) || !ctime_settled(&meta) {
+    if !settled(meta.modified()) || !ctime_settled(meta) {
         return;
     }
-    let (Some(id), Some(entry)) = (identity(&meta), digest_entry(dir, path)) else { return };
+    let Some(entry) = digest_entry(dir, path) else { return };
     if let Some(parent) = entry.parent() {
         if std::fs::create_dir_all(parent).is_ok() {
             let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
@@ -121,21 +120,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let file = dir.path().join("p.wasm");
         std::fs::write(&file, b"first").expect("write");
+        let meta = std::fs::metadata(&file).expect("meta");
+        let id = identity(&meta).expect("id");
         // Just written: not settled, so not remembered (a rewrite in the same timestamp
         // tick could keep its identity).
-        remember_digest(dir.path(), &file, &"a".repeat(64));
-        assert_eq!(known_digest(dir.path(), &file), None);
+        remember_digest(dir.path(), &file, &id, &meta, &"a".repeat(64));
+        assert_eq!(known_digest(dir.path(), &file, &id), None);
         // An entry for the file as it is now is used...
         let entry = digest_entry(dir.path(), &file).expect("entry");
         std::fs::create_dir_all(entry.parent().expect("parent")).expect("mkdir");
-        let id = identity(&std::fs::metadata(&file).expect("meta")).expect("id");
         std::fs::write(&entry, format!("{id} {}\n", "b".repeat(64))).expect("entry");
-        assert_eq!(known_digest(dir.path(), &file), Some("b".repeat(64)));
+        assert_eq!(known_digest(dir.path(), &file, &id), Some("b".repeat(64)));
         // ...until the file changes.
         std::fs::write(&file, b"second, longer").expect("rewrite");
-        assert_eq!(known_digest(dir.path(), &file), None);
+        let changed = identity(&std::fs::metadata(&file).expect("meta")).expect("id");
+        assert_ne!(changed, id);
+        assert_eq!(known_digest(dir.path(), &file, &changed), None);
         // A damaged entry is ignored.
         std::fs::write(&entry, "garbage").expect("entry");
-        assert_eq!(known_digest(dir.path(), &file), None);
+        assert_eq!(known_digest(dir.path(), &file, &id), None);
     }
 }

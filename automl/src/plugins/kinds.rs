@@ -99,7 +99,7 @@ impl Plugin {
         sandbox::arm(&mut warm.store, config);
         match f(&mut warm.store, &warm.instance) {
             Ok(r) => {
-                if sandbox::reusable(&warm.store) {
+                if sandbox::reusable(&warm.store, config) {
                     if let Ok(mut pool) = self.warm.lock() {
                         if pool.len() < MAX_WARM {
                             pool.push(warm);

@@ -164,15 +164,26 @@ impl PluginHost {
 
     /// Loads the component at `path`.
     pub fn load(&self, path: &Path) -> Result<Plugin> {
+        use std::io::Read;
         let cache_dir = self.inner.config.cache_dir.as_deref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        // Looked up after reading: a file changed meanwhile has a new identity.
-        let digest = match cache_dir.and_then(|dir| cache::known_digest(dir, path)) {
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let before = file.metadata().ok();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+        // The identity of the file these bytes came from (the open handle, not the path),
+        // when it did not change while it was read.
+        let after = file.metadata().ok();
+        let identity = before.as_ref().and_then(cache::identity).filter(|id| after.as_ref().and_then(cache::identity).as_ref() == Some(id));
+        let known = match (cache_dir, &identity) {
+            (Some(dir), Some(id)) => cache::known_digest(dir, path, id),
+            _ => None,
+        };
+        let digest = match known {
             Some(digest) => digest,
             None => {
                 let digest = sha256_hex(&bytes);
-                if let Some(dir) = cache_dir {
-                    cache::remember_digest(dir, path, &digest);
+                if let (Some(dir), Some(id), Some(meta)) = (cache_dir, &identity, &after) {
+                    cache::remember_digest(dir, path, id, meta, &digest);
                 }
                 digest
             }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -45,11 +45,46 @@ impl Default for SandboxConfig {
     }
 }
 
+/// The store's limits, remembering how large linear memory has grown (an instance is not
+/// reused once it holds much of its cap: memory never shrinks).
+struct Limits {
+    inner: StoreLimits,
+    largest_memory: usize,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.largest_memory = self.largest_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
 /// Per-store state: WASI, its resources, the limits and the captured output.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: Limits,
     pub stdout: MemoryOutputPipe,
     pub stderr: MemoryOutputPipe,
     /// How much of stdout and stderr was written before the current call.
@@ -107,7 +142,7 @@ pub fn new_store(engine: &wasmtime::Engine, config: &SandboxConfig) -> Result<St
         let guest = dir.display().to_string();
         b.preopened_dir(dir, &guest, FsPerms::ReadOnly).map_err(|e| format!("cannot grant {}: {e}", dir.display()))?;
     }
-    let limits = StoreLimitsBuilder::new().memory_size(config.memory_limit).instances(64).trap_on_grow_failure(true).build();
+    let limits = Limits { inner: StoreLimitsBuilder::new().memory_size(config.memory_limit).instances(64).trap_on_grow_failure(true).build(), largest_memory: 0 };
     let mut store = Store::new(engine, HostState { wasi: b.build(), table: ResourceTable::new(), limits, stdout, stderr, marks: (0, 0), scratch: Default::default() });
     store.limiter(|s| &mut s.limits);
     store.epoch_deadline_trap();
@@ -124,12 +159,18 @@ pub fn arm(store: &mut Store<HostState>, config: &SandboxConfig) {
     state.marks = (state.stdout.contents().len(), state.stderr.contents().len());
 }
 
-/// Whether a store that finished its call cleanly may serve another: not once its guest
-/// has filled half of the captured output (a later call's output would be lost).
-pub fn reusable(store: &Store<HostState>) -> bool {
+/// Whether a store that finished its call cleanly may serve another, with nearly the room
+/// a fresh one has: not once its guest has printed more than 4 KiB (the capture is never
+/// cleared, and a write past its capacity traps), nor once its linear memory has grown past
+/// half the cap (memory never shrinks, and a fresh instance starts small).
+pub fn reusable(store: &Store<HostState>, config: &SandboxConfig) -> bool {
     let state = store.data();
-    state.stdout.contents().len().max(state.stderr.contents().len()) < OUTPUT_CAPACITY / 2
+    let printed = state.stdout.contents().len().max(state.stderr.contents().len());
+    printed <= OUTPUT_LEFT_FOR_REUSE && state.limits.largest_memory <= config.memory_limit / 2
 }
+
+/// See [`reusable`].
+const OUTPUT_LEFT_FOR_REUSE: usize = 4 << 10;
 
 /// A wasmtime error in words: the trap or the root cause, not a backtrace.
 pub fn describe_error(e: &wasmtime::Error) -> String {

@@ -136,6 +136,35 @@ fn a_metric_plugin_is_the_objective_through_the_cli() {
 }
 
 #[test]
+fn other_metric_plugins_are_leaderboard_columns_and_cannot_fail_a_trial() {
+    let out = tempfile::tempdir().expect("tmp");
+    let o = automl(&[
+        "run", example("titanic.csv").to_str().unwrap_or_default(), "--target", "survived", "--plugin", component("cost_weighted").to_str().unwrap_or_default(),
+        "--plugin", component("trap").to_str().unwrap_or_default(), "--learners", "logistic,gbdt", "--max-trials", "4", "--concurrency", "1",
+        "--out", out.path().to_str().unwrap_or_default(), "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(summary["metric"], "log_loss");
+    let cost = summary["best"]["extra_scores"]["cost_weighted"].as_f64().expect("cost_weighted beside the objective");
+    assert!((0.0..=5.0).contains(&cost), "{cost}");
+    let board = std::fs::read_to_string(out.path().join("leaderboard.csv")).expect("leaderboard");
+    let header: Vec<&str> = board.lines().next().expect("header").split(',').collect();
+    assert_eq!(header.last(), Some(&"cost_weighted"), "{board}");
+    // The trap plugin panics on every call: no column, a note in each trial, no failed trial.
+    assert!(!header.contains(&"trap"), "{board}");
+    let trials: Vec<serde_json::Value> = std::fs::read_to_string(out.path().join("trials.jsonl")).expect("trials").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(trials.len(), 4);
+    for t in &trials {
+        assert_ne!(t["status"], "failed", "{t}");
+        assert!(t["message"].as_str().is_some_and(|m| m.contains("metric 'trap' failed") && !m.contains('\n')), "{t}");
+        let cost = t["extra_scores"]["cost_weighted"].as_f64().expect("a cost per trial");
+        assert!((0.0..=5.0).contains(&cost), "{t}");
+        assert!(t["extra_scores"].get("trap").is_none(), "{t}");
+    }
+}
+
+#[test]
 fn a_hostile_objective_fails_its_trials_not_the_process() {
     let out = tempfile::tempdir().expect("tmp");
     let o = automl(&[

@@ -49,4 +49,4 @@ class PluginError(AutoMLError):
 
 
 class ClusterError(AutoMLError):
-    """A Kubernetes executor error (raised once the Kubernetes executor is supported)."""
+    """A Kubernetes executor error: the cluster cannot be reached, refuses a request, or Jobs cannot be created."""

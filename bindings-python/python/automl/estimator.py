@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 
 
 _TASKS = ("auto", "binary", "multiclass", "regression")
-_EXECUTORS = ("local",)
+_EXECUTORS = ("local", "kubernetes")
 
 Data = Any  # pandas / polars DataFrame, numpy array, dict of columns, or a CSV path
 
@@ -71,8 +71,17 @@ class AutoML(_Base):
         WebAssembly plugins (``.wasm`` components built against ``plugins-wit``): a
         preprocessor, a metric (select it with ``metric="its name"``) or a stopping rule.
         They run sandboxed: no files, network, environment or clock, 256 MiB, 30 s a call.
-    executor : "local"
-        Where trials run; only "local" in this version.
+    executor : "local" or "kubernetes"
+        Where trials run: threads here, or each trial a Kubernetes Job on the cluster of
+        your kubeconfig (fit on a CSV path the pods can read; see ``kubernetes``).
+    kubernetes : dict, optional
+        With ``executor="kubernetes"``: the ``automl run`` Kubernetes options, with
+        underscores: ``namespace``, ``image``, ``gpus``, ``cpu``, ``memory``,
+        ``node_selector`` (a dict), ``tolerations`` (``["nvidia.com/gpu:NoSchedule"]``),
+        ``priority_class``, ``service_account``, ``data_pvc`` (``"CLAIM[:MOUNT]"``),
+        ``data_path``, ``data_url``, ``keep_jobs``, ``backoff_limit``, ``job_ttl``,
+        ``startup_allowance``, ``unschedulable_timeout``, ``image_pull_policy``,
+        ``gpu_resource``.
     learners : sequence of str, optional
         Restrict the search to these learners (see ``automl.learners()``).
     trial_time_limit : float, optional
@@ -96,6 +105,7 @@ class AutoML(_Base):
         seed: int = 0,
         plugins: Sequence[str] = (),
         executor: str = "local",
+        kubernetes: Optional[Dict[str, Any]] = None,
         target_score: Optional[float] = None,
         patience: Optional[int] = None,
         learners: Optional[Sequence[str]] = None,
@@ -113,6 +123,7 @@ class AutoML(_Base):
         self.seed = seed
         self.plugins = plugins
         self.executor = executor
+        self.kubernetes = kubernetes
         self.target_score = target_score
         self.patience = patience
         self.learners = learners
@@ -138,7 +149,11 @@ class AutoML(_Base):
         if self.task not in _TASKS:
             raise ValueError(f"task must be one of {_TASKS}, got {self.task!r}")
         if self.executor not in _EXECUTORS:
-            raise ValueError(f"executor {self.executor!r} is not available in this version; use 'local'")
+            raise ValueError(f"executor must be one of {_EXECUTORS}, got {self.executor!r}")
+        if self.kubernetes is not None and not isinstance(self.kubernetes, dict):
+            raise TypeError(f"kubernetes must be a dict of options, got {type(self.kubernetes).__name__}")
+        if self.kubernetes and self.executor != "kubernetes":
+            raise ValueError("kubernetes options are given but executor is 'local'; add executor='kubernetes'")
         if isinstance(self.plugins, (str, os.PathLike)):
             raise TypeError("plugins must be a list of paths to .wasm components, not a single path")
         if self.search not in ("tpe", "random"):
@@ -162,6 +177,8 @@ class AutoML(_Base):
             "search": self.search,
             "plugins": [os.fspath(p) for p in self.plugins],
         }
+        if self.executor == "kubernetes":
+            opts["kubernetes"] = dict(self.kubernetes or {})
         if opts["seed"] is not None and opts["seed"] < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         cv = self.cv
@@ -305,6 +322,10 @@ class AutoML(_Base):
         trials = getattr(self, "trials_", None)
         if trials is None:
             raise NotFittedError("this model was loaded from a file: its leaderboard is the run's leaderboard.csv")
+        # Metric plugins that are not the objective: one column each, after the message.
+        extra = sorted({name for t in trials for name in t.get("extra_scores", {})})
+        base = ("rank", "trial", "learner", "status", "score", "score_std", "fit_time_s", "finished_s", "config", "message")
+        column = {name: f"{name}_plugin" if name in base else name for name in extra}
         rows = []
         for rank, t in enumerate(trials, 1):
             rows.append({
@@ -318,8 +339,10 @@ class AutoML(_Base):
                 "finished_s": self.timeline_.get(t["trial"]),
                 "config": json.dumps(t.get("hyperparameters", {}), sort_keys=True),
                 "message": t.get("message"),
+                **{column[name]: t.get("extra_scores", {}).get(name) for name in extra},
             })
         schema = {"rank": pl.Int64, "trial": pl.Int64, "learner": pl.String, "status": pl.String, "score": pl.Float64, "score_std": pl.Float64, "fit_time_s": pl.Float64, "finished_s": pl.Float64, "config": pl.String, "message": pl.String}
+        schema.update({column[name]: pl.Float64 for name in extra})
         df = pl.DataFrame(rows, schema=schema)
         if self._input_kind == "pandas":
             return df.to_pandas()

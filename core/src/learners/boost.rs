@@ -102,8 +102,8 @@ impl Learner for GbdtLearner {
             }
             if valid.is_some() && round % REPORT_EVERY == 0 && round < params.num_rounds {
                 let p = to_prediction(objective, n_classes, raw.clone());
-                let train = to_prediction(objective, n_classes, train_raw.clone());
-                return ctx.report(round, &p, Some(&train)) == Control::Continue;
+                let train = ctx.train_predictions.then(|| to_prediction(objective, n_classes, train_raw.clone()));
+                return ctx.report(round, &p, train.as_ref()) == Control::Continue;
             }
             true
         };

@@ -49,7 +49,8 @@ pub enum Control {
 
 /// Callback for intermediate predictions: `(step, validation predictions, training
 /// predictions)`. The training predictions (on the rows being fitted, for overfitting
-/// rules) come from learners that have them at no extra cost, such as boosting.
+/// rules) come, when [`FitContext::train_predictions`] asks for them, from learners that
+/// keep them anyway, such as boosting.
 pub type Reporter<'a> = dyn FnMut(usize, &Prediction, Option<&Prediction>) -> Control + 'a;
 
 /// Everything a fit may use besides data and configuration.
@@ -64,6 +65,9 @@ pub struct FitContext<'a> {
     pub valid: Option<(ArrayView2<'a, f64>, &'a Target)>,
     /// Receives intermediate validation predictions; may ask to stop.
     pub reporter: Option<&'a mut Reporter<'a>>,
+    /// Whether the reporter wants the training rows' predictions too (learners that have
+    /// them pass them; they cost a conversion of the training rows' raw scores).
+    pub train_predictions: bool,
     /// Which input columns hold category codes (tree encoding); empty when none.
     pub categorical: &'a [bool],
 }
@@ -71,7 +75,7 @@ pub struct FitContext<'a> {
 impl<'a> FitContext<'a> {
     /// A context with a seed and nothing else.
     pub fn new(seed: u64) -> Self {
-        FitContext { seed, deadline: None, threads: 1, valid: None, reporter: None, categorical: &[] }
+        FitContext { seed, deadline: None, threads: 1, valid: None, reporter: None, train_predictions: false, categorical: &[] }
     }
     /// True once the deadline has passed.
     pub fn expired(&self) -> bool {

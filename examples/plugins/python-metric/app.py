@@ -50,12 +50,10 @@ class Metric(exports.Metric):
             raise Err(f"cost_weighted_py scores binary classification, not {p.task.name.lower()}")
         y_true = f64s("y-true", p.y_true, p.rows)
         y_pred = f64s("y-pred", p.y_pred, p.rows)
-        if not p.weights:
+        if not p.weights and p.rows > 0:
             counts = error_counts(p.y_true, p.y_pred, p.rows)
             if counts is not None:
                 false_negatives, false_positives = counts
-                if p.rows == 0:
-                    raise Err("no rows to score")
                 return (false_negatives * FALSE_NEGATIVE_COST + false_positives * FALSE_POSITIVE_COST) / p.rows
         # With weights (or values other than 0.0 and 1.0): one row at a time, about 0.2 µs
         # per row in a component.

@@ -197,7 +197,7 @@ impl Predictions {
 
 /// f64 values as they arrived: the host's little-endian bytes viewed in place when they are
 /// 8-byte aligned (the guest allocator aligns them), else decoded once.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum F64s {
     Bytes(Vec<u8>),
     Values(Vec<f64>),
@@ -229,6 +229,13 @@ impl F64s {
 
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+// A clone of the bytes could land on a less aligned allocation: clone the values.
+impl Clone for F64s {
+    fn clone(&self) -> F64s {
+        F64s::Values(self.as_slice().to_vec())
     }
 }
 
