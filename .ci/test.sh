@@ -15,6 +15,7 @@ python3 -m venv .venv
 rustup target add wasm32-wasip2
 bash examples/plugins/build.sh
 PATH="$PWD/.venv/bin:$PATH" bash examples/plugins/build-python.sh
+bash examples/plugins/build-js.sh
 
 # Rust: the engine, the CLI, the plugin host, and (building only) the Python extension.
 cargo test --workspace --locked

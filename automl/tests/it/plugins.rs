@@ -64,6 +64,20 @@ fn the_metric_plugin_scores_like_its_definition() {
 }
 
 #[test]
+fn the_same_metric_in_python_and_javascript_scores_alike() {
+    // Built with componentize-py and jco from examples/plugins (18 MB and 11 MB components:
+    // compiled once into a cache shared by this test's two loads).
+    let dir = tempfile::tempdir().expect("tmp");
+    for (name, file) in [("cost_weighted_py", "cost_weighted_py"), ("cost_weighted_js", "cost_weighted_js")] {
+        let m = MetricPlugin::new(host(Some(dir.path())).load(&component(file)).expect(file)).expect(file);
+        assert_eq!(m.name(), name);
+        assert_eq!(m.direction(), automl::core::metrics::Direction::Minimize);
+        assert!(m.supports(automl::core::task::Task::Binary) && !m.supports(automl::core::task::Task::Multiclass));
+        assert_eq!(score(&m).expect(file), 1.5, "{file}");
+    }
+}
+
+#[test]
 fn a_second_load_maps_the_cached_compilation() {
     let dir = tempfile::tempdir().expect("tmp");
     let first = host(Some(dir.path())).load(&component("cost_weighted")).expect("load");
