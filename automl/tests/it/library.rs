@@ -180,8 +180,7 @@ fn boosting_reports_training_scores_for_the_overfitting_rule() {
     let reported: Vec<_> = result.leaderboard.iter().filter(|t| !t.curve.is_empty()).collect();
     assert!(!reported.is_empty(), "no gbdt trial reported per round");
     for t in reported {
-        // The same metric on the training rows at the same rounds; log-loss on the rows a
-        // booster is fitting is no worse than on held-out rows by the last report.
+        // The same metric on the training rows, at the same rounds.
         let steps = |c: &[(usize, f64)]| c.iter().map(|(s, _)| *s).collect::<Vec<_>>();
         assert_eq!(steps(&t.train_curve), steps(&t.curve), "trial {}", t.id);
         let (train, valid) = (t.train_curve.last().unwrap().1, t.curve.last().unwrap().1);
