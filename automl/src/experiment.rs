@@ -915,7 +915,7 @@ impl Experiment {
                     if result.status == TrialStatus::EarlyStopped {
                         // Name the rule, keeping the rest ("after 2 of 5 folds", notes).
                         result.message = Some(match result.message.take() {
-                            Some(m) => match m.strip_prefix("stopped by the early-stopping rule") {
+                            Some(m) => match m.strip_prefix(crate::trial::STOPPED_BY_RULE) {
                                 Some(rest) => format!("{why}{rest}"),
                                 None => format!("{why}; {m}"),
                             },

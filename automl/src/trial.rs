@@ -187,6 +187,10 @@ impl TrialResult {
     }
 }
 
+/// How a trial's message starts when an early-stopping rule stopped it; the runner puts
+/// the rule's name in its place.
+pub const STOPPED_BY_RULE: &str = "stopped by the early-stopping rule";
+
 /// Which rows an intermediate score was computed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoredOn {
@@ -480,7 +484,7 @@ fn run_folds(
         score_extra(&design.y_valid, &prediction);
         if stop_inside {
             result.status = TrialStatus::EarlyStopped;
-            result.message = Some("stopped by the early-stopping rule".into());
+            result.message = Some(STOPPED_BY_RULE.into());
             return Ok(());
         }
         if n_splits > 1 {
@@ -488,7 +492,7 @@ fn run_folds(
             result.curve.push((fold + 1, mean));
             if fold + 1 < n_splits && monitor.report(spec.id, &spec.learner, fold + 1, mean) == Control::Stop {
                 result.status = TrialStatus::EarlyStopped;
-                result.message = Some(format!("stopped by the early-stopping rule after {} of {n_splits} folds", fold + 1));
+                result.message = Some(format!("{STOPPED_BY_RULE} after {} of {n_splits} folds", fold + 1));
                 return Ok(());
             }
         }

@@ -37,8 +37,9 @@ impl Prediction {
     pub fn classes(&self) -> Vec<usize> {
         match self {
             Prediction::Classes(p) => match p.as_slice() {
-                Some(contiguous) => contiguous.chunks_exact(p.ncols().max(1)).map(|r| argmax(r.iter().copied())).collect(),
-                None => p.rows().into_iter().map(|r| argmax(r.iter().copied())).collect(),
+                // Row-major and contiguous: one slice per row (the common layout, and faster).
+                Some(contiguous) if p.ncols() > 0 => contiguous.chunks_exact(p.ncols()).map(|r| argmax(r.iter().copied())).collect(),
+                _ => p.rows().into_iter().map(|r| argmax(r.iter().copied())).collect(),
             },
             Prediction::Values(v) => v.iter().map(|x| x.round().max(0.0) as usize).collect(),
         }
@@ -291,6 +292,19 @@ fn auc(positive: &[bool], score: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn classes_are_the_same_in_any_memory_layout() {
+        let rows = array![[0.9, 0.1, 0.0], [0.2, 0.3, 0.5], [0.1, 0.8, 0.1], [0.4, 0.4, 0.2]];
+        let expected = vec![0, 2, 1, 0]; // a tie goes to the first class
+        assert_eq!(Prediction::Classes(rows.clone()).classes(), expected);
+        // Column-major (not a row-major slice): the row iterator.
+        let fortran = ndarray::Array2::from_shape_vec(ndarray::ShapeBuilder::f((4, 3)), rows.t().iter().copied().collect()).unwrap();
+        assert_eq!(fortran, rows);
+        assert_eq!(Prediction::Classes(fortran).classes(), expected);
+        // No columns: one class (0) per row, not none.
+        assert_eq!(Prediction::Classes(ndarray::Array2::zeros((3, 0))).classes(), vec![0, 0, 0]);
+    }
 
     #[test]
     fn classification_metrics_match_hand_computed_values() {

@@ -376,7 +376,7 @@ impl TrialTask {
                 result.score = curve.last().map(|c| c.1);
                 result.curve = curve;
                 result.train_curve = train_curve;
-                result.message = Some("stopped by the early-stopping rule (Job deleted)".into());
+                result.message = Some(format!("{} (Job deleted)", crate::trial::STOPPED_BY_RULE));
                 return self.finish(result, started);
             }
             let mut job = lock(&self.slot.job).clone();

@@ -65,7 +65,7 @@ impl DataSource {
             }
             (None, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => Ok(DataSource::Url(url.to_string())),
             (None, Some(url)) => Err(format!("data URL '{url}' must be an http:// or https:// URL")),
-            (None, None) if path.is_some() => Err("a data path inside a PVC needs the PVC".into()),
+            (None, None) if path.is_some() => Err("a data path names the CSV inside a PVC: give the PVC too".into()),
             (None, None) => Ok(DataSource::SamePath),
         }
     }
@@ -189,4 +189,28 @@ pub mod labels {
     pub const EXPERIMENT: &str = "automl.dev/experiment";
     /// The trial number.
     pub const TRIAL: &str = "automl.dev/trial";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_source_comes_from_the_options() {
+        let data = std::path::Path::new("/home/me/train.csv");
+        let pvc = |claim: &str, mount: &str, path: &str| DataSource::Pvc { claim: claim.into(), mount_path: mount.into(), path: path.into() };
+        assert_eq!(DataSource::from_options(Some("d"), None, None, data), Ok(pvc("d", manifest::DATA_MOUNT, "train.csv")));
+        assert_eq!(DataSource::from_options(Some("d:/mnt"), Some("x/y.csv"), None, data), Ok(pvc("d", "/mnt", "x/y.csv")));
+        assert_eq!(DataSource::from_options(None, None, Some("https://h/d.csv"), data), Ok(DataSource::Url("https://h/d.csv".into())));
+        assert_eq!(DataSource::from_options(None, None, None, data), Ok(DataSource::SamePath));
+        for (pvc, path, url, message) in [
+            (Some(":/mnt"), None, None, "no claim name"),
+            (None, None, Some("ftp://h/d.csv"), "http:// or https://"),
+            (Some("d"), None, Some("https://h/d.csv"), "not both"),
+            (None, Some("d.csv"), None, "give the PVC too"),
+        ] {
+            let e = DataSource::from_options(pvc, path, url, data).expect_err(message);
+            assert!(e.contains(message), "{e}");
+        }
+    }
 }

@@ -4,13 +4,6 @@ use automl_core::data::{Column, StrColumn, Table};
 
 use super::bindings::preprocessor::automl::plugins::types::{Column as WitColumn, Dtype, Table as WitTable};
 
-/// Little-endian bytes of `n` f64s from an iterator.
-pub fn f64_bytes(values: impl Iterator<Item = f64>, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n * 8);
-    values.for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-    out
-}
-
 /// `values` collected into `buf` (cleared first, its capacity kept).
 pub fn f64s_into(buf: &mut Vec<f64>, values: impl Iterator<Item = f64>) -> &[f64] {
     buf.clear();
@@ -30,7 +23,9 @@ pub fn le_bytes(values: &[f64]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Little-endian bytes of f64s.
 pub fn bytes_of(values: &[f64]) -> Vec<u8> {
-    f64_bytes(values.iter().copied(), values.len())
+    let mut out = Vec::with_capacity(values.len() * 8);
+    values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    out
 }
 
 fn bitmap(n: usize, valid: impl Fn(usize) -> bool) -> Vec<u8> {

@@ -370,18 +370,20 @@ impl Metric for MetricPlugin {
                 // bytes, which the call copies straight into the guest.
                 let mut scratch = std::mem::take(&mut store.data_mut().scratch);
                 let [truth_buf, pred_buf, proba_buf] = &mut scratch;
-                let argmax = |r: &[f64]| automl_core::metrics::argmax(r.iter().copied()) as f64;
                 let (y_true, labels): (&[f64], &[String]) = match truth {
                     Target::Classes { codes, labels } => (convert::f64s_into(truth_buf, codes.iter().map(|&c| c as f64)), labels),
                     Target::Values(v) => (v, &[]),
                 };
                 let (y_pred, proba): (&[f64], &[f64]) = match prediction {
                     Prediction::Classes(p) => match p.as_slice() {
-                        Some(contiguous) => (convert::f64s_into(pred_buf, contiguous.chunks_exact(p.ncols().max(1)).map(argmax)), contiguous),
-                        None => {
-                            let proba = convert::f64s_into(proba_buf, p.iter().copied());
-                            (convert::f64s_into(pred_buf, proba.chunks_exact(p.ncols().max(1)).map(argmax)), proba)
+                        // Row-major (the usual layout): `classes()`'s argmax per row, written
+                        // straight into the buffer (no `Vec<usize>` between: 10% of the call
+                        // at 1M rows).
+                        Some(contiguous) if p.ncols() > 0 => {
+                            let argmax = |r: &[f64]| automl_core::metrics::argmax(r.iter().copied()) as f64;
+                            (convert::f64s_into(pred_buf, contiguous.chunks_exact(p.ncols()).map(argmax)), contiguous)
                         }
+                        _ => (convert::f64s_into(pred_buf, prediction.classes().into_iter().map(|c| c as f64)), convert::f64s_into(proba_buf, p.iter().copied())),
                     },
                     Prediction::Values(v) => (v.as_slice().map_or_else(|| &*convert::f64s_into(pred_buf, v.iter().copied()), |v| v), &[]),
                 };
