@@ -8,7 +8,7 @@ use automl_core::learners::FittedModel;
 use automl_core::metrics::Prediction;
 use automl_core::preprocess::{InputColumn, Pipeline};
 use automl_core::profile::ColumnKind;
-use automl_core::space::Config;
+use automl_core::space::Hyperparams;
 use automl_core::task::Task;
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +44,7 @@ pub struct ModelArtifact {
     /// Learner name.
     pub learner: String,
     /// Its hyperparameters.
-    pub config: Config,
+    pub config: Hyperparams,
     /// Objective metric.
     pub metric: String,
     /// Validation score of the chosen configuration.

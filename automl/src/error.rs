@@ -31,8 +31,41 @@ pub enum Error {
         message: String,
     },
     /// The Kubernetes cluster could not be reached or refused a request.
-    #[error("Kubernetes: {0}")]
-    Cluster(String),
+    #[error("Kubernetes: {message}")]
+    Cluster {
+        /// What was being done, and what to check.
+        message: String,
+        /// The client's error, when there is one (a `kube::Error`).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A thread could not be started (for a trial, a hash, the run itself).
+    #[error("cannot start a thread for {what}: {source}")]
+    Thread {
+        /// What the thread was for.
+        what: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A value could not be written as JSON (settings for the journal, a summary).
+    #[error("cannot encode {what} as JSON: {source}")]
+    Serialize {
+        /// What was being encoded.
+        what: String,
+        /// The reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The async runtime that talks to the cluster or downloads data could not start.
+    #[error("cannot start the async runtime for {what}: {source}")]
+    Runtime {
+        /// What it was for.
+        what: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
     /// Every trial failed; the reasons of the first few.
     #[error("no trial succeeded ({count} failed); first failures:\n  {}", .reasons.join("\n  "))]
     NoSuccessfulTrial {
@@ -46,5 +79,15 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// A cluster error with no underlying client error.
+    pub fn cluster(message: impl Into<String>) -> Self {
+        Error::Cluster { message: message.into(), source: None }
+    }
+
+    /// A cluster error caused by `source` (a `kube::Error`, say).
+    pub fn cluster_caused(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Cluster { message: message.into(), source: Some(Box::new(source)) }
     }
 }

@@ -15,8 +15,9 @@ use crate::error::{Error, Result};
 use crate::search::Suggestion;
 use crate::trial::TrialResult;
 
-/// Version of the journal format.
-pub const JOURNAL_VERSION: u32 = 1;
+/// Version of the journal format (2: options with `executor` and `kubernetes` as separate
+/// fields, custom trials in the `trials.jsonl` schema of built-in ones).
+pub const JOURNAL_VERSION: u32 = 2;
 
 /// File name of the journal inside the output folder.
 pub const JOURNAL_FILE: &str = "journal.jsonl";

@@ -1,5 +1,6 @@
-//! `automl`: search strategies, the experiment runner, trial execution, model artifacts
-//! and reports, on top of `automl-core`. The `automl` binary is a thin layer over this.
+//! `automl`: search strategies, the experiment runner, executors, the plugin host, model
+//! artifacts and reports, on top of `automl-core`. The `automl` binary is a thin layer
+//! over this.
 //!
 //! ```no_run
 //! let result = automl::Experiment::builder("examples/data/penguins.csv", "species")
@@ -9,18 +10,59 @@
 //! println!("{}", automl::report::summary_text(&result));
 //! # Ok::<(), automl::Error>(())
 //! ```
-pub mod artifact;
+//!
+//! Modules, lowest first (each uses only those above it in this list):
+//!
+//! | module | its one job |
+//! |---|---|
+//! | [`error`], [`util`] | errors with their causes; digests, JSON files, experiment ids |
+//! | [`trial`] | trials as data: spec, result, status, the monitor trait |
+//! | [`search`], [`stopping`] | strategies (ask/tell) and early-stopping rules |
+//! | [`options`] | every option, resolved and validated in one place |
+//! | [`plugins`] | the WebAssembly plugin host (feature `plugins`) |
+//! | [`journal`], [`artifact`] | the crash-safe journal; the model file |
+//! | [`outcome`], [`report`] | what a run produces; leaderboard, summaries, profile text |
+//! | [`evaluate`] | ingest, shared design matrices, evaluating one trial here |
+//! | [`spec`] | custom-trial specs (feature `kubernetes`) |
+//! | [`executor`] | the `Executor` trait and local threads |
+//! | [`kubernetes`] | trials as Jobs, dry runs, the trial pod's side (feature `kubernetes`) |
+//! | [`runner`] | setup, the scheduling loop, recording, the final refit |
+//! | [`experiment`] | the public entry points: `Experiment`, `CustomExperiment`, `resume` |
 pub mod error;
-pub mod kubernetes;
-pub mod plugins;
-pub mod experiment;
-pub mod journal;
-pub mod report;
+pub mod util;
+
+pub mod trial;
+
 pub mod search;
 pub mod stopping;
-pub mod trial;
+
+pub mod options;
+
+pub mod plugins;
+
+pub mod artifact;
+pub mod journal;
+
+pub mod outcome;
+pub mod report;
+
+pub mod evaluate;
+
+#[cfg(feature = "kubernetes")]
+pub mod spec;
+
+pub mod executor;
+
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
+
+pub mod runner;
+
+pub mod experiment;
 
 pub use artifact::ModelArtifact;
 pub use automl_core as core;
 pub use error::{Error, Result};
-pub use experiment::{CancelToken, ExecutorChoice, Experiment, ExperimentBuilder, ExperimentConfig, ExperimentResult, Observer, StopReason};
+pub use experiment::{resume, CustomExperiment, Experiment, ExperimentBuilder, Resumed};
+pub use options::{CancelToken, ExecutorKind, ExperimentOptions, RawOptions};
+pub use outcome::{CustomResult, ExperimentResult, Observer, StopReason};

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::artifact::csv_field;
 use crate::error::{Error, Result};
-use crate::experiment::ExperimentResult;
+use crate::outcome::{CustomResult, ExperimentResult};
 use crate::trial::{TrialResult, TrialStatus};
 
 /// Successful trials by score (best first, ties by time), then early-stopped, timed-out and
@@ -116,6 +116,35 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
         "plugins": r.plugins,
         "files": r.files,
     })
+}
+
+/// A custom-trial run's summary as JSON (what `automl run --spec --json` prints): the
+/// same trial schema as everywhere.
+pub fn custom_summary_json(r: &CustomResult) -> serde_json::Value {
+    json!({
+        "experiment": r.experiment,
+        "stop_reason": r.stop_reason,
+        "seconds": { "total": r.elapsed_s },
+        "leaderboard": r.leaderboard.iter().map(trial_json).collect::<Vec<_>>(),
+        "notes": r.notes,
+        "files": r.files,
+    })
+}
+
+/// A custom-trial run's summary as text.
+pub fn custom_summary_text(r: &CustomResult) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "experiment {}: {} trials, stopped: {:?}, {:.1} s", r.experiment, r.leaderboard.len(), r.stop_reason, r.elapsed_s);
+    for t in r.leaderboard.iter().take(10) {
+        let _ = writeln!(s, "  trial {:>3} {:<14} {:>10}  {}", t.id, t.status.name(), t.score.map_or("-".into(), |v| format!("{v:.5}")), config_to_string(&t.config));
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    for f in &r.files {
+        let _ = writeln!(s, "wrote {}", f.display());
+    }
+    s
 }
 
 /// The run's summary as text.

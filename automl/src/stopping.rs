@@ -58,17 +58,17 @@ impl StoppingRule for MedianStop {
     }
 }
 
-/// Stops a trial whose loss has not improved for `patience` reports: the "loss not
+/// Stops a trial whose loss has not improved over its last `window` reports: the "loss not
 /// decreasing" rule of SageMaker Debugger.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NoImprovement {
     /// Reports without a new best before the trial stops.
-    pub patience: usize,
+    pub window: usize,
 }
 
 impl Default for NoImprovement {
     fn default() -> Self {
-        NoImprovement { patience: 3 }
+        NoImprovement { window: 3 }
     }
 }
 
@@ -78,16 +78,16 @@ impl StoppingRule for NoImprovement {
     }
 
     fn should_stop(&self, curve: &[(usize, f64)], _train: &[(usize, f64)], _completed: &[Vec<(usize, f64)>]) -> bool {
-        if curve.len() <= self.patience {
+        if curve.len() <= self.window {
             return false;
         }
-        let (before, recent) = curve.split_at(curve.len() - self.patience);
+        let (before, recent) = curve.split_at(curve.len() - self.window);
         let best_before = before.iter().map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
         recent.iter().all(|(_, v)| *v >= best_before)
     }
 }
 
-/// Stops a trial that is overfitting: over its last `patience` reports the gap between
+/// Stops a trial that is overfitting: over its last `window` reports the gap between
 /// validation and training loss widened at every report, and the validation loss is now
 /// worse than its best by more than `tolerance` (relative): the "overfit" rule of
 /// SageMaker Debugger. A plateau with noise is not overfitting. Needs training scores, which the
@@ -95,7 +95,7 @@ impl StoppingRule for NoImprovement {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Overfitting {
     /// Reports of a widening gap before the trial stops.
-    pub patience: usize,
+    pub window: usize,
     /// How much worse than its best the validation loss must be, relative to the best
     /// (0.01: 1%).
     pub tolerance: f64,
@@ -103,7 +103,7 @@ pub struct Overfitting {
 
 impl Default for Overfitting {
     fn default() -> Self {
-        Overfitting { patience: 3, tolerance: 0.01 }
+        Overfitting { window: 3, tolerance: 0.01 }
     }
 }
 
@@ -115,10 +115,10 @@ impl StoppingRule for Overfitting {
     fn should_stop(&self, curve: &[(usize, f64)], train: &[(usize, f64)], _completed: &[Vec<(usize, f64)>]) -> bool {
         // (validation loss, gap) at the steps reported on both sides.
         let points: Vec<(f64, f64)> = curve.iter().filter_map(|&(step, valid)| train.iter().find(|(s, _)| *s == step).map(|&(_, t)| (valid, valid - t))).collect();
-        if self.patience == 0 || points.len() <= self.patience {
+        if self.window == 0 || points.len() <= self.window {
             return false;
         }
-        let window = &points[points.len() - self.patience - 1..];
+        let window = &points[points.len() - self.window - 1..];
         let widening = window.windows(2).all(|w| w[1].1 > w[0].1);
         let best = points.iter().map(|(v, _)| *v).fold(f64::INFINITY, f64::min);
         let last = points[points.len() - 1].0;
@@ -180,8 +180,8 @@ mod tests {
     }
 
     #[test]
-    fn no_improvement_waits_for_patience_reports() {
-        let rule = NoImprovement { patience: 2 };
+    fn no_improvement_waits_for_a_window_of_reports() {
+        let rule = NoImprovement { window: 2 };
         assert!(!rule.should_stop(&[(1, 0.5), (2, 0.6)], &[], &[]), "too few reports");
         assert!(rule.should_stop(&[(1, 0.5), (2, 0.6), (3, 0.5)], &[], &[]), "no report beat 0.5");
         assert!(!rule.should_stop(&[(1, 0.5), (2, 0.6), (3, 0.4)], &[], &[]), "0.4 is a new best");
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn overfitting_needs_a_widening_gap_and_a_worse_validation_loss() {
-        let rule = Overfitting { patience: 2, tolerance: 0.01 };
+        let rule = Overfitting { window: 2, tolerance: 0.01 };
         let steps = |v: &[f64]| v.iter().enumerate().map(|(i, &x)| (10 * (i + 1), x)).collect::<Vec<_>>();
         // Training loss falls, validation loss rises: gaps 0.1, 0.3, 0.5.
         let (valid, train) = (steps(&[0.5, 0.6, 0.7]), steps(&[0.4, 0.3, 0.2]));

@@ -29,8 +29,8 @@ pub fn to_py(py: Python<'_>, error: automl::Error) -> PyErr {
         automl::Error::Config(_) => "ConfigError",
         automl::Error::Model { .. } => "ModelFileError",
         automl::Error::NoSuccessfulTrial { .. } => "TrialsFailedError",
-        automl::Error::Io { .. } => "AutoMLError",
-        automl::Error::Cluster(_) => "ClusterError",
+        automl::Error::Io { .. } | automl::Error::Thread { .. } | automl::Error::Serialize { .. } | automl::Error::Runtime { .. } => "AutoMLError",
+        automl::Error::Cluster { .. } => "ClusterError",
         automl::Error::Core(core) => match core {
             Core::InvalidParams { .. } | Core::Unknown { .. } => "ConfigError",
             Core::Learner { .. } => "AutoMLError",
@@ -38,5 +38,20 @@ pub fn to_py(py: Python<'_>, error: automl::Error) -> PyErr {
             _ => "DataError",
         },
     };
-    exception(py, class, error.to_string())
+    exception(py, class, with_causes(&error))
+}
+
+/// The error's message followed by the causes it does not already spell out (a cluster
+/// error's client error, say), as the CLI prints them.
+fn with_causes(error: &automl::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(&format!(": {text}"));
+        }
+        source = cause.source();
+    }
+    message
 }

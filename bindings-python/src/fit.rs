@@ -10,14 +10,10 @@ use automl::core::learners::all_learners;
 use automl::core::metrics::{BuiltinMetric, Metric};
 use automl::core::profile::Profile;
 use automl::core::task::TaskChoice;
-use automl::core::validation::ValidationPlan;
-use automl::search::Sampler;
 use automl::trial::TrialResult;
-use automl::kubernetes::{DataSource, KubernetesConfig, Toleration};
-use automl::{report, CancelToken, ExecutorChoice, Experiment, ExperimentConfig, Observer};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
+use automl::{report, CancelToken, Experiment, Observer, RawOptions};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use crate::errors::{exception, to_py};
 use crate::frame::table_from_arrow;
@@ -53,130 +49,10 @@ fn load(data: &Bound<'_, PyAny>, source: &str) -> PyResult<(PathBuf, Option<Tabl
     Ok((PathBuf::from(source), Some(table_from_arrow(data, source)?)))
 }
 
-fn opt<'py, T>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>>
-where
-    T: for<'a> FromPyObject<'a, 'py, Error = PyErr>,
-{
-    match options.get_item(key)? {
-        None => Ok(None),
-        Some(v) if v.is_none() => Ok(None),
-        Some(v) => v.extract::<T>().map(Some).map_err(|e| PyTypeError::new_err(format!("{key}: {e}"))),
-    }
-}
-
-fn config(path: PathBuf, target: &str, options: &Bound<'_, PyDict>) -> PyResult<ExperimentConfig> {
-    let mut c = ExperimentConfig::new(path, target);
-    if let Some(task) = opt::<String>(options, "task")? {
-        c.task = task.parse::<TaskChoice>().map_err(|e| PyValueError::new_err(format!("task: {e}")))?;
-    }
-    c.metric = opt(options, "metric")?;
-    c.time_budget = opt(options, "time_budget")?;
-    c.max_trials = opt(options, "max_trials")?;
-    c.target_score = opt(options, "target_score")?;
-    c.patience = opt(options, "patience")?;
-    if let Some(k) = opt::<usize>(options, "folds")? {
-        c.validation = Some(ValidationPlan::KFold { k });
-    }
-    if let Some(fraction) = opt::<f64>(options, "holdout")? {
-        c.validation = Some(ValidationPlan::Holdout { fraction });
-    }
-    if let Some(n) = opt(options, "concurrency")? {
-        c.concurrency = n;
-    }
-    c.learners = opt(options, "learners")?;
-    if let Some(seed) = opt(options, "seed")? {
-        c.seed = seed;
-    }
-    c.out = opt(options, "out")?;
-    c.trial_time_limit = opt(options, "trial_time_limit")?;
-    if let Some(s) = opt::<String>(options, "search")? {
-        c.sampler = match s.as_str() {
-            "tpe" => Sampler::Tpe,
-            "random" => Sampler::Random,
-            other => return Err(PyValueError::new_err(format!("search: expected 'tpe' or 'random', got '{other}'"))),
-        };
-    }
-    if let Some(e) = opt(options, "early_stopping")? {
-        c.early_stopping = e;
-    }
-    if let Some(na) = opt(options, "na_values")? {
-        c.na_values = na;
-    }
-    if let Some(plugins) = opt(options, "plugins")? {
-        c.plugins = plugins;
-    }
-    if let Some(mib) = opt::<usize>(options, "plugin_memory_mb")? {
-        c.sandbox.memory_limit = mib << 20;
-    }
-    if let Some(seconds) = opt::<f64>(options, "plugin_timeout")? {
-        c.sandbox.call_timeout = Duration::from_secs_f64(seconds);
-    }
-    if let Some(k) = options.get_item("kubernetes")?.filter(|v| !v.is_none()) {
-        let k = k.cast_into::<PyDict>().map_err(|_| PyTypeError::new_err("kubernetes: expected a dict of options"))?;
-        c.executor = ExecutorChoice::Kubernetes(kubernetes(&c.data, &k)?);
-    }
-    Ok(c)
-}
-
-/// The options Python's `kubernetes={...}` takes: the `automl run` Kubernetes flags, with
-/// underscores.
-const KUBERNETES_OPTIONS: &[&str] = &[
-    "namespace", "image", "image_pull_policy", "gpus", "gpu_resource", "cpu", "memory", "node_selector", "tolerations", "priority_class", "service_account",
-    "backoff_limit", "job_ttl", "startup_allowance", "unschedulable_timeout", "data_pvc", "data_path", "data_url", "keep_jobs",
-];
-
-fn kubernetes(data: &std::path::Path, k: &Bound<'_, PyDict>) -> PyResult<KubernetesConfig> {
-    for key in k.keys() {
-        let key: String = key.extract().map_err(|_| PyTypeError::new_err("kubernetes: option names must be strings"))?;
-        if !KUBERNETES_OPTIONS.contains(&key.as_str()) {
-            return Err(PyValueError::new_err(format!("kubernetes: unknown option '{key}'; known: {}", KUBERNETES_OPTIONS.join(", "))));
-        }
-    }
-    let bad = |m: String| PyValueError::new_err(format!("kubernetes: {m}"));
-    let mut c = KubernetesConfig::default();
-    c.namespace = opt(k, "namespace")?;
-    if let Some(image) = opt(k, "image")? {
-        c.image = image;
-    }
-    c.image_pull_policy = opt(k, "image_pull_policy")?;
-    if let Some(gpus) = opt(k, "gpus")? {
-        c.gpus = gpus;
-    }
-    if let Some(resource) = opt(k, "gpu_resource")? {
-        c.gpu_resource = resource;
-    }
-    c.cpu = opt(k, "cpu")?;
-    c.memory = opt(k, "memory")?;
-    if let Some(labels) = opt::<std::collections::BTreeMap<String, String>>(k, "node_selector")? {
-        c.node_selector = labels;
-    }
-    if let Some(tolerations) = opt::<Vec<String>>(k, "tolerations")? {
-        c.tolerations = tolerations.iter().map(|t| t.parse::<Toleration>()).collect::<Result<_, _>>().map_err(bad)?;
-    }
-    c.priority_class = opt(k, "priority_class")?;
-    c.service_account = opt(k, "service_account")?;
-    if let Some(n) = opt(k, "backoff_limit")? {
-        c.backoff_limit = n;
-    }
-    if let Some(s) = opt(k, "job_ttl")? {
-        c.ttl_after_finished_s = s;
-    }
-    if let Some(s) = opt(k, "startup_allowance")? {
-        c.startup_allowance_s = s;
-    }
-    if let Some(s) = opt(k, "unschedulable_timeout")? {
-        c.unschedulable_timeout_s = s;
-    }
-    let (pvc, path, url) = (opt::<String>(k, "data_pvc")?, opt::<String>(k, "data_path")?, opt::<String>(k, "data_url")?);
-    c.data = DataSource::from_options(pvc.as_deref(), path.as_deref(), url.as_deref(), data).map_err(bad)?;
-    if let Some(keep) = opt(k, "keep_jobs")? {
-        c.keep_jobs = keep;
-    }
-    Ok(c)
-}
-
 /// Runs an experiment. `data` is a frame with `__arrow_c_stream__` (named `source` in
-/// messages) or a CSV path; `progress(kind, payload)` is called on this thread with
+/// messages) or a CSV path; `options` are the keyword arguments as a JSON object, read
+/// and checked by the engine (`RawOptions`, as for the CLI); `progress(kind, payload)` is
+/// called on this thread with
 /// `("profile", json)`, `("trial", (json, best, elapsed))` and `("refit", learner)`.
 ///
 /// Returns `(model, summary_json, trials_json, timeline, interrupted)`; `timeline` holds
@@ -189,15 +65,15 @@ pub fn fit(
     data: &Bound<'_, PyAny>,
     target: String,
     source: String,
-    options: &Bound<'_, PyDict>,
+    options: &str,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Model, String, String, Vec<(u64, f64)>, bool)> {
     let (path, frame) = load(data, &source)?;
-    let mut cfg = config(path, &target, options)?;
-    cfg.frame = frame.map(std::sync::Arc::new);
+    let mut options = RawOptions::from_json(options).and_then(|raw| raw.resolve(path, &target)).map_err(|e| to_py(py, e))?;
+    options.frame = frame.map(std::sync::Arc::new);
     let token = CancelToken::new();
-    cfg.cancel = Some(token.clone());
-    let experiment = Experiment::new(cfg).map_err(|e| to_py(py, e))?;
+    options.cancel = Some(token.clone());
+    let experiment = Experiment::new(options).map_err(|e| to_py(py, e))?;
 
     let (tx, rx) = mpsc::channel();
     // Behind a mutex only to be shareable with the GIL released; one thread uses it.

@@ -37,15 +37,15 @@ fn format_float(v: f64) -> String {
 
 /// A configuration: hyperparameter name to value. Serialisable, so a trial can be sent to
 /// another process as data.
-pub type Config = BTreeMap<String, ParamValue>;
+pub type Hyperparams = BTreeMap<String, ParamValue>;
 
 /// Renders a configuration as `a=1, b=gini`.
-pub fn config_to_string(config: &Config) -> String {
+pub fn config_to_string(config: &Hyperparams) -> String {
     config.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Renders a configuration as a JSON object of plain values.
-pub fn config_to_json(config: &Config) -> serde_json::Value {
+pub fn config_to_json(config: &Hyperparams) -> serde_json::Value {
     serde_json::Value::Object(
         config
             .iter()
@@ -129,13 +129,13 @@ impl SearchSpace {
     }
 
     /// A configuration drawn at random.
-    pub fn sample(&self, rng: &mut impl Rng) -> Config {
+    pub fn sample(&self, rng: &mut impl Rng) -> Hyperparams {
         let unit: Vec<f64> = self.params.iter().map(|_| rng.gen::<f64>()).collect();
         self.from_unit(&unit)
     }
 
     /// Maps a point of the unit cube to a configuration (one coordinate per parameter).
-    pub fn from_unit(&self, unit: &[f64]) -> Config {
+    pub fn from_unit(&self, unit: &[f64]) -> Hyperparams {
         self.params
             .iter()
             .zip(unit)
@@ -156,7 +156,7 @@ impl SearchSpace {
     }
 
     /// Maps a configuration to the unit cube (inverse of [`SearchSpace::from_unit`]).
-    pub fn to_unit(&self, config: &Config) -> Vec<f64> {
+    pub fn to_unit(&self, config: &Hyperparams) -> Vec<f64> {
         self.params
             .iter()
             .map(|p| match (&p.domain, config.get(&p.name)) {
@@ -175,7 +175,7 @@ impl SearchSpace {
     }
 
     /// Checks that `config` names every parameter with a value inside its domain.
-    pub fn validate(&self, learner: &str, config: &Config) -> Result<()> {
+    pub fn validate(&self, learner: &str, config: &Hyperparams) -> Result<()> {
         for p in &self.params {
             let ok = match (&p.domain, config.get(&p.name)) {
                 (Domain::Float { low, high, .. }, Some(ParamValue::Float(v))) => v.is_finite() && *v >= *low && *v <= *high,
@@ -198,7 +198,7 @@ fn unit_of(v: f64, low: f64, high: f64, log: bool) -> f64 {
 }
 
 /// Reads a real hyperparameter.
-pub fn get_f64(config: &Config, name: &str, learner: &str) -> Result<f64> {
+pub fn get_f64(config: &Hyperparams, name: &str, learner: &str) -> Result<f64> {
     match config.get(name) {
         Some(ParamValue::Float(v)) => Ok(*v),
         Some(ParamValue::Int(v)) => Ok(*v as f64),
@@ -207,7 +207,7 @@ pub fn get_f64(config: &Config, name: &str, learner: &str) -> Result<f64> {
 }
 
 /// Reads an integer hyperparameter.
-pub fn get_usize(config: &Config, name: &str, learner: &str) -> Result<usize> {
+pub fn get_usize(config: &Hyperparams, name: &str, learner: &str) -> Result<usize> {
     match config.get(name) {
         Some(ParamValue::Int(v)) if *v >= 0 => Ok(*v as usize),
         _ => Err(Error::params(learner, format!("'{name}' must be a non-negative integer"))),
@@ -215,7 +215,7 @@ pub fn get_usize(config: &Config, name: &str, learner: &str) -> Result<usize> {
 }
 
 /// Reads a categorical hyperparameter.
-pub fn get_str<'a>(config: &'a Config, name: &str, learner: &str) -> Result<&'a str> {
+pub fn get_str<'a>(config: &'a Hyperparams, name: &str, learner: &str) -> Result<&'a str> {
     match config.get(name) {
         Some(ParamValue::Choice(s)) => Ok(s),
         _ => Err(Error::params(learner, format!("'{name}' must be a choice"))),

@@ -6,14 +6,17 @@
 //!
 //! Pods succeed at once with a trial report, so the numbers are the controller's and the
 //! HTTP stack's, not a cluster's. Prints a markdown table.
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use automl::kubernetes::executor::{Event, KubernetesExecutor, Launch};
-use automl::kubernetes::fake::{FakeApiServer, Kubelet, PodScript};
-use automl::kubernetes::manifest::{trial_job, TrialContainer};
-use automl::kubernetes::KubernetesConfig;
+use automl::executor::{Executor, ExecutorEvent};
+use automl::kubernetes::executor::{KubernetesExecutor, Launch};
+use automl::kubernetes::manifest::trial_job;
+use automl::kubernetes::JobTemplate;
+use automl::options::KubernetesOptions;
+use automl::spec::TrialContainer;
 use automl::trial::NoMonitor;
+use kube_fake::{FakeApiServer, Kubelet, PodScript};
 
 fn vm_hwm_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -36,32 +39,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?), &mut url)?;
     let server_url = url.trim().to_string();
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let cfg = KubernetesConfig { namespace: Some("bench".into()), ..KubernetesConfig::default() };
-    let ex = KubernetesExecutor::with_kube_client(kube::Config::new(server_url.parse()?), cfg, "bench", move |e| {
-        let _ = tx.lock().map(|t| t.send(e));
-    })?;
+    let cfg = KubernetesOptions { namespace: Some("bench".into()), ..KubernetesOptions::default() };
+    let mut ex = KubernetesExecutor::with_kube_client(kube::Config::new(server_url.parse()?), cfg, "bench", JobTemplate::Builtin)?;
     let monitor: Arc<dyn automl::trial::TrialMonitor> = Arc::new(NoMonitor);
     let container = || TrialContainer { image: "example.com/trial:1".into(), command: vec!["trial".into()], args: vec![], env: vec![] };
-    let launch = |id: u64| {
-        let job = trial_job(ex.config(), "bench", "bench", id, Some(60.0), container());
-        ex.launch(Launch { id, learner: "bench".into(), config: Default::default(), objective: "accuracy".into(), job, adopt_only: false }, Arc::clone(&monitor));
+    let launch = |ex: &KubernetesExecutor, id: u64| {
+        let job = trial_job(ex.options(), "bench", "bench", id, Some(60.0), container());
+        ex.launch_job(Launch { id, learner: "bench".into(), config: Default::default(), objective: "accuracy".into(), job, adopt_only: false }, Arc::clone(&monitor));
     };
 
     // 2. From a finished trial to the next Job created, one trial at a time.
     let mut gaps = Vec::new();
     let mut id = 1_000_000;
-    launch(id);
+    launch(&ex, id);
     let mut finished_at: Option<Instant> = None;
     while gaps.len() < 100 {
-        match rx.recv_timeout(Duration::from_secs(30))? {
-            Event::Finished(_) => {
+        match ex.next_event(Duration::from_secs(30)).ok_or("no event in 30 s")? {
+            ExecutorEvent::Finished(_) => {
                 id += 1;
                 finished_at = Some(Instant::now());
-                launch(id);
+                launch(&ex, id);
             }
-            Event::Dispatched { .. } => {
+            ExecutorEvent::Dispatched { .. } => {
                 if let Some(t) = finished_at.take() {
                     gaps.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
@@ -92,19 +91,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. Jobs created per second: n launches at once, until every create is acknowledged.
     let start = Instant::now();
     for id in 1..=n {
-        launch(id);
+        launch(&ex, id);
     }
     let (mut dispatched, mut finished) = (0u64, 0u64);
     let mut create_s = 0.0;
     while finished < n {
-        match rx.recv_timeout(Duration::from_secs(120))? {
-            Event::Dispatched { .. } => {
+        match ex.next_event(Duration::from_secs(120)).ok_or("no event in 120 s")? {
+            ExecutorEvent::Dispatched { .. } => {
                 dispatched += 1;
                 if dispatched == n {
                     create_s = start.elapsed().as_secs_f64();
                 }
             }
-            Event::Finished(_) => finished += 1,
+            ExecutorEvent::Finished(_) => finished += 1,
         }
     }
     let all_s = start.elapsed().as_secs_f64();

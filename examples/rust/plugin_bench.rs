@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use automl::core::data::{Column, Table};
 use automl::core::metrics::{Metric, Prediction};
 use automl::core::task::Target;
-use automl::plugins::{MetricPlugin, PluginHost, PreprocessorPlugin, SandboxConfig};
+use automl::plugins::{MetricPlugin, PluginHost, PreprocessorPlugin, SandboxPolicy};
 use ndarray::Array2;
 
 fn dist(name: &str) -> PathBuf {
@@ -57,7 +57,7 @@ fn ms(d: Duration) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cache = tempfile::tempdir()?;
-    let config = SandboxConfig { cache_dir: Some(cache.path().to_path_buf()), ..SandboxConfig::default() };
+    let config = SandboxPolicy { cache_dir: Some(cache.path().to_path_buf()), ..SandboxPolicy::default() };
     let host = PluginHost::new(config.clone())?;
     let mut rows = Vec::new();
 
@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let size = std::fs::metadata(&path)?.len();
-        let cold = time(|| drop(PluginHost::new(SandboxConfig { cache_dir: None, ..config.clone() }).and_then(|h| h.load(&path))));
+        let cold = time(|| drop(PluginHost::new(SandboxPolicy { cache_dir: None, ..config.clone() }).and_then(|h| h.load(&path))));
         let _ = host.load(&path)?; // fills the cache
         let cached = median(|| time(|| drop(PluginHost::new(config.clone()).and_then(|h| h.load(&path)))), 5);
         rows.push(format!("| load {label} component ({:.1} MB) | cold compile {} ms | cached {} ms | {:.0}x | cached < 10 ms |", size as f64 / 1e6, ms(cold), ms(cached), cold.as_secs_f64() / cached.as_secs_f64()));

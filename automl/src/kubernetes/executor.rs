@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use automl_core::learners::Control;
-use automl_core::space::Config;
+use automl_core::space::Hyperparams;
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use kube::runtime::WatchStreamExt;
 use k8s_openapi::api::batch::v1::Job;
@@ -20,26 +20,14 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::watcher;
 
-use super::report::{MetricLines, TrialReport};
-use super::{labels, manifest, KubernetesConfig};
+use super::manifest::JobTemplate;
+use super::protocol::{MetricLines, TrialReport};
+use super::{labels, manifest};
 use crate::error::{Error, Result};
-use crate::trial::{TrialMonitor, TrialResult, TrialStatus};
-
-/// What the executor tells its owner.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// The trial's Job exists on the cluster (created now, or found from before).
-    Dispatched {
-        /// Trial number.
-        trial: u64,
-        /// Job name.
-        job: String,
-        /// Whether it already existed (adopted after a restart).
-        adopted: bool,
-    },
-    /// The trial ended.
-    Finished(TrialResult),
-}
+use crate::executor::{Executor, ExecutorEvent};
+use crate::options::KubernetesOptions;
+use crate::trial::{TrialMonitor, TrialResult, TrialSpec, TrialStatus, STOPPED_BY_RULE};
+use crate::util::lock;
 
 /// One trial to run as a Job.
 #[derive(Debug, Clone)]
@@ -49,7 +37,7 @@ pub struct Launch {
     /// Learner name (or the custom trial's name).
     pub learner: String,
     /// Hyperparameters.
-    pub config: Config,
+    pub config: Hyperparams,
     /// The metric whose `name=value` lines are the trial's scores.
     pub objective: String,
     /// The Job to create.
@@ -58,7 +46,7 @@ pub struct Launch {
     pub adopt_only: bool,
 }
 
-type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+type Sink = Arc<dyn Fn(ExecutorEvent) + Send + Sync>;
 
 /// Runs trials as Jobs in one namespace, for one experiment.
 pub struct KubernetesExecutor {
@@ -66,9 +54,11 @@ pub struct KubernetesExecutor {
     client: kube::Client,
     namespace: String,
     experiment: String,
-    cfg: KubernetesConfig,
+    cfg: KubernetesOptions,
+    template: JobTemplate,
     hub: Arc<Hub>,
     sink: Sink,
+    events: std::sync::mpsc::Receiver<ExecutorEvent>,
 }
 
 #[derive(Default)]
@@ -89,10 +79,6 @@ struct Slot {
     abandoned: AtomicBool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Hub {
     fn slot(&self, id: u64) -> Option<Arc<Slot>> {
         lock(&self.slots).get(&id).cloned()
@@ -106,28 +92,29 @@ fn trial_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -
 impl KubernetesExecutor {
     /// Connects with the inferred configuration (`KUBECONFIG`, `~/.kube/config`, or the
     /// in-cluster ServiceAccount) and starts watching `experiment`'s Jobs and pods.
-    pub fn connect(cfg: KubernetesConfig, experiment: &str, sink: impl Fn(Event) + Send + Sync + 'static) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("automl-kube")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Config(format!("cannot start the Kubernetes executor: {e}")))?;
+    /// Trials' Jobs are made from `template`.
+    pub fn connect(cfg: KubernetesOptions, experiment: &str, template: JobTemplate) -> Result<Self> {
+        let runtime = runtime()?;
         let client = runtime.block_on(async {
-            let config = kube::Config::infer().await.map_err(|e| cluster_error(format!("no Kubernetes configuration found ({e}); set KUBECONFIG or run inside a cluster")))?;
-            kube::Client::try_from(config).map_err(|e| cluster_error(format!("cannot build a Kubernetes client: {e}")))
+            let config = kube::Config::infer().await.map_err(|e| Error::cluster_caused("no Kubernetes configuration found; set KUBECONFIG or run inside a cluster", e))?;
+            kube::Client::try_from(config).map_err(|e| Error::cluster_caused("cannot build a Kubernetes client", e))
         })?;
-        Self::with_client(runtime, client, cfg, experiment, Arc::new(sink))
+        Self::with_client(runtime, client, cfg, experiment, template)
     }
 
-    fn with_client(runtime: tokio::runtime::Runtime, client: kube::Client, cfg: KubernetesConfig, experiment: &str, sink: Sink) -> Result<Self> {
+    fn with_client(runtime: tokio::runtime::Runtime, client: kube::Client, cfg: KubernetesOptions, experiment: &str, template: JobTemplate) -> Result<Self> {
+        let (tx, events) = std::sync::mpsc::channel();
+        let tx = Mutex::new(tx);
+        let sink: Sink = Arc::new(move |e| {
+            let _ = lock(&tx).send(e);
+        });
         let namespace = cfg.namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
         let hub = Arc::new(Hub::default());
         let selector = format!("{}={experiment}", labels::EXPERIMENT);
         let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
         let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
         // Fail fast on a cluster that cannot be reached or refuses us.
-        runtime.block_on(jobs.list(&ListParams::default().labels(&selector).limit(1))).map_err(|e| cluster_error(format!("cannot list Jobs in namespace '{namespace}': {e}")))?;
+        runtime.block_on(jobs.list(&ListParams::default().labels(&selector).limit(1))).map_err(|e| Error::cluster_caused(format!("cannot list Jobs in namespace '{namespace}'"), e))?;
         let h = Arc::clone(&hub);
         runtime.spawn(watcher(jobs, watcher::Config::default().labels(&selector)).default_backoff().for_each(move |event| {
             let h = Arc::clone(&h);
@@ -169,17 +156,18 @@ impl KubernetesExecutor {
                 slot.changed.notify_one();
             }
         }));
-        Ok(KubernetesExecutor { runtime, client, namespace, experiment: experiment.to_string(), cfg, hub, sink })
+        Ok(KubernetesExecutor { runtime, client, namespace, experiment: experiment.to_string(), cfg, template, hub, sink, events })
     }
 
-    /// Like [`connect`](Self::connect) but with a given client (tests, benchmarks).
-    pub fn with_kube_client(client_config: kube::Config, cfg: KubernetesConfig, experiment: &str, sink: impl Fn(Event) + Send + Sync + 'static) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::Config(e.to_string()))?;
+    /// Like [`connect`](Self::connect) but with a given client configuration (tests,
+    /// benchmarks).
+    pub fn with_kube_client(client_config: kube::Config, cfg: KubernetesOptions, experiment: &str, template: JobTemplate) -> Result<Self> {
+        let runtime = runtime()?;
         let client = {
             let _guard = runtime.enter();
-            kube::Client::try_from(client_config).map_err(|e| cluster_error(e.to_string()))?
+            kube::Client::try_from(client_config).map_err(|e| Error::cluster_caused("cannot build a Kubernetes client", e))?
         };
-        Self::with_client(runtime, client, cfg, experiment, Arc::new(sink))
+        Self::with_client(runtime, client, cfg, experiment, template)
     }
 
     /// The namespace Jobs go to.
@@ -192,14 +180,14 @@ impl KubernetesExecutor {
         &self.experiment
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &KubernetesConfig {
+    /// The options.
+    pub fn options(&self) -> &KubernetesOptions {
         &self.cfg
     }
 
     /// Starts `launch`; scores go to `monitor` as they are logged (a `Stop` answer deletes
-    /// the Job), the outcome to the event callback.
-    pub fn launch(&self, launch: Launch, monitor: Arc<dyn TrialMonitor>) {
+    /// the Job), the outcome to [`next_event`](Executor::next_event).
+    pub fn launch_job(&self, launch: Launch, monitor: Arc<dyn TrialMonitor>) {
         let slot = Arc::new(Slot::default());
         lock(&self.hub.slots).insert(launch.id, Arc::clone(&slot));
         let ctx = TrialTask {
@@ -233,7 +221,7 @@ impl KubernetesExecutor {
     /// Ends the experiment's side on the cluster: unless `keep_jobs`, deletes every Job of
     /// the experiment still running (pods included), waiting for the deletes to be
     /// accepted. Returns how many were deleted.
-    pub fn shutdown(&self, keep_jobs: bool) -> Result<usize> {
+    pub fn delete_running(&self, keep_jobs: bool) -> Result<usize> {
         let ids: Vec<u64> = lock(&self.hub.slots).drain().map(|(id, slot)| {
             slot.abandoned.store(true, Ordering::SeqCst);
             slot.changed.notify_one();
@@ -261,7 +249,46 @@ impl KubernetesExecutor {
     /// Looks up a trial's Job: `Ok(None)` when it does not exist.
     pub fn find_job(&self, id: u64) -> Result<Option<Job>> {
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
-        self.runtime.block_on(jobs.get_opt(&manifest::job_name(&self.experiment, id))).map_err(|e| cluster_error(e.to_string()))
+        self.runtime.block_on(jobs.get_opt(&manifest::job_name(&self.experiment, id))).map_err(|e| Error::cluster_caused(format!("cannot look up the Job of trial {id}"), e))
+    }
+}
+
+impl Executor for KubernetesExecutor {
+    fn launch(&mut self, spec: TrialSpec, adopt: bool, monitor: Arc<dyn TrialMonitor>) -> Result<()> {
+        let job = self.template.job(&self.cfg, &self.namespace, &self.experiment, &spec)?;
+        let launch = Launch { id: spec.id, learner: spec.learner.clone(), config: spec.config.clone(), objective: spec.metric.clone(), job, adopt_only: adopt };
+        self.launch_job(launch, monitor);
+        Ok(())
+    }
+
+    fn abandon(&mut self, trial: u64) {
+        KubernetesExecutor::abandon(self, trial);
+    }
+
+    fn next_event(&mut self, timeout: Duration) -> Option<ExecutorEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    fn shutdown(&mut self, keep: bool) -> Vec<String> {
+        let still_running = self.running().len();
+        let mut notes = Vec::new();
+        match self.delete_running(keep) {
+            Ok(0) => {}
+            Ok(n) => notes.push(format!("deleted {n} running trial Job(s) of experiment {}", self.experiment)),
+            Err(e) => notes.push(format!("could not delete the running trial Jobs: {e}")),
+        }
+        if keep && still_running > 0 {
+            notes.push(format!("--keep-jobs: {still_running} trial Job(s) left running (label {}={})", labels::EXPERIMENT, self.experiment));
+        }
+        notes
+    }
+
+    fn startup_allowance(&self) -> Duration {
+        Duration::from_secs(self.cfg.startup_allowance_s)
+    }
+
+    fn remote(&self) -> bool {
+        true
     }
 }
 
@@ -272,9 +299,14 @@ fn name_selector(job: &str) -> String {
     format!("batch.kubernetes.io/job-name={job}")
 }
 
-/// A cluster error in this crate's terms.
-pub fn cluster_error(message: String) -> Error {
-    Error::Cluster(message)
+/// The executor's own async runtime: two workers for the watchers and trial tasks.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("automl-kube")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Runtime { what: "the Kubernetes executor".into(), source: e })
 }
 
 /// Deletes a Job with its pods (background propagation: a Job deleted with the default
@@ -349,7 +381,7 @@ impl TrialTask {
                 }
             }
         };
-        (self.sink)(Event::Dispatched { trial: id, job: name.clone(), adopted });
+        (self.sink)(ExecutorEvent::Dispatched { trial: id, job: name.clone() });
         // An adopted Job may have finished long ago: the watchers will not hear of it
         // again, so read its state now (and now and then, in case a watch missed news).
         if adopted {
@@ -376,7 +408,7 @@ impl TrialTask {
                 result.score = curve.last().map(|c| c.1);
                 result.curve = curve;
                 result.train_curve = train_curve;
-                result.message = Some(format!("{} (Job deleted)", crate::trial::STOPPED_BY_RULE));
+                result.message = Some(format!("{STOPPED_BY_RULE} (Job deleted)"));
                 return self.finish(result, started);
             }
             let mut job = lock(&self.slot.job).clone();
@@ -478,7 +510,7 @@ impl TrialTask {
         if result.status != TrialStatus::Ok && result.status != TrialStatus::EarlyStopped {
             result.score = None;
         }
-        (self.sink)(Event::Finished(result));
+        (self.sink)(ExecutorEvent::Finished(result));
     }
 
     /// The trial's outcome, once there is one.

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// SHA-256 of its bytes.
 pub fn download(url: &str, dir: &Path) -> Result<(PathBuf, String)> {
     let fail = |m: String| Error::Config(format!("cannot fetch the data from {url}: {m}"));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Runtime { what: format!("fetching {url}"), source: e })?;
     runtime.block_on(async {
         let https = hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
         let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(https);
@@ -43,7 +43,7 @@ pub fn download(url: &str, dir: &Path) -> Result<(PathBuf, String)> {
                 }
             }
             file.sync_all().map_err(|e| Error::io(&path, e))?;
-            let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let digest = crate::util::hex(&hasher.finalize());
             return Ok((path, digest));
         }
         Err(fail("too many redirects".into()))

@@ -15,15 +15,16 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{labels, DataSource, KubernetesConfig};
+use super::labels;
+use crate::error::{Error, Result};
+use crate::options::{DataSource, KubernetesOptions};
+use crate::spec::{TrialContainer, TrialTemplate};
 use crate::trial::TrialSpec;
 
 /// Environment variable carrying a built-in trial's [`TrialSpec`] as JSON.
 pub const TRIAL_ENV: &str = "AUTOML_TRIAL";
 /// The trial container's name.
 pub const CONTAINER: &str = "trial";
-/// Where a PVC data volume is mounted when no mount path is given.
-pub const DATA_MOUNT: &str = "/data";
 /// User and group the trial runs as (the image's non-root user).
 pub const RUN_AS: i64 = 65532;
 
@@ -46,22 +47,28 @@ pub fn trial_labels(experiment: &str, trial: u64) -> BTreeMap<String, String> {
     ])
 }
 
-/// What runs in a trial's container.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrialContainer {
-    /// Image.
-    pub image: String,
-    /// Command (the image's entrypoint when empty).
-    pub command: Vec<String>,
-    /// Arguments.
-    pub args: Vec<String>,
-    /// Environment.
-    pub env: Vec<(String, String)>,
+/// What a trial's Job runs.
+#[derive(Debug, Clone)]
+pub enum JobTemplate {
+    /// `automl trial` in the trial image, with the spec in [`TRIAL_ENV`].
+    Builtin,
+    /// The user's image and command, placeholders filled from the trial's configuration.
+    Custom(TrialTemplate),
+}
+
+impl JobTemplate {
+    /// The Job of trial `spec` in `namespace`.
+    pub fn job(&self, cfg: &KubernetesOptions, namespace: &str, experiment: &str, spec: &TrialSpec) -> Result<Job> {
+        match self {
+            JobTemplate::Builtin => builtin_job(cfg, namespace, experiment, spec),
+            JobTemplate::Custom(t) => Ok(trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, t.container(&spec.config))),
+        }
+    }
 }
 
 /// Where a built-in trial reads its data inside the pod: the PVC path, the URL, or the
 /// controller's own path.
-pub fn data_location(cfg: &KubernetesConfig, local: &std::path::Path) -> String {
+pub fn data_location(cfg: &KubernetesOptions, local: &std::path::Path) -> String {
     match &cfg.data {
         DataSource::Pvc { mount_path, path, .. } => format!("{}/{}", mount_path.trim_end_matches('/'), path.trim_start_matches('/')),
         DataSource::Url(url) => url.clone(),
@@ -69,25 +76,25 @@ pub fn data_location(cfg: &KubernetesConfig, local: &std::path::Path) -> String 
     }
 }
 
-/// The Job of a built-in trial: `automl trial` with the spec in [`TRIAL_ENV`]. The spec's
-/// data path should already point where the pod finds the data ([`data_location`]).
-pub fn builtin_job(cfg: &KubernetesConfig, namespace: &str, experiment: &str, spec: &TrialSpec) -> Job {
+/// The Job of a built-in trial: `automl trial` with the spec in [`TRIAL_ENV`], its data
+/// path rewritten to where the pod finds the data ([`data_location`]).
+pub fn builtin_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, spec: &TrialSpec) -> Result<Job> {
     let mut command = cfg.command.clone();
     command.push("trial".to_string());
-    let container = TrialContainer {
-        image: cfg.image.clone(),
-        command,
-        args: Vec::new(),
-        env: vec![(TRIAL_ENV.to_string(), serde_json::to_string(spec).unwrap_or_default())],
-    };
+    let mut remote = spec.clone();
+    if let Some(data) = remote.data.as_mut() {
+        data.path = std::path::PathBuf::from(data_location(cfg, &data.path));
+    }
+    let json = serde_json::to_string(&remote).map_err(|e| Error::Serialize { what: format!("the spec of trial {}", spec.id), source: e })?;
+    let container = TrialContainer { image: cfg.image.clone(), command, args: Vec::new(), env: vec![(TRIAL_ENV.to_string(), json)] };
     let mut job = trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, container);
     let annotations = job.metadata.annotations.get_or_insert_with(Default::default);
     annotations.insert("automl.dev/learner".to_string(), spec.learner.clone());
-    job
+    Ok(job)
 }
 
 /// The Job running `container` as trial `trial` of `experiment`.
-pub fn trial_job(cfg: &KubernetesConfig, namespace: &str, experiment: &str, trial: u64, time_limit_s: Option<f64>, container: TrialContainer) -> Job {
+pub fn trial_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, trial: u64, time_limit_s: Option<f64>, container: TrialContainer) -> Job {
     let labels = trial_labels(experiment, trial);
     let mut resources = ResourceRequirements::default();
     let mut requests = BTreeMap::new();

@@ -1,187 +1,28 @@
 //! Trials as Kubernetes Jobs, Katib-style: each trial is a `batch/v1` Job running
-//! `automl trial` (or the user's own image, see [`spec`]); its intermediate scores come
-//! back as `name=value` lines on the pod's log and its result as a small JSON document in
-//! the container's termination message, so no sidecar is needed.
+//! `automl trial` (or the user's own image, see [`crate::spec`]); its intermediate scores
+//! come back as `name=value` lines on the pod's log and its result as a small JSON
+//! document in the container's termination message, so no sidecar is needed.
 //!
 //! - [`manifest`]: the Job for a trial (resources, GPUs, scheduling, security context).
-//! - [`report`]: the termination-message document and the `name=value` log format.
+//! - [`protocol`]: the termination-message document and the `name=value` log format.
 //! - [`executor`]: creates Jobs, follows pods and logs, deletes Jobs stopped early.
-//! - [`spec`]: experiment spec files for custom trial images.
-//! - [`fake`]: an in-process API server (job controller and kubelet included) for tests.
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
+//! - [`pod`]: the trial pod's side (`automl trial`): fetch the data, evaluate, report.
+//! - [`fetch`]: downloading a trial's data from an http(s) URL.
+//!
+//! The options of this executor ([`crate::options::KubernetesOptions`]) are plain data and
+//! exist without the `kubernetes` feature; this module needs it.
 pub mod executor;
-pub mod fake;
 pub mod fetch;
 pub mod manifest;
-pub mod report;
-pub mod spec;
+pub mod pod;
+pub mod protocol;
 
 pub use executor::KubernetesExecutor;
+pub use manifest::JobTemplate;
 
-/// The trial image used when none is given: built from the repository's `Dockerfile`.
-pub const DEFAULT_IMAGE: &str = "ghcr.io/automl-rs/automl:0.1.0";
-
-/// Where trial pods find the data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataSource {
-    /// A PersistentVolumeClaim mounted read-only at `mount_path`; the CSV is at
-    /// `mount_path/path`.
-    Pvc {
-        /// Claim name.
-        claim: String,
-        /// Where it is mounted in the pod.
-        mount_path: String,
-        /// The CSV's path inside the volume.
-        path: String,
-    },
-    /// An http(s) URL the trial downloads (into its scratch volume) before it starts.
-    Url(String),
-    /// The same path as on the controller's machine (a hostPath or an image that holds the
-    /// data); meant for tests and single-node clusters.
-    SamePath,
-}
-
-impl DataSource {
-    /// The data source from the options of `automl run` (and Python's `kubernetes=`):
-    /// a PVC as `CLAIM[:MOUNT_PATH]` with the CSV at `path` inside it (default: the data
-    /// file's name), or an http(s) URL, or else the same path as here.
-    pub fn from_options(pvc: Option<&str>, path: Option<&str>, url: Option<&str>, data: &std::path::Path) -> Result<DataSource, String> {
-        match (pvc, url) {
-            (Some(_), Some(_)) => Err("give the data as a PVC or as a URL, not both".into()),
-            (Some(pvc), None) => {
-                let (claim, mount) = pvc.split_once(':').unwrap_or((pvc, manifest::DATA_MOUNT));
-                if claim.is_empty() {
-                    return Err(format!("data PVC '{pvc}' has no claim name; write CLAIM[:MOUNT_PATH]"));
-                }
-                let path = match path {
-                    Some(p) => p.to_string(),
-                    None => data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                };
-                Ok(DataSource::Pvc { claim: claim.to_string(), mount_path: mount.to_string(), path })
-            }
-            (None, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => Ok(DataSource::Url(url.to_string())),
-            (None, Some(url)) => Err(format!("data URL '{url}' must be an http:// or https:// URL")),
-            (None, None) if path.is_some() => Err("a data path names the CSV inside a PVC: give the PVC too".into()),
-            (None, None) => Ok(DataSource::SamePath),
-        }
-    }
-}
-
-/// Parses `KEY=VALUE` node selector labels.
-pub fn parse_node_selector<S: AsRef<str>>(labels: &[S]) -> Result<BTreeMap<String, String>, String> {
-    labels
-        .iter()
-        .map(|kv| {
-            let kv = kv.as_ref();
-            kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("node selector '{kv}': write KEY=VALUE"))
-        })
-        .collect()
-}
-
-/// A toleration, as `key[=value]:effect` on the command line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Toleration {
-    /// Taint key.
-    pub key: String,
-    /// Taint value; `None` tolerates any value (operator Exists).
-    pub value: Option<String>,
-    /// NoSchedule, PreferNoSchedule or NoExecute; `None` for all.
-    pub effect: Option<String>,
-}
-
-impl std::str::FromStr for Toleration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (kv, effect) = match s.rsplit_once(':') {
-            Some((kv, e)) => (kv, Some(e.to_string())),
-            None => (s, None),
-        };
-        if let Some(e) = &effect {
-            if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&e.as_str()) {
-                return Err(format!("toleration '{s}': effect '{e}' is not one of NoSchedule, PreferNoSchedule, NoExecute"));
-            }
-        }
-        let (key, value) = match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (kv.to_string(), None),
-        };
-        if key.is_empty() {
-            return Err(format!("toleration '{s}' has no key; write key[=value][:effect], e.g. nvidia.com/gpu:NoSchedule"));
-        }
-        Ok(Toleration { key, value, effect })
-    }
-}
-
-/// How trials run on the cluster. Everything has a default but the data source.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KubernetesConfig {
-    /// Namespace for the Jobs; the kubeconfig's (or the pod's) namespace when `None`.
-    pub namespace: Option<String>,
-    /// Container image holding the `automl` binary.
-    pub image: String,
-    /// The image's program; `automl trial` is run as `command + ["trial"]`.
-    pub command: Vec<String>,
-    /// `imagePullPolicy` (Always, IfNotPresent, Never); the cluster's default when `None`.
-    pub image_pull_policy: Option<String>,
-    /// GPUs per trial (as a limit on `gpu_resource`); none when 0.
-    pub gpus: u32,
-    /// The extended resource GPUs are requested as.
-    pub gpu_resource: String,
-    /// CPU request and limit per trial (a Kubernetes quantity: `2`, `500m`).
-    pub cpu: Option<String>,
-    /// Memory request and limit per trial (`4Gi`).
-    pub memory: Option<String>,
-    /// `nodeSelector` labels.
-    pub node_selector: BTreeMap<String, String>,
-    /// Tolerations (a GPU taint, say).
-    pub tolerations: Vec<Toleration>,
-    /// `priorityClassName`.
-    pub priority_class: Option<String>,
-    /// ServiceAccount the trial pods run as; the namespace's default when `None`.
-    pub service_account: Option<String>,
-    /// Pod retries before a trial counts as failed (`backoffLimit`).
-    pub backoff_limit: i32,
-    /// Seconds a finished Job is kept (`ttlSecondsAfterFinished`).
-    pub ttl_after_finished_s: i32,
-    /// Seconds added to a trial's own time limit for scheduling and image pulls
-    /// (`activeDeadlineSeconds` = limit + this).
-    pub startup_allowance_s: u64,
-    /// A trial whose pod cannot be scheduled for this long fails.
-    pub unschedulable_timeout_s: u64,
-    /// Where trial pods find the data.
-    pub data: DataSource,
-    /// Leave running Jobs in place when the run is interrupted.
-    pub keep_jobs: bool,
-}
-
-impl Default for KubernetesConfig {
-    fn default() -> Self {
-        KubernetesConfig {
-            namespace: None,
-            image: DEFAULT_IMAGE.to_string(),
-            command: vec!["automl".to_string()],
-            image_pull_policy: None,
-            gpus: 0,
-            gpu_resource: "nvidia.com/gpu".to_string(),
-            cpu: None,
-            memory: None,
-            node_selector: BTreeMap::new(),
-            tolerations: Vec::new(),
-            priority_class: None,
-            service_account: None,
-            backoff_limit: 0,
-            ttl_after_finished_s: 3600,
-            startup_allowance_s: 120,
-            unschedulable_timeout_s: 300,
-            data: DataSource::SamePath,
-            keep_jobs: false,
-        }
-    }
-}
+use crate::error::{Error, Result};
+use crate::options::KubernetesOptions;
+use crate::trial::TrialSpec;
 
 /// Label keys on every Job and pod of an experiment.
 pub mod labels {
@@ -191,26 +32,10 @@ pub mod labels {
     pub const TRIAL: &str = "automl.dev/trial";
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_data_source_comes_from_the_options() {
-        let data = std::path::Path::new("/home/me/train.csv");
-        let pvc = |claim: &str, mount: &str, path: &str| DataSource::Pvc { claim: claim.into(), mount_path: mount.into(), path: path.into() };
-        assert_eq!(DataSource::from_options(Some("d"), None, None, data), Ok(pvc("d", manifest::DATA_MOUNT, "train.csv")));
-        assert_eq!(DataSource::from_options(Some("d:/mnt"), Some("x/y.csv"), None, data), Ok(pvc("d", "/mnt", "x/y.csv")));
-        assert_eq!(DataSource::from_options(None, None, Some("https://h/d.csv"), data), Ok(DataSource::Url("https://h/d.csv".into())));
-        assert_eq!(DataSource::from_options(None, None, None, data), Ok(DataSource::SamePath));
-        for (pvc, path, url, message) in [
-            (Some(":/mnt"), None, None, "no claim name"),
-            (None, None, Some("ftp://h/d.csv"), "http:// or https://"),
-            (Some("d"), None, Some("https://h/d.csv"), "not both"),
-            (None, Some("d.csv"), None, "give the PVC too"),
-        ] {
-            let e = DataSource::from_options(pvc, path, url, data).expect_err(message);
-            assert!(e.contains(message), "{e}");
-        }
-    }
+/// The Jobs of `specs` as a multi-document YAML stream, in the options' namespace (or
+/// `default`): what `--dry-run` prints. Nothing is sent to a cluster.
+pub fn dry_run(options: &KubernetesOptions, experiment: &str, template: &JobTemplate, specs: &[TrialSpec]) -> Result<String> {
+    let namespace = options.namespace.clone().unwrap_or_else(|| "default".to_string());
+    let jobs: Vec<_> = specs.iter().map(|s| template.job(options, &namespace, experiment, s)).collect::<Result<_>>()?;
+    manifest::to_yaml(&jobs).map_err(|e| Error::Config(format!("cannot write the Jobs as YAML: {e}")))
 }

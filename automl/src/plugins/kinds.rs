@@ -4,13 +4,12 @@
 use automl_core::data::Table;
 use automl_core::metrics::{Direction, Metric, Prediction};
 use automl_core::task::{Target, Task};
-use serde::{Deserialize, Serialize};
 use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, InstancePre, Lower};
 use wasmtime::Store;
 
 use super::bindings::{metric as m, preprocessor as p, stopping as s};
 use super::sandbox::{self, HostState};
-use super::{convert, plugin_error, Plugin, PluginHost, PluginInfo, PluginKind};
+use super::{convert, plugin_error, Plugin, PluginHost, PluginInfo, PluginKind, StoredPreprocessor, TrialSummary, Verdict};
 use crate::error::{Error, Result};
 
 /// A component pre-linked for its world.
@@ -177,24 +176,6 @@ impl Plugin {
 #[derive(Debug, Clone)]
 pub struct PreprocessorPlugin {
     plugin: Plugin,
-}
-
-/// A fitted preprocessing plugin as stored in `model.automl`: the component itself, its
-/// digest and fitted state, so `predict` replays it with no other file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredPreprocessor {
-    /// Plugin name.
-    pub name: String,
-    /// Plugin version.
-    pub version: String,
-    /// SHA-256 of the component.
-    pub digest: String,
-    /// The component bytes.
-    pub component: Vec<u8>,
-    /// The fitted state the plugin returned.
-    pub state: Vec<u8>,
-    /// The columns it was given, in order.
-    pub inputs: Vec<String>,
 }
 
 impl PreprocessorPlugin {
@@ -405,28 +386,6 @@ impl Metric for MetricPlugin {
 }
 
 // ------------------------------------------------------------------ stopping rule
-
-/// A stopping plugin's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Keep going.
-    Proceed,
-    /// Stop.
-    Stop,
-}
-
-/// A finished trial, for the run-level decision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrialSummary {
-    /// Trial number.
-    pub trial: u64,
-    /// Learner.
-    pub learner: String,
-    /// Final score; `None` when it failed.
-    pub score: Option<f64>,
-    /// Seconds since the start when it finished.
-    pub finished_s: f64,
-}
 
 /// A stopping-rule plugin.
 #[derive(Debug, Clone)]

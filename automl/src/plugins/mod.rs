@@ -13,33 +13,38 @@
 //! one); the caller fails the trial it was serving, not the run.
 //!
 //! ```no_run
-//! use automl::plugins::{PluginHost, SandboxConfig};
-//! let host = PluginHost::new(SandboxConfig::default())?;
+//! use automl::plugins::{PluginHost, SandboxPolicy};
+//! let host = PluginHost::new(SandboxPolicy::default())?;
 //! let plugin = host.load("examples/plugins/dist/cost_weighted.wasm".as_ref())?;
 //! println!("{} {} {:?}", plugin.info().name, plugin.info().version, plugin.kind());
 //! # Ok::<(), automl::Error>(())
 //! ```
+#[cfg(feature = "plugins")]
 mod bindings;
+#[cfg(feature = "plugins")]
 mod cache;
+#[cfg(feature = "plugins")]
 mod convert;
+#[cfg(not(feature = "plugins"))]
+mod disabled;
+#[cfg(feature = "plugins")]
+mod host;
+#[cfg(feature = "plugins")]
 mod kinds;
+#[cfg(feature = "plugins")]
 mod sandbox;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
-
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use wasmtime::component::Linker;
-use wasmtime::{Config, Engine};
 
-pub use kinds::{MetricPlugin, PreprocessorPlugin, StoppingPlugin, StoredPreprocessor, TrialSummary, Verdict};
-pub use sandbox::SandboxConfig;
+pub use crate::options::sandbox::{default_cache_dir, SandboxPolicy};
+#[cfg(not(feature = "plugins"))]
+pub use disabled::{MetricPlugin, Plugin, PluginHost, PreprocessorPlugin, StoppingPlugin};
+#[cfg(feature = "plugins")]
+pub use host::{Plugin, PluginHost};
+#[cfg(feature = "plugins")]
+pub use kinds::{MetricPlugin, PreprocessorPlugin, StoppingPlugin};
 
-use crate::error::{Error, Result};
-use sandbox::HostState;
+use crate::error::Error;
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.0";
@@ -99,223 +104,44 @@ pub struct LoadStats {
     pub compile_s: f64,
 }
 
-struct HostInner {
-    engine: Engine,
-    linker: Linker<HostState>,
-    config: SandboxConfig,
-    stop_ticker: Arc<AtomicBool>,
+/// A stopping plugin's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep going.
+    Proceed,
+    /// Stop.
+    Stop,
 }
 
-impl Drop for HostInner {
-    fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
-    }
+/// A finished trial, for the run-level decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialSummary {
+    /// Trial number.
+    pub trial: u64,
+    /// Learner.
+    pub learner: String,
+    /// Final score; `None` when it failed.
+    pub score: Option<f64>,
+    /// Seconds since the start when it finished.
+    pub finished_s: f64,
 }
 
-/// Milliseconds per epoch tick: the resolution of plugin deadlines.
-const TICK_MS: u64 = 5;
-
-/// Loads and runs plugins; cheap to clone (one engine shared by all clones).
-#[derive(Clone)]
-pub struct PluginHost {
-    inner: Arc<HostInner>,
-}
-
-impl std::fmt::Debug for PluginHost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginHost").field("config", &self.inner.config).finish()
-    }
-}
-
-impl PluginHost {
-    /// A host with these sandbox settings.
-    pub fn new(config: SandboxConfig) -> Result<Self> {
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true);
-        wasm.epoch_interruption(true);
-        let engine = Engine::new(&wasm).map_err(|e| plugin_error("(host)", format!("cannot start wasmtime: {}", sandbox::describe_error(&e))))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| plugin_error("(host)", format!("cannot link WASI: {e}")))?;
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        let (ticking, stop) = (engine.clone(), Arc::clone(&stop_ticker));
-        std::thread::Builder::new()
-            .name("plugin-epochs".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(TICK_MS));
-                    ticking.increment_epoch();
-                }
-            })
-            .map_err(|e| plugin_error("(host)", format!("cannot start the deadline ticker: {e}")))?;
-        Ok(PluginHost { inner: Arc::new(HostInner { engine, linker, config, stop_ticker }) })
-    }
-
-    /// The process-wide host with default settings (what `predict` uses to replay stored
-    /// preprocessors).
-    pub fn shared() -> Result<PluginHost> {
-        static SHARED: OnceLock<std::result::Result<PluginHost, String>> = OnceLock::new();
-        SHARED.get_or_init(|| PluginHost::new(SandboxConfig::default()).map_err(|e| e.to_string())).clone().map_err(|m| plugin_error("(host)", m))
-    }
-
-    /// The sandbox settings.
-    pub fn config(&self) -> &SandboxConfig {
-        &self.inner.config
-    }
-
-    /// Loads the component at `path`.
-    pub fn load(&self, path: &Path) -> Result<Plugin> {
-        use std::io::Read;
-        let cache_dir = self.inner.config.cache_dir.as_deref();
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let before = file.metadata().ok();
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
-        // The identity of the file these bytes came from (the open handle, not the path),
-        // when it did not change while it was read.
-        let after = file.metadata().ok();
-        let identity = before.as_ref().and_then(cache::identity).filter(|id| after.as_ref().and_then(cache::identity).as_ref() == Some(id));
-        let known = match (cache_dir, &identity) {
-            (Some(dir), Some(id)) => cache::known_digest(dir, path, id),
-            _ => None,
-        };
-        let digest = match known {
-            Some(digest) => digest,
-            None => {
-                let digest = sha256_hex(&bytes);
-                if let (Some(dir), Some(id), Some(meta)) = (cache_dir, &identity, &after) {
-                    cache::remember_digest(dir, path, id, meta, &digest);
-                }
-                digest
-            }
-        };
-        self.load_digested(&path.display().to_string(), bytes.into(), digest)
-    }
-
-    /// Loads a component from bytes; `label` names it in errors until it has described
-    /// itself.
-    pub fn load_bytes(&self, label: &str, bytes: Arc<[u8]>) -> Result<Plugin> {
-        let digest = sha256_hex(&bytes);
-        self.load_digested(label, bytes, digest)
-    }
-
-    fn load_digested(&self, label: &str, bytes: Arc<[u8]>, digest: String) -> Result<Plugin> {
-        if !bytes.starts_with(b"\0asm") {
-            return Err(plugin_error(label, "not a WebAssembly file (no \\0asm header)".into()));
-        }
-        let start = Instant::now();
-        let (component, cached) = cache::compile(&self.inner.engine, &bytes, &digest, self.inner.config.cache_dir.as_deref()).map_err(|m| plugin_error(label, m))?;
-        let compile_s = start.elapsed().as_secs_f64();
-        let exports: Vec<String> = component.component_type().exports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
-        let kind = world_of(&exports).map_err(|m| plugin_error(label, m))?;
-        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
-            plugin_error(label, format!("cannot be linked: {} (a plugin may import only WASI interfaces, which grant nothing unless allowed)", sandbox::describe_error(&e)))
-        })?;
-        let kind_pre = kinds::KindPre::new(kind, pre).map_err(|e| plugin_error(label, format!("does not match the {kind} world of automl:plugins@{WIT_VERSION}: {}", sandbox::describe_error(&e))))?;
-        let mut plugin = Plugin {
-            host: self.clone(),
-            info: PluginInfo { name: label.to_string(), kind, version: String::new(), description: String::new() },
-            digest,
-            bytes,
-            exports,
-            load: LoadStats { cached, compile_s },
-            pre: kind_pre,
-            warm: Arc::default(),
-        };
-        plugin.check_world()?;
-        let info = plugin.describe()?;
-        if info.kind != kind {
-            return Err(plugin_error(label, format!("describes itself as a {} plugin but exports the {kind} interface", info.kind)));
-        }
-        if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(plugin_error(label, format!("invalid plugin name '{}': use letters, digits, '-' and '_'", info.name)));
-        }
-        plugin.info = info;
-        Ok(plugin)
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The kind of plugin from a component's export names.
-fn world_of(exports: &[String]) -> std::result::Result<PluginKind, String> {
-    let ours: Vec<(PluginKind, &String)> = exports
-        .iter()
-        .filter_map(|e| {
-            let (iface, version) = e.strip_prefix("automl:plugins/")?.split_once('@')?;
-            let kind = PluginKind::ALL.into_iter().find(|k| k.interface() == iface)?;
-            Some((kind, e)).filter(|_| version.starts_with("0.1.") || version == "0.1")
-        })
-        .collect();
-    match ours.as_slice() {
-        [(kind, _)] => Ok(*kind),
-        [] => {
-            let other_versions: Vec<&String> = exports.iter().filter(|e| e.starts_with("automl:plugins/")).collect();
-            if other_versions.is_empty() {
-                Err(format!(
-                    "not an automl plugin: it exports {} but a plugin exports one of automl:plugins/preprocessor, metric or stopping-rule @{WIT_VERSION}",
-                    if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
-                ))
-            } else {
-                Err(format!(
-                    "built for another version of the plugin interface ({}); this automl hosts automl:plugins@0.1.x: rebuild the plugin against plugins-wit/wit/v0.1",
-                    other_versions.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                ))
-            }
-        }
-        _ => Err(format!("exports several plugin interfaces ({}); a plugin is one kind", ours.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(", "))),
-    }
-}
-
-/// A loaded plugin: its description, digest and the pre-linked component.
-#[derive(Clone)]
-pub struct Plugin {
-    host: PluginHost,
-    info: PluginInfo,
-    digest: String,
-    bytes: Arc<[u8]>,
-    exports: Vec<String>,
-    load: LoadStats,
-    pre: kinds::KindPre,
-    /// Idle instances, shared by clones of this plugin.
-    warm: Arc<Mutex<Vec<kinds::Warm>>>,
-}
-
-impl std::fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("info", &self.info).field("digest", &self.digest).finish()
-    }
-}
-
-impl Plugin {
-    /// Name, kind, version and description.
-    pub fn info(&self) -> &PluginInfo {
-        &self.info
-    }
-    /// The kind.
-    pub fn kind(&self) -> PluginKind {
-        self.info.kind
-    }
-    /// SHA-256 of the component bytes, in hex.
-    pub fn digest(&self) -> &str {
-        &self.digest
-    }
-    /// The component bytes (stored in `model.automl` for preprocessors).
-    pub fn bytes(&self) -> &Arc<[u8]> {
-        &self.bytes
-    }
-    /// Export names of the component.
-    pub fn exports(&self) -> &[String] {
-        &self.exports
-    }
-    /// How it was loaded.
-    pub fn load_stats(&self) -> LoadStats {
-        self.load
-    }
-    fn label(&self) -> &str {
-        &self.info.name
-    }
+/// A fitted preprocessing plugin as stored in `model.automl`: the component itself, its
+/// digest and fitted state, so `predict` replays it with no other file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredPreprocessor {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// SHA-256 of the component.
+    pub digest: String,
+    /// The component bytes.
+    pub component: Vec<u8>,
+    /// The fitted state the plugin returned.
+    pub state: Vec<u8>,
+    /// The columns it was given, in order.
+    pub inputs: Vec<String>,
 }
 
 /// A plugin error naming `plugin`.
@@ -323,37 +149,3 @@ pub(crate) fn plugin_error(plugin: &str, message: String) -> Error {
     Error::Core(automl_core::Error::Plugin { plugin: plugin.to_string(), message })
 }
 
-/// Where compiled components are cached: `$AUTOML_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/automl`, else `~/.cache/automl`; `None` when none can be found.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("AUTOML_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("automl"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("automl"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn the_world_comes_from_the_export_and_versions_are_checked() {
-        assert_eq!(world_of(&names(&["automl:plugins/metric@0.1.0"])), Ok(PluginKind::Metric));
-        // A patch release of the package is compatible; a guest may export extra names.
-        assert_eq!(world_of(&names(&["automl:plugins/stopping-rule@0.1.3", "exports"])), Ok(PluginKind::StoppingRule));
-        let e = world_of(&names(&["automl:plugins/metric@0.2.0"])).expect_err("0.2");
-        assert!(e.contains("another version of the plugin interface") && e.contains("@0.2.0"), "{e}");
-        let e = world_of(&names(&["wasi:cli/run@0.2.6"])).expect_err("a command");
-        assert!(e.contains("not an automl plugin") && e.contains("wasi:cli/run"), "{e}");
-        let e = world_of(&names(&["automl:plugins/metric@0.1.0", "automl:plugins/preprocessor@0.1.0"])).expect_err("two kinds");
-        assert!(e.contains("several plugin interfaces"), "{e}");
-        assert!(world_of(&[]).expect_err("nothing").contains("exports nothing"));
-    }
-}

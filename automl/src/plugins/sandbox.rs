@@ -1,6 +1,5 @@
 //! The sandbox around plugin calls: a store with a memory cap, an epoch deadline re-armed
 //! for every call, and a WASI context that grants nothing unless the user allowed it.
-use std::path::PathBuf;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
@@ -8,42 +7,8 @@ use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::TICK_MS;
-
-/// What a plugin may use. The default grants nothing: no files, network, environment or
-/// clock; 256 MiB of memory; 30 s per call.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SandboxConfig {
-    /// Most linear memory a plugin instance may grow to, in bytes.
-    pub memory_limit: usize,
-    /// Longest a single call (fit, transform, score, judge) may run.
-    pub call_timeout: Duration,
-    /// Host directories the plugin may read, each visible under its own path.
-    pub read_dirs: Vec<PathBuf>,
-    /// Allow outgoing TCP/UDP connections and name lookups.
-    pub network: bool,
-    /// Pass these environment variables (not written to the journal: values may be secrets).
-    #[serde(skip)]
-    pub env: Vec<(String, String)>,
-    /// Give the plugin the real wall and monotonic clocks (otherwise both read zero).
-    pub clock: bool,
-    /// Where compiled components are cached; `None` compiles every time.
-    pub cache_dir: Option<PathBuf>,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            memory_limit: 256 << 20,
-            call_timeout: Duration::from_secs(30),
-            read_dirs: Vec::new(),
-            network: false,
-            env: Vec::new(),
-            clock: false,
-            cache_dir: super::default_cache_dir(),
-        }
-    }
-}
+use super::host::TICK_MS;
+use crate::options::SandboxPolicy;
 
 /// The store's limits, remembering how large linear memory has grown (an instance is not
 /// reused once it holds much of its cap: memory never shrinks).
@@ -124,7 +89,7 @@ impl HostMonotonicClock for FrozenClock {
 const OUTPUT_CAPACITY: usize = 64 << 10;
 
 /// A fresh store; [`arm`] it before each call.
-pub fn new_store(engine: &wasmtime::Engine, config: &SandboxConfig) -> Result<Store<HostState>, String> {
+pub fn new_store(engine: &wasmtime::Engine, config: &SandboxPolicy) -> Result<Store<HostState>, String> {
     let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
     let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
     let mut b = WasiCtxBuilder::new();
@@ -152,7 +117,7 @@ pub fn new_store(engine: &wasmtime::Engine, config: &SandboxConfig) -> Result<St
 
 /// Prepares a store for the next call: a full deadline from now, and the guest's output
 /// counted from here (so an error shows what this call printed).
-pub fn arm(store: &mut Store<HostState>, config: &SandboxConfig) {
+pub fn arm(store: &mut Store<HostState>, config: &SandboxPolicy) {
     let ticks = (config.call_timeout.as_millis() as u64).div_ceil(TICK_MS).max(1);
     store.set_epoch_deadline(ticks);
     let state = store.data_mut();
@@ -163,7 +128,7 @@ pub fn arm(store: &mut Store<HostState>, config: &SandboxConfig) {
 /// a fresh one has: not once its guest has printed more than 4 KiB (the capture is never
 /// cleared, and a write past its capacity traps), nor once its linear memory has grown past
 /// half the cap (memory never shrinks, and a fresh instance starts small).
-pub fn reusable(store: &Store<HostState>, config: &SandboxConfig) -> bool {
+pub fn reusable(store: &Store<HostState>, config: &SandboxPolicy) -> bool {
     let state = store.data();
     let printed = state.stdout.contents().len().max(state.stderr.contents().len());
     printed <= OUTPUT_LEFT_FOR_REUSE && state.limits.largest_memory <= config.memory_limit / 2
@@ -192,7 +157,7 @@ pub fn describe_error(e: &wasmtime::Error) -> String {
 
 /// The error of a failed call: the cause, the time limit or memory cap it hit, and the
 /// guest's captured stderr/stdout.
-pub fn call_failure(store: &Store<HostState>, config: &SandboxConfig, what: &str, e: &wasmtime::Error) -> String {
+pub fn call_failure(store: &Store<HostState>, config: &SandboxPolicy, what: &str, e: &wasmtime::Error) -> String {
     let mut cause = describe_error(e);
     if cause == "exceeded its time limit" {
         cause = format!("exceeded its time limit of {:.1} s per call (raise it with --plugin-timeout)", config.call_timeout.as_secs_f64());

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use automl_core::learners::{DataShape, Learner};
-use automl_core::space::{Config, SearchSpace};
+use automl_core::space::{Hyperparams, SearchSpace};
 use automl_core::task::Task;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -23,7 +23,7 @@ pub struct Suggestion {
     /// Learner name.
     pub learner: String,
     /// Hyperparameters.
-    pub config: Config,
+    pub config: Hyperparams,
 }
 
 /// What a strategy may know when asked.
@@ -74,7 +74,7 @@ impl std::str::FromStr for Sampler {
 struct Arm {
     name: String,
     space: SearchSpace,
-    starts: Vec<Config>,
+    starts: Vec<Hyperparams>,
     cost_hint: f64,
     history: Vec<(Vec<f64>, f64)>,
     best: f64,
@@ -223,6 +223,34 @@ impl Strategy for LearnerSearch {
                 arm.history.push((unit, f64::INFINITY));
             }
         }
+    }
+}
+
+/// TPE over one search space, for custom trials: every suggestion is of the one
+/// "learner" (the spec's name); failed trials count as infinitely bad. Never runs out.
+pub struct SpaceSearch {
+    name: String,
+    space: SearchSpace,
+    rng: Xoshiro256PlusPlus,
+    history: Vec<(Vec<f64>, f64)>,
+}
+
+impl SpaceSearch {
+    /// A search of `space` whose suggestions are named `name`.
+    pub fn new(name: &str, space: SearchSpace, seed: u64) -> Self {
+        SpaceSearch { name: name.to_string(), space, rng: Xoshiro256PlusPlus::seed_from_u64(seed), history: Vec::new() }
+    }
+}
+
+impl Strategy for SpaceSearch {
+    fn ask(&mut self, _ctx: &AskContext) -> Option<Suggestion> {
+        let unit = Tpe::default().suggest(&self.space, &self.history, &mut self.rng);
+        Some(Suggestion { learner: self.name.clone(), config: self.space.from_unit(&unit) })
+    }
+
+    fn tell(&mut self, suggestion: &Suggestion, loss: Option<f64>, _cost_s: f64) {
+        let loss = loss.filter(|l| l.is_finite()).unwrap_or(f64::INFINITY);
+        self.history.push((self.space.to_unit(&suggestion.config), loss));
     }
 }
 

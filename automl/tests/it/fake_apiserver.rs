@@ -1,10 +1,10 @@
-//! The in-process API server (`automl::kubernetes::fake`) against the real kube client:
+//! The in-process API server (`automl-kube-fake`) against the real kube client:
 //! CRUD and errors, paging, watches that survive compaction, throttling, delete
 //! propagation, log streaming, and the scripted and process kubelets.
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use automl::kubernetes::fake::{Exit, FakeApiServer, Kubelet, PodScript, Schedule};
+use kube_fake::{Exit, FakeApiServer, Kubelet, PodScript, Schedule};
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;

@@ -5,15 +5,18 @@
 //! cut watches.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use automl::core::learners::Control;
-use automl::kubernetes::executor::{Event, KubernetesExecutor, Launch};
-use automl::kubernetes::fake::{Exit, FakeApiServer, Kubelet, PodScript, Schedule};
-use automl::kubernetes::manifest::{trial_job, TrialContainer};
-use automl::kubernetes::KubernetesConfig;
+use automl::executor::{Executor, ExecutorEvent};
+use automl::kubernetes::executor::{KubernetesExecutor, Launch};
+use automl::kubernetes::manifest::trial_job;
+use automl::kubernetes::JobTemplate;
+use automl::options::KubernetesOptions;
+use automl::spec::TrialContainer;
 use automl::trial::{TrialMonitor, TrialResult, TrialStatus};
+use kube_fake::{Exit, FakeApiServer, Kubelet, PodScript, Schedule};
 
 use super::example;
 
@@ -97,7 +100,7 @@ fn builtin_trials_run_as_jobs_and_report_through_termination_messages() {
 }
 
 /// Runs one launch on the executor against `server`, answering every score with `answer`.
-fn run_one(server: &FakeApiServer, cfg: KubernetesConfig, container: TrialContainer, time_limit: Option<f64>, answer: fn(usize) -> Control) -> TrialResult {
+fn run_one(server: &FakeApiServer, cfg: KubernetesOptions, container: TrialContainer, time_limit: Option<f64>, answer: fn(usize) -> Control) -> TrialResult {
     struct M(fn(usize) -> Control, Mutex<usize>);
     impl TrialMonitor for M {
         fn report(&self, _t: u64, _l: &str, _s: usize, _v: f64) -> Control {
@@ -106,21 +109,16 @@ fn run_one(server: &FakeApiServer, cfg: KubernetesConfig, container: TrialContai
             (self.0)(*n)
         }
     }
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
     let config = kube::Config::new(server.url().parse().expect("url"));
-    let ex = KubernetesExecutor::with_kube_client(config, KubernetesConfig { namespace: Some(NS.into()), ..cfg }, "exp1", move |e| {
-        let _ = tx.lock().expect("lock").send(e);
-    })
-    .expect("executor");
-    let job = trial_job(ex.config(), NS, "exp1", 1, time_limit, container);
-    ex.launch(Launch { id: 1, learner: "custom".into(), config: Default::default(), objective: "accuracy".into(), job, adopt_only: false }, Arc::new(M(answer, Mutex::new(0))));
+    let mut ex = KubernetesExecutor::with_kube_client(config, KubernetesOptions { namespace: Some(NS.into()), ..cfg }, "exp1", JobTemplate::Builtin).expect("executor");
+    let job = trial_job(ex.options(), NS, "exp1", 1, time_limit, container);
+    ex.launch_job(Launch { id: 1, learner: "custom".into(), config: Default::default(), objective: "accuracy".into(), job, adopt_only: false }, Arc::new(M(answer, Mutex::new(0))));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Event::Finished(r)) => return r,
-            Ok(Event::Dispatched { .. }) => {}
-            Err(e) => panic!("no result: {e}"),
+        match ex.next_event(deadline.saturating_duration_since(Instant::now())) {
+            Some(ExecutorEvent::Finished(r)) => return r,
+            Some(ExecutorEvent::Dispatched { .. }) => {}
+            None => panic!("no result within 30 s"),
         }
     }
 }
@@ -140,7 +138,7 @@ fn logs(lines: &[&str]) -> Vec<(Duration, String)> {
 #[test]
 fn a_custom_trial_is_scored_by_its_last_logged_value() {
     let server = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["epoch 1", "accuracy=0.5", "accuracy = 0.75 loss=0.3"]), exit: Exit::Succeeded { message: None } });
-    let r = run_one(&server, KubernetesConfig::default(), container(), None, |_| Control::Continue);
+    let r = run_one(&server, KubernetesOptions::default(), container(), None, |_| Control::Continue);
     assert_eq!(r.status, TrialStatus::Ok, "{r:?}");
     assert_eq!(r.score, Some(0.75));
     assert_eq!(r.curve, vec![(1, 0.5), (2, 0.75)]);
@@ -149,7 +147,7 @@ fn a_custom_trial_is_scored_by_its_last_logged_value() {
 #[test]
 fn an_early_stopped_trial_has_its_job_and_pods_deleted() {
     let server = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.1", "accuracy=0.2", "accuracy=0.3", "accuracy=0.4"]), exit: Exit::Hang });
-    let r = run_one(&server, KubernetesConfig::default(), container(), None, |n| if n >= 2 { Control::Stop } else { Control::Continue });
+    let r = run_one(&server, KubernetesOptions::default(), container(), None, |n| if n >= 2 { Control::Stop } else { Control::Continue });
     assert_eq!(r.status, TrialStatus::EarlyStopped, "{r:?}");
     assert_eq!(r.score, Some(0.2));
     // Background propagation: the pods go with the Job.
@@ -163,21 +161,21 @@ fn an_early_stopped_trial_has_its_job_and_pods_deleted() {
 #[test]
 fn failures_are_recorded_with_their_reasons() {
     let oom = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.1"]), exit: Exit::Failed { code: 137, reason: "OOMKilled".into(), message: None } });
-    let r = run_one(&oom, KubernetesConfig { memory: Some("1Gi".into()), ..Default::default() }, container(), None, |_| Control::Continue);
+    let r = run_one(&oom, KubernetesOptions { memory: Some("1Gi".into()), ..Default::default() }, container(), None, |_| Control::Continue);
     assert_eq!(r.status, TrialStatus::Failed);
     assert!(r.message.as_deref().is_some_and(|m| m.contains("OOMKilled") && m.contains("1Gi")), "{r:?}");
 
     let pull = scripted(|| PodScript { schedule: Schedule::ImagePullError, logs: vec![], exit: Exit::Hang });
-    let r = run_one(&pull, KubernetesConfig::default(), container(), None, |_| Control::Continue);
+    let r = run_one(&pull, KubernetesOptions::default(), container(), None, |_| Control::Continue);
     assert!(r.message.as_deref().is_some_and(|m| m.contains("ImagePull") || m.contains("ErrImagePull")), "{r:?}");
 
     let never = scripted(|| PodScript { schedule: Schedule::Never, logs: vec![], exit: Exit::Hang });
-    let r = run_one(&never, KubernetesConfig { unschedulable_timeout_s: 1, ..Default::default() }, container(), None, |_| Control::Continue);
+    let r = run_one(&never, KubernetesOptions { unschedulable_timeout_s: 1, ..Default::default() }, container(), None, |_| Control::Continue);
     assert!(r.message.as_deref().is_some_and(|m| m.contains("unschedulable")), "{r:?}");
     assert!(never.jobs(NS).is_empty() || never.jobs(NS).iter().all(|j| j.metadata.deletion_timestamp.is_some()), "an unschedulable trial's Job is deleted");
 
     let slow = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.1"]), exit: Exit::Hang });
-    let r = run_one(&slow, KubernetesConfig { startup_allowance_s: 0, ..Default::default() }, container(), Some(1.0), |_| Control::Continue);
+    let r = run_one(&slow, KubernetesOptions { startup_allowance_s: 0, ..Default::default() }, container(), Some(1.0), |_| Control::Continue);
     assert_eq!(r.status, TrialStatus::TimedOut, "{r:?}");
     assert!(r.message.as_deref().is_some_and(|m| m.contains("activeDeadlineSeconds")), "{r:?}");
 }
@@ -197,7 +195,7 @@ fn an_evicted_pod_fails_its_trial_with_the_reason() {
             std::thread::sleep(Duration::from_millis(10));
         }
     });
-    let r = run_one(&server, KubernetesConfig::default(), container(), None, |_| Control::Continue);
+    let r = run_one(&server, KubernetesOptions::default(), container(), None, |_| Control::Continue);
     evictor.join().expect("evictor");
     assert_eq!(r.status, TrialStatus::Failed);
     assert!(r.message.as_deref().is_some_and(|m| m.contains("evicted")), "{r:?}");
@@ -309,7 +307,7 @@ fn an_unreachable_cluster_is_exit_code_7() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
-    std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n")).expect("write");
+    std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Hyperparams\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n")).expect("write");
     let data = example("penguins.csv");
     let o = Command::new(bin()).args(["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "1", "--out", dir.path().join("o").to_str().expect("utf-8"), "-q"]).env("KUBECONFIG", &kubeconfig).output().expect("run");
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));

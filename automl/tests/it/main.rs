@@ -1,9 +1,12 @@
 //! Integration tests of the `automl` crate: the library API and the CLI end to end.
 mod cli;
+#[cfg(feature = "kubernetes")]
 mod fake_apiserver;
-mod plugins;
+#[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod library;
+#[cfg(feature = "plugins")]
+mod plugins;
 
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use automl::core::metrics::{Metric, Prediction};
 use automl::core::task::Target;
-use automl::plugins::{MetricPlugin, PluginHost, PluginKind, SandboxConfig};
+use automl::plugins::{MetricPlugin, PluginHost, PluginKind, SandboxPolicy};
 use automl::ModelArtifact;
 use ndarray::{array, Array1};
 
@@ -21,7 +21,7 @@ fn component(name: &str) -> PathBuf {
 }
 
 fn host(cache: Option<&Path>) -> PluginHost {
-    let config = SandboxConfig { memory_limit: 64 << 20, call_timeout: Duration::from_millis(500), cache_dir: cache.map(Path::to_path_buf), ..SandboxConfig::default() };
+    let config = SandboxPolicy { memory_limit: 64 << 20, call_timeout: Duration::from_millis(500), cache_dir: cache.map(Path::to_path_buf), ..SandboxPolicy::default() };
     PluginHost::new(config).expect("host")
 }
 

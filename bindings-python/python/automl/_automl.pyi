@@ -42,7 +42,7 @@ def fit(
     data: Any,
     target: str,
     source: str,
-    options: Dict[str, Any],
+    options: str,
     progress: Optional[Callable[[str, Any], None]] = None,
 ) -> Tuple[Model, str, str, List[Tuple[int, float]], bool]: ...
 def profile(data: Any, source: str, target: Optional[str] = None, task: str = "auto") -> str: ...

@@ -44,6 +44,15 @@ _EXECUTORS = ("local", "kubernetes")
 Data = Any  # pandas / polars DataFrame, numpy array, dict of columns, or a CSV path
 
 
+def _engine_options(options: Dict[str, Any]) -> str:
+    """The options as the engine reads them (JSON; the engine holds the defaults and checks
+    the values, as for the CLI): unset ones are left out, and no time budget is 0."""
+    sent = {k: v for k, v in options.items() if v is not None}
+    if options.get("time_budget", 0) is None:
+        sent["time_budget"] = 0
+    return json.dumps(sent)
+
+
 class AutoML(_Base):
     """Searches learners and hyperparameters for a table under a budget.
 
@@ -177,6 +186,7 @@ class AutoML(_Base):
             "search": self.search,
             "plugins": [os.fspath(p) for p in self.plugins],
         }
+        opts["executor"] = self.executor
         if self.executor == "kubernetes":
             opts["kubernetes"] = dict(self.kubernetes or {})
         if opts["seed"] is not None and opts["seed"] < 0:
@@ -232,7 +242,7 @@ class AutoML(_Base):
             data, source = frame, f"{kind} DataFrame" if kind in ("pandas", "polars") else f"{kind} input"
         progress = Progress(self.verbose, options["time_budget"], options["metric"])
         try:
-            model, summary, trials, timeline, interrupted = _automl.fit(data, target, source, options, progress)
+            model, summary, trials, timeline, interrupted = _automl.fit(data, target, source, _engine_options(options), progress)
         finally:
             progress.close()
         self.model_ = model

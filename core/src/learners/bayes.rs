@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{class_codes, DataShape, FitContext, FittedModel, Learner};
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
-use crate::space::{get_f64, Config, ParamValue, SearchSpace};
+use crate::space::{get_f64, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 const NAME: &str = "naive_bayes";
@@ -28,13 +28,13 @@ impl Learner for NaiveBayesLearner {
     fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
         SearchSpace::default().float("var_smoothing", 1e-11, 1e-1, true)
     }
-    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
-        vec![Config::from([("var_smoothing".into(), ParamValue::Float(1e-9))])]
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
+        vec![Hyperparams::from([("var_smoothing".into(), ParamValue::Float(1e-9))])]
     }
     fn relative_cost(&self, _shape: DataShape) -> f64 {
         0.1
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
         let smoothing = get_f64(config, "var_smoothing", NAME)?;
         let (codes, k) = class_codes(NAME, y)?;
         let model = GaussianNb::params().var_smoothing(smoothing).fit(&DatasetBase::new(x, codes)).map_err(|e| Error::learner(NAME, e))?;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::gbdt::{Booster, GbdtParams, Objective};
 use crate::metrics::Prediction;
 use crate::preprocess::Encoding;
-use crate::space::{get_f64, get_usize, Config, ParamValue, SearchSpace};
+use crate::space::{get_f64, get_usize, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 const NAME: &str = "gbdt";
@@ -20,7 +20,7 @@ const REPORT_EVERY: usize = 10;
 pub struct GbdtLearner;
 
 impl GbdtLearner {
-    fn params(config: &Config, ctx: &FitContext) -> Result<GbdtParams> {
+    fn params(config: &Hyperparams, ctx: &FitContext) -> Result<GbdtParams> {
         let params = GbdtParams {
             num_rounds: get_usize(config, "n_estimators", NAME)?,
             learning_rate: get_f64(config, "learning_rate", NAME)?,
@@ -39,8 +39,8 @@ impl GbdtLearner {
     }
 }
 
-fn start(rounds: i64, leaves: i64, l2: f64) -> Config {
-    Config::from([
+fn start(rounds: i64, leaves: i64, l2: f64) -> Hyperparams {
+    Hyperparams::from([
         ("n_estimators".into(), ParamValue::Int(rounds)),
         ("num_leaves".into(), ParamValue::Int(leaves)),
         ("min_child_samples".into(), ParamValue::Int(20)),
@@ -77,7 +77,7 @@ impl Learner for GbdtLearner {
             .float("lambda_l1", 1.0 / 1024.0, 1024.0, true)
             .float("lambda_l2", 1.0 / 1024.0, 1024.0, true)
     }
-    fn starts(&self, _task: Task, shape: DataShape) -> Vec<Config> {
+    fn starts(&self, _task: Task, shape: DataShape) -> Vec<Hyperparams> {
         // FLAML's low-cost start, then LightGBM's defaults.
         let max_leaves = (shape.rows / 4).clamp(4, 256) as i64;
         vec![start(4, 4, 1.0), start(100, 31.min(max_leaves), 1.0 / 1024.0)]
@@ -85,7 +85,7 @@ impl Learner for GbdtLearner {
     fn relative_cost(&self, shape: DataShape) -> f64 {
         0.05 + shape.rows as f64 * shape.features as f64 / 2e6
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
         let params = Self::params(config, ctx)?;
         let (objective, n_classes) = match y {
             Target::Values(_) => (Objective::SquaredError, 0),

@@ -8,7 +8,7 @@ use super::{subsample_rows, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
-use crate::space::{get_str, get_usize, Config, ParamValue, SearchSpace};
+use crate::space::{get_str, get_usize, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 const NAME: &str = "knn";
@@ -34,13 +34,13 @@ impl Learner for KnnLearner {
     fn space(&self, _task: Task, shape: DataShape) -> SearchSpace {
         SearchSpace::default().int("k", 1, 50.min(shape.rows.max(2) as i64 - 1).max(1), true).choice("weights", &["uniform", "distance"])
     }
-    fn starts(&self, _task: Task, shape: DataShape) -> Vec<Config> {
-        vec![Config::from([("k".into(), ParamValue::Int(5.min(shape.rows as i64 - 1).max(1))), ("weights".into(), ParamValue::Choice("distance".into()))])]
+    fn starts(&self, _task: Task, shape: DataShape) -> Vec<Hyperparams> {
+        vec![Hyperparams::from([("k".into(), ParamValue::Int(5.min(shape.rows as i64 - 1).max(1))), ("weights".into(), ParamValue::Choice("distance".into()))])]
     }
     fn relative_cost(&self, shape: DataShape) -> f64 {
         2.0 + shape.features as f64 / 20.0
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
         let k = get_usize(config, "k", NAME)?.max(1);
         let distance = match get_str(config, "weights", NAME)? {
             "uniform" => false,

@@ -9,7 +9,7 @@ use super::{target_values, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
-use crate::space::{get_f64, Config, ParamValue, SearchSpace};
+use crate::space::{get_f64, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 /// Ordinary least squares.
@@ -28,13 +28,13 @@ impl Learner for LinearLearner {
     fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
         SearchSpace::default()
     }
-    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
-        vec![Config::new()]
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
+        vec![Hyperparams::new()]
     }
     fn relative_cost(&self, _shape: DataShape) -> f64 {
         0.2
     }
-    fn fit(&self, _config: &Config, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, _config: &Hyperparams, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
         let data = DatasetBase::new(x, target_values("linear", y)?);
         let model = LinearRegression::new().fit(&data).map_err(|e| Error::learner("linear", e))?;
         if model.params().iter().any(|v| !v.is_finite()) || !model.intercept().is_finite() {
@@ -86,8 +86,8 @@ impl Learner for ElasticNetLearner {
         let space = SearchSpace::default().float("penalty", 1e-5, 10.0, true);
         if self.ridge { space } else { space.float("l1_ratio", 0.0, 1.0, false) }
     }
-    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
-        let mut c = Config::from([("penalty".into(), ParamValue::Float(if self.ridge { 1e-3 } else { 1e-2 }))]);
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
+        let mut c = Hyperparams::from([("penalty".into(), ParamValue::Float(if self.ridge { 1e-3 } else { 1e-2 }))]);
         if !self.ridge {
             c.insert("l1_ratio".into(), ParamValue::Float(0.5));
         }
@@ -96,7 +96,7 @@ impl Learner for ElasticNetLearner {
     fn relative_cost(&self, _shape: DataShape) -> f64 {
         0.5
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
         let name = self.label();
         let penalty = get_f64(config, "penalty", name)?;
         let l1_ratio = if self.ridge { 0.0 } else { get_f64(config, "l1_ratio", name)? };

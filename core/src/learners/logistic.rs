@@ -8,7 +8,7 @@ use super::{class_codes, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
-use crate::space::{get_f64, get_usize, Config, ParamValue, SearchSpace};
+use crate::space::{get_f64, get_usize, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 /// Logistic regression with an L2 penalty.
@@ -32,13 +32,13 @@ impl Learner for LogisticLearner {
     fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
         SearchSpace::default().float("alpha", 1e-5, 100.0, true).int("max_iterations", 50, 400, true)
     }
-    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
-        vec![Config::from([("alpha".into(), ParamValue::Float(1.0)), ("max_iterations".into(), ParamValue::Int(100))])]
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
+        vec![Hyperparams::from([("alpha".into(), ParamValue::Float(1.0)), ("max_iterations".into(), ParamValue::Int(100))])]
     }
     fn relative_cost(&self, _shape: DataShape) -> f64 {
         1.0
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
         let alpha = get_f64(config, "alpha", NAME)?;
         let iterations = get_usize(config, "max_iterations", NAME)? as u64;
         let (codes, k) = class_codes(NAME, y)?;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
 use crate::preprocess::Encoding;
-use crate::space::{Config, SearchSpace};
+use crate::space::{Hyperparams, SearchSpace};
 use crate::task::{Target, Task};
 
 mod bayes;
@@ -106,11 +106,11 @@ pub trait Learner: Send + Sync {
     /// The hyperparameter space for data of this shape (sizes bounded so a fit stays cheap).
     fn space(&self, task: Task, shape: DataShape) -> SearchSpace;
     /// Cheap, strong configurations to try first, cheapest first.
-    fn starts(&self, task: Task, shape: DataShape) -> Vec<Config>;
+    fn starts(&self, task: Task, shape: DataShape) -> Vec<Hyperparams>;
     /// Rough cost of the first start relative to a logistic regression (for ordering).
     fn relative_cost(&self, shape: DataShape) -> f64;
     /// Fits. Called through [`fit_guarded`], which has validated the inputs.
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel>;
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel>;
 }
 
 /// A fitted model of any learner.
@@ -215,7 +215,7 @@ pub fn learner_by_name(name: &str) -> Result<Box<dyn Learner>> {
 }
 
 /// Fits `learner` after validating everything linfa would trip on, catching panics.
-pub fn fit_guarded(learner: &dyn Learner, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
+pub fn fit_guarded(learner: &dyn Learner, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
     let name = learner.name();
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(Error::learner(name, format!("cannot fit on {} rows x {} columns", x.nrows(), x.ncols())));
@@ -379,13 +379,13 @@ mod tests {
         fn space(&self, _task: Task, _shape: DataShape) -> SearchSpace {
             SearchSpace::default()
         }
-        fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
-            vec![Config::new()]
+        fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
+            vec![Hyperparams::new()]
         }
         fn relative_cost(&self, _shape: DataShape) -> f64 {
             1.0
         }
-        fn fit(&self, _config: &Config, _x: ArrayView2<f64>, _y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+        fn fit(&self, _config: &Hyperparams, _x: ArrayView2<f64>, _y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
             panic!("index out of bounds: the len is 3 but the index is 7")
         }
     }
@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn a_panicking_learner_is_an_error() {
         let (x, y) = test_data::blobs(20, 2);
-        let err = fit_guarded(&Panicking, &Config::new(), x.view(), &y, &mut FitContext::new(0)).unwrap_err();
+        let err = fit_guarded(&Panicking, &Hyperparams::new(), x.view(), &y, &mut FitContext::new(0)).unwrap_err();
         assert!(matches!(&err, Error::Learner { learner, message } if learner == "panicking" && message.contains("index out of bounds")), "{err}");
     }
 

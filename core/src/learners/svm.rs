@@ -9,7 +9,7 @@ use super::{subsample_rows, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
-use crate::space::{get_f64, Config, ParamValue, SearchSpace};
+use crate::space::{get_f64, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 const NAME: &str = "svm";
@@ -36,8 +36,8 @@ impl Learner for SvmLearner {
         let s = SearchSpace::default().float("c", 1e-2, 1e2, true).float("gamma_scale", 1e-2, 1e2, true);
         if task == Task::Regression { s.float("epsilon", 1e-3, 1.0, true) } else { s }
     }
-    fn starts(&self, task: Task, _shape: DataShape) -> Vec<Config> {
-        let mut c = Config::from([("c".into(), ParamValue::Float(1.0)), ("gamma_scale".into(), ParamValue::Float(1.0))]);
+    fn starts(&self, task: Task, _shape: DataShape) -> Vec<Hyperparams> {
+        let mut c = Hyperparams::from([("c".into(), ParamValue::Float(1.0)), ("gamma_scale".into(), ParamValue::Float(1.0))]);
         if task == Task::Regression {
             c.insert("epsilon".into(), ParamValue::Float(0.1));
         }
@@ -46,7 +46,7 @@ impl Learner for SvmLearner {
     fn relative_cost(&self, shape: DataShape) -> f64 {
         3.0 * (shape.rows.min(MAX_ROWS) as f64 / 1000.0).powi(2)
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
         let c = get_f64(config, "c", NAME)?;
         // linfa's gaussian kernel is exp(-|a-b|^2 / eps): eps = n_features / gamma_scale
         // matches scikit-learn's gamma = gamma_scale / n_features on standardised inputs.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{class_codes, Control, DataShape, FitContext, FittedModel, Learner};
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
-use crate::space::{get_f64, get_str, get_usize, Config, ParamValue, SearchSpace};
+use crate::space::{get_f64, get_str, get_usize, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 /// Deepest tree the spaces allow; leaf keys are paths packed in a u64.
@@ -86,7 +86,7 @@ impl TreeModel {
     }
 }
 
-fn tree_params(config: &Config, learner: &str) -> Result<linfa_trees::DecisionTreeParams<f64, usize>> {
+fn tree_params(config: &Hyperparams, learner: &str) -> Result<linfa_trees::DecisionTreeParams<f64, usize>> {
     let quality = match get_str(config, "criterion", learner)? {
         "gini" => SplitQuality::Gini,
         "entropy" => SplitQuality::Entropy,
@@ -109,8 +109,8 @@ fn tree_space(shape: DataShape) -> SearchSpace {
         .choice("criterion", &["gini", "entropy"])
 }
 
-fn tree_start(depth: i64) -> Config {
-    Config::from([
+fn tree_start(depth: i64) -> Hyperparams {
+    Hyperparams::from([
         ("max_depth".into(), ParamValue::Int(depth)),
         ("min_samples_split".into(), ParamValue::Int(4)),
         ("min_samples_leaf".into(), ParamValue::Int(2)),
@@ -134,13 +134,13 @@ impl Learner for DecisionTreeLearner {
     fn space(&self, _task: Task, shape: DataShape) -> SearchSpace {
         tree_space(shape)
     }
-    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
         vec![tree_start(6)]
     }
     fn relative_cost(&self, shape: DataShape) -> f64 {
         1.0 + shape.features as f64 / 10.0
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
         let (codes, k) = class_codes(self.name(), y)?;
         Ok(FittedModel::Tree(TreeModel::fit(&tree_params(config, self.name())?, x, &codes, k)?))
     }
@@ -188,7 +188,7 @@ impl Learner for RandomForestLearner {
     fn space(&self, _task: Task, shape: DataShape) -> SearchSpace {
         tree_space(shape).int("n_trees", 10, 200, true).float("feature_fraction", 0.2, 1.0, false).float("sample_fraction", 0.3, 1.0, false)
     }
-    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Config> {
+    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
         let mut c = tree_start(10);
         c.insert("n_trees".into(), ParamValue::Int(30));
         c.insert("feature_fraction".into(), ParamValue::Float(0.6));
@@ -198,7 +198,7 @@ impl Learner for RandomForestLearner {
     fn relative_cost(&self, shape: DataShape) -> f64 {
         10.0 * (1.0 + shape.features as f64 / 10.0)
     }
-    fn fit(&self, config: &Config, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
+    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
         let name = self.name();
         let (codes, k) = class_codes(name, y)?;
         let params = tree_params(config, name)?;

@@ -1,0 +1,174 @@
+//! The experiment runner, in parts a newcomer can find:
+//!
+//! - [`setup`]: plugins, ingest and profile, metric, splits, learners and strategy;
+//! - [`schedule`]: the loop that asks, dispatches, collects and stops on the budgets;
+//! - [`record`]: the journal, `trials.jsonl` and the leaderboard;
+//! - [`refit`]: the best configuration fitted on all rows, and the model file;
+//! - [`monitor`]: early stopping of running trials.
+//!
+//! Built-in trials (`automl run DATA --target Y`) and custom trials (`automl run --spec`)
+//! go through the same loop with their own strategy and spec; where trials run is an
+//! [`Executor`](crate::executor::Executor) chosen here.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automl_core::data::Table;
+
+use crate::error::{Error, Result};
+use crate::executor::{Executor, LocalExecutor};
+use crate::journal::JournalState;
+use crate::options::{ExecutorKind, ExperimentOptions};
+use crate::outcome::{ExperimentResult, Observer};
+use crate::report;
+use crate::search::AskContext;
+use crate::trial::TrialResult;
+use crate::util::new_experiment_id;
+
+pub mod monitor;
+pub mod record;
+pub mod refit;
+pub mod schedule;
+pub mod setup;
+
+#[cfg(feature = "kubernetes")]
+mod custom;
+#[cfg(feature = "kubernetes")]
+pub use custom::{custom_dry_run, run_custom_spec};
+
+#[cfg(test)]
+mod tests;
+
+use monitor::{builtin_rule, RuleMonitor};
+use record::Recorder;
+use schedule::{RefitReserve, Schedule};
+
+/// Said when the Kubernetes executor is asked for in an engine built without it.
+pub const NO_KUBERNETES: &str = "this automl was built without the `kubernetes` feature: rebuild with it (the default) to run trials on a cluster";
+
+/// Runs the built-in experiment of `options` (a new one, or the one `resume` read back
+/// from its journal) on `frame` or the data file, reporting to `observer`.
+pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, frame: Option<Arc<Table>>, observer: &mut dyn Observer) -> Result<ExperimentResult> {
+    let start = Instant::now();
+    let remote = options.executor == ExecutorKind::Kubernetes;
+    let mut setup = setup::prepare(options, frame, remote)?;
+    let experiment = resume.map_or_else(new_experiment_id, |r| r.experiment.clone());
+    let settings = serde_json::to_value(options).map_err(|e| Error::Serialize { what: "the settings for the journal".into(), source: e })?;
+    // Output only once the data is known good: a bad file leaves nothing behind.
+    let mut recorder = Recorder::open(options.out.as_deref(), resume, &experiment, settings)?;
+    recorder.json_file("profile.json", &setup.profile)?;
+    observer.on_profile(&setup.profile);
+    let wants_train = options.early_stopping && options.stopping_rule == crate::stopping::BuiltinRule::Overfitting;
+    let rule = options.early_stopping.then(|| builtin_rule(options.stopping_rule));
+    let monitor = Arc::new(RuleMonitor::new(rule, setup.direction, wants_train, setup.plugins.stopping.clone()));
+    // Remote trials check their copy of the data against this digest.
+    let sha256 = remote.then(|| setup.digest().to_string());
+    let mut executor = executor_for(options, &setup, &experiment)?;
+    let spec = setup.spec(options, sha256, wants_train);
+    let fold_share = setup.fold_share();
+    let search = Schedule {
+        strategy: &mut setup.strategy,
+        executor: executor.as_mut(),
+        monitor,
+        recorder: &mut recorder,
+        observer: &mut *observer,
+        budgets: options.budgets(),
+        direction: setup.direction,
+        spec: &spec,
+        reserve: RefitReserve::Refit { fold_share },
+        run_rules: setup.plugins.stopping.clone(),
+    }
+    .run(resume)?;
+    let mut notes = search.notes;
+    notes.extend(executor.shutdown(options.kubernetes.keep_jobs));
+    recorder.ended(search.stop_reason)?;
+    let leaderboard = report::rank(search.results, setup.direction);
+    recorder.leaderboard(&leaderboard, &setup.metric_name)?;
+    if search.best.is_none() {
+        return Err(no_successful_trial(&leaderboard));
+    }
+    let refit_start = Instant::now();
+    let spent = resume.map_or(0.0, |r| r.spent_s);
+    let deadline = options.time_budget.map(|t| start + Duration::from_secs_f64((t - spent).max(0.0)));
+    let refitted = refit::refit_best(&leaderboard, &setup.data, deadline, options.seed, observer)?;
+    let refit_s = refit_start.elapsed().as_secs_f64();
+    let best = refitted.trial.clone();
+    let sha256 = setup.digest().to_string();
+    let artifact = refit::artifact(refitted, options, setup.task, &setup.target, &setup.metric_name, sha256);
+    if let Some(out) = recorder.out() {
+        let p = out.join("model.automl");
+        artifact.save(&p)?;
+        recorder.wrote(p);
+    }
+    Ok(ExperimentResult {
+        profile: setup.profile,
+        metric: setup.metric_name,
+        direction: setup.direction,
+        validation: setup.plan,
+        leaderboard,
+        best,
+        artifact,
+        stop_reason: search.stop_reason,
+        search_s: search.search_s,
+        refit_s,
+        elapsed_s: start.elapsed().as_secs_f64(),
+        first_trial_s: search.first_trial_s,
+        files: recorder.files,
+        notes,
+        plugins: setup.plugins.loaded,
+    })
+}
+
+/// The error of a search in which no trial succeeded: the first few reasons.
+pub fn no_successful_trial(leaderboard: &[TrialResult]) -> Error {
+    let reasons = leaderboard.iter().filter_map(|t| t.message.as_ref().map(|m| format!("trial {} {}: {m}", t.id, t.learner))).take(5).collect();
+    Error::NoSuccessfulTrial { count: leaderboard.len(), reasons }
+}
+
+/// Where the trials of `options` run.
+fn executor_for(options: &ExperimentOptions, setup: &setup::Setup, experiment: &str) -> Result<Box<dyn Executor>> {
+    match options.executor {
+        ExecutorKind::Local => Ok(Box::new(LocalExecutor::new(Arc::clone(&setup.data), Arc::clone(&setup.metric), setup.extra_metrics.clone()))),
+        ExecutorKind::Kubernetes => kubernetes_executor(options, experiment),
+    }
+}
+
+#[cfg(feature = "kubernetes")]
+fn kubernetes_executor(options: &ExperimentOptions, experiment: &str) -> Result<Box<dyn Executor>> {
+    use crate::kubernetes::{JobTemplate, KubernetesExecutor};
+    Ok(Box::new(KubernetesExecutor::connect(options.kubernetes.clone(), experiment, JobTemplate::Builtin)?))
+}
+
+#[cfg(not(feature = "kubernetes"))]
+fn kubernetes_executor(_options: &ExperimentOptions, _experiment: &str) -> Result<Box<dyn Executor>> {
+    Err(Error::Config(NO_KUBERNETES.into()))
+}
+
+/// The Jobs the Kubernetes executor would create first (one per concurrent trial), as
+/// YAML, without connecting to a cluster or writing anything: `--dry-run`. Later trials
+/// depend on the scores of these, so they cannot be listed in advance.
+pub fn builtin_dry_run(options: &ExperimentOptions) -> Result<String> {
+    if options.executor != ExecutorKind::Kubernetes {
+        return Err(Error::Config("--dry-run shows the Kubernetes Jobs of a run: add --executor kubernetes".into()));
+    }
+    let mut setup = setup::prepare(options, None, true)?;
+    let sha256 = Some(setup.digest().to_string());
+    let spec = setup.spec(options, sha256, options.early_stopping && options.stopping_rule == crate::stopping::BuiltinRule::Overfitting);
+    let first = options.concurrency.min(options.max_trials.unwrap_or(usize::MAX)) as u64;
+    let limit = options.trial_time_limit.or(options.time_budget.map(|t| t / 3.0));
+    let mut specs = Vec::new();
+    for id in 1..=first {
+        let Some(suggestion) = crate::search::Strategy::ask(&mut setup.strategy, &AskContext::default()) else { break };
+        specs.push(spec(id, &suggestion, limit));
+    }
+    render_dry_run(options, specs)
+}
+
+#[cfg(feature = "kubernetes")]
+fn render_dry_run(options: &ExperimentOptions, specs: Vec<crate::trial::TrialSpec>) -> Result<String> {
+    crate::kubernetes::dry_run(&options.kubernetes, &new_experiment_id(), &crate::kubernetes::JobTemplate::Builtin, &specs)
+}
+
+#[cfg(not(feature = "kubernetes"))]
+fn render_dry_run(_options: &ExperimentOptions, _specs: Vec<crate::trial::TrialSpec>) -> Result<String> {
+    Err(Error::Config(NO_KUBERNETES.into()))
+}

@@ -1,0 +1,93 @@
+//! Small helpers shared by the runner, the journal, the executors and the trial pods:
+//! digests, JSON files and lines, and experiment ids. Nothing here knows about
+//! experiments or clusters.
+use std::io::Write;
+use std::path::Path;
+
+use automl_core::data::{Column, Table};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file's bytes, as hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex(&h.finalize()))
+}
+
+/// SHA-256 of bytes, as hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Digest of an in-memory table's names and values, standing in for a file's digest.
+pub fn sha256_table(table: &Table) -> String {
+    let mut h = Sha256::new();
+    for (name, column) in table.names.iter().zip(&table.columns) {
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        match column {
+            // The same bytes as each value's `to_le_bytes`, in one call on little-endian hosts.
+            Column::Numeric(v) if cfg!(target_endian = "little") => h.update(bytemuck::cast_slice::<f64, u8>(v)),
+            Column::Numeric(v) => v.iter().for_each(|x| h.update(x.to_le_bytes())),
+            Column::Datetime(v) => v.iter().for_each(|x| h.update(x.unwrap_or(i64::MIN).to_le_bytes())),
+            Column::Str(s) => {
+                s.codes.iter().for_each(|c| h.update(c.to_le_bytes()));
+                s.levels.iter().for_each(|l| {
+                    h.update(l.as_bytes());
+                    h.update([0u8]);
+                });
+            }
+        }
+    }
+    hex(&h.finalize())
+}
+
+/// Writes `value` as pretty JSON (with a final newline) to `path`.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize { what: path.display().to_string(), source: e })?;
+    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+}
+
+/// Appends `value` as one JSON line to `path` (which must exist).
+pub fn append_json_line(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
+    writeln!(f, "{value}").map_err(|e| Error::io(path, e))
+}
+
+/// A short id for a new experiment (it names and labels its Jobs): 8 hex digits from the
+/// clock and the process id.
+pub fn new_experiment_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut h = Sha256::new();
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    hex(&h.finalize()[..4])
+}
+
+/// Locks a mutex, taking the data of a poisoned one (a panicking trial thread must not
+/// take the run down with it).
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn experiment_ids_are_eight_hex_digits() {
+        let id = new_experiment_id();
+        assert_eq!(id.len(), 8);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+}
