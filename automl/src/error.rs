@@ -48,14 +48,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A value could not be written as JSON (settings for the journal, a summary).
-    #[error("cannot encode {what} as JSON: {source}")]
+    /// A value could not be encoded (settings for the journal as JSON, Jobs as YAML).
+    #[error("cannot encode {what}: {source}")]
     Serialize {
-        /// What was being encoded.
+        /// What was being encoded, and as what.
         what: String,
-        /// The reason.
+        /// The encoder's error.
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A trial's data could not be downloaded.
+    #[error("cannot fetch the data from {url}: {message}")]
+    Download {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        message: String,
     },
     /// The async runtime that talks to the cluster or downloads data could not start.
     #[error("cannot start the async runtime for {what}: {source}")]

@@ -120,7 +120,7 @@ pub struct Prepared {
 /// Fits `plugins` in order on the `train` rows of `table` (only the `features` columns are
 /// given to the first) and transforms all rows. New columns get a kind from their storage
 /// (numbers numeric, text categorical, dates dates); columns kept keep their kind.
-pub fn apply_preprocessors(plugins: &[PreprocessorPlugin], table: &Table, features: &[(String, ColumnKind)], train: &[usize]) -> crate::Result<Prepared> {
+pub fn apply_preprocessors(plugins: &[PreprocessorPlugin], table: &Table, features: &[(String, ColumnKind)], train: &[usize]) -> crate::error::Result<Prepared> {
     let mut current: Option<Table> = None;
     let mut features = features.to_vec();
     let mut stored = Vec::with_capacity(plugins.len());

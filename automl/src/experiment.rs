@@ -234,6 +234,7 @@ pub enum CustomSpec {}
 /// A custom-trial experiment: the user's own image tuned as Kubernetes Jobs (`automl run
 /// --spec experiment.yaml`).
 #[derive(Debug)]
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub struct CustomExperiment {
     spec: CustomSpec,
     kubernetes: crate::options::KubernetesOptions,

@@ -91,7 +91,7 @@ impl Journal {
 
     /// Writes `entry` and syncs it to disk.
     pub fn write(&mut self, entry: &Entry) -> Result<()> {
-        let mut line = serde_json::to_vec(entry).map_err(|e| Error::Config(format!("cannot encode a journal entry: {e}")))?;
+        let mut line = serde_json::to_vec(entry).map_err(|e| Error::Serialize { what: "a journal entry as JSON".into(), source: Box::new(e) })?;
         line.push(b'\n');
         self.file.write_all(&line).map_err(|e| Error::io(&self.path, e))?;
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))

@@ -53,7 +53,7 @@ pub fn sha256_table(table: &Table) -> String {
 
 /// Writes `value` as pretty JSON (with a final newline) to `path`.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize { what: path.display().to_string(), source: e })?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize { what: format!("{} as JSON", path.display()), source: Box::new(e) })?;
     std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
 }
 

@@ -31,6 +31,7 @@ pub fn to_py(py: Python<'_>, error: automl::Error) -> PyErr {
         automl::Error::NoSuccessfulTrial { .. } => "TrialsFailedError",
         automl::Error::Io { .. } | automl::Error::Thread { .. } | automl::Error::Serialize { .. } | automl::Error::Runtime { .. } => "AutoMLError",
         automl::Error::Cluster { .. } => "ClusterError",
+        automl::Error::Download { .. } => "DataError",
         automl::Error::Core(core) => match core {
             Core::InvalidParams { .. } | Core::Unknown { .. } => "ConfigError",
             Core::Learner { .. } => "AutoMLError",

@@ -5,7 +5,7 @@
 use std::ffi::CStr;
 
 use automl_core::data::Table;
-use polars::prelude::*;
+use polars_core::prelude::*;
 use polars_arrow::array::{Array, StructArray};
 use polars_arrow::datatypes::ArrowDataType;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};

@@ -82,7 +82,7 @@ pub enum Error {
     },
     /// An error from polars that has no better description.
     #[error(transparent)]
-    Polars(#[from] polars::error::PolarsError),
+    Polars(#[from] polars_core::error::PolarsError),
 }
 
 fn suggestion(candidates: &[String]) -> String {

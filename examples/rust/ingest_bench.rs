@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use polars::prelude::*;
+use polars_io::prelude::*;
 
 fn generate(path: &Path, mb: usize) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);

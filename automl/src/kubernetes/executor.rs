@@ -345,40 +345,12 @@ impl TrialTask {
         let id = launch.id;
         let name = launch.job.metadata.name.clone().unwrap_or_default();
         let mut result = TrialResult::ended(id, launch.learner.clone(), launch.config.clone(), TrialStatus::Failed, 0.0, None);
-        // Create, or adopt the Job made before a restart.
-        let adopted = if launch.adopt_only {
-            match self.jobs.get_opt(&name).await {
-                Ok(Some(job)) => {
-                    *lock(&self.slot.job) = Some(job);
-                    true
-                }
-                Ok(None) => {
-                    result.message = Some(format!("Job {name} was dispatched before the restart but no longer exists (deleted, or removed by ttlSecondsAfterFinished before its result was read)"));
-                    return self.finish(result, started);
-                }
-                Err(e) => {
-                    result.message = Some(format!("cannot look up Job {name}: {e}"));
-                    return self.finish(result, started);
-                }
-            }
-        } else {
-            self.hub.creating.fetch_add(1, Ordering::SeqCst);
-            if self.slot.abandoned.load(Ordering::SeqCst) {
-                self.hub.creating.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
-            let created = self.jobs.create(&PostParams::default(), &launch.job).await;
-            self.hub.creating.fetch_sub(1, Ordering::SeqCst);
-            match created {
-                Ok(job) => {
-                    *lock(&self.slot.job) = Some(job);
-                    false
-                }
-                Err(kube::Error::Api(s)) if s.code == 409 => true,
-                Err(e) => {
-                    result.message = Some(format!("cannot create Job {name}: {}", describe(&e)));
-                    return self.finish(result, started);
-                }
+        let adopted = match self.create_or_adopt(&launch, &name).await {
+            Ok(Some(adopted)) => adopted,
+            Ok(None) => return,
+            Err(message) => {
+                result.message = Some(message);
+                return self.finish(result, started);
             }
         };
         (self.sink)(ExecutorEvent::Dispatched { trial: id, job: name.clone() });
@@ -387,36 +359,71 @@ impl TrialTask {
         if adopted {
             self.refresh(&name, id).await;
         }
+        if let Some(result) = self.follow(&launch, &name, monitor, result).await {
+            self.finish(result, started);
+        }
+    }
+
+    /// Creates the trial's Job, or finds the one made before a restart. `Ok(Some(adopted))`
+    /// once it exists; `Ok(None)` when the trial was abandoned first; `Err` says why it
+    /// cannot exist.
+    async fn create_or_adopt(&self, launch: &Launch, name: &str) -> std::result::Result<Option<bool>, String> {
+        if launch.adopt_only {
+            return match self.jobs.get_opt(name).await {
+                Ok(Some(job)) => {
+                    *lock(&self.slot.job) = Some(job);
+                    Ok(Some(true))
+                }
+                Ok(None) => Err(format!("Job {name} was dispatched before the restart but no longer exists (deleted, or removed by ttlSecondsAfterFinished before its result was read)")),
+                Err(e) => Err(format!("cannot look up Job {name}: {e}")),
+            };
+        }
+        self.hub.creating.fetch_add(1, Ordering::SeqCst);
+        if self.slot.abandoned.load(Ordering::SeqCst) {
+            self.hub.creating.fetch_sub(1, Ordering::SeqCst);
+            return Ok(None);
+        }
+        let created = self.jobs.create(&PostParams::default(), &launch.job).await;
+        self.hub.creating.fetch_sub(1, Ordering::SeqCst);
+        match created {
+            Ok(job) => {
+                *lock(&self.slot.job) = Some(job);
+                Ok(Some(false))
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Some(true)),
+            Err(e) => Err(format!("cannot create Job {name}: {}", describe(&e))),
+        }
+    }
+
+    /// Follows the Job, its pods and the newest pod's log until the trial has an outcome
+    /// (`None`: it was abandoned, nothing is to be reported).
+    async fn follow(&self, launch: &Launch, name: &str, monitor: Arc<dyn TrialMonitor>, mut result: TrialResult) -> Option<TrialResult> {
+        let id = launch.id;
         let mut last_refresh = Instant::now();
         let mut final_read = false;
-
         let logs = Arc::new(Mutex::new(LogState::default()));
         let mut following: Option<String> = None;
         let mut pending_since: Option<Instant> = None;
         loop {
             if self.slot.abandoned.load(Ordering::Relaxed) {
-                return;
+                return None;
             }
-            let stop_requested = lock(&logs).stop_requested;
-            if stop_requested {
-                delete_job(&self.jobs, &name).await;
-                let (curve, train_curve) = {
-                    let l = lock(&logs);
-                    (l.curve.clone(), l.train_curve.clone())
-                };
+            if lock(&logs).stop_requested {
+                delete_job(&self.jobs, name).await;
+                let l = lock(&logs);
                 result.status = TrialStatus::EarlyStopped;
-                result.score = curve.last().map(|c| c.1);
-                result.curve = curve;
-                result.train_curve = train_curve;
+                result.score = l.curve.last().map(|c| c.1);
+                result.curve = l.curve.clone();
+                result.train_curve = l.train_curve.clone();
                 result.message = Some(format!("{STOPPED_BY_RULE} (Job deleted)"));
-                return self.finish(result, started);
+                return Some(result);
             }
             let mut job = lock(&self.slot.job).clone();
             // The Job and pod watches are separate streams: when the Job has finished, read
             // its pods directly so the outcome does not depend on which news came first.
             if !final_read && job.as_ref().is_some_and(job_finished) {
                 final_read = true;
-                self.refresh(&name, id).await;
+                self.refresh(name, id).await;
                 job = lock(&self.slot.job).clone();
             }
             let pods: Vec<Pod> = lock(&self.slot.pods).values().cloned().collect();
@@ -433,49 +440,54 @@ impl TrialTask {
                 if following.is_some() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                let (curve, train_curve, tail) = {
-                    let l = lock(&logs);
-                    (l.curve.clone(), l.train_curve.clone(), l.tail.clone())
-                };
-                result.curve = curve;
-                result.train_curve = train_curve;
-                match outcome {
-                    Outcome::Report(report) => {
-                        result.status = report.status;
-                        result.score = report.score;
-                        result.score_std = report.score_std;
-                        result.fold_scores = report.fold_scores;
-                        result.message = report.message;
-                    }
-                    Outcome::Succeeded(message) => match result.curve.last() {
-                        // A custom trial: its last logged objective value is its score.
-                        Some(&(_, v)) => {
-                            result.status = TrialStatus::Ok;
-                            result.score = Some(v);
-                        }
-                        None => {
-                            let what = message.map(|m| format!("; its termination message: {m}")).unwrap_or_default();
-                            result.message = Some(format!("the trial finished without reporting '{}' (print '{}=VALUE' lines or write a trial report){what}", launch.objective, launch.objective));
-                        }
-                    },
-                    Outcome::Failed { message, delete, timed_out } => {
-                        if timed_out {
-                            result.status = TrialStatus::TimedOut;
-                        }
-                        let tail = if tail.is_empty() || message.contains("log:") { String::new() } else { format!("; last log lines: {}", tail.join(" | ")) };
-                        result.message = Some(format!("{message}{tail}"));
-                        if delete {
-                            delete_job(&self.jobs, &name).await;
-                        }
-                    }
-                }
-                return self.finish(result, started);
+                self.conclude(outcome, launch, name, &logs, &mut result).await;
+                return Some(result);
             }
             // Wait for news; wake up now and then for the unschedulable clock.
             let _ = tokio::time::timeout(Duration::from_millis(500), self.slot.changed.notified()).await;
             if last_refresh.elapsed() >= REFRESH {
-                self.refresh(&name, id).await;
+                self.refresh(name, id).await;
                 last_refresh = Instant::now();
+            }
+        }
+    }
+
+    /// Writes `outcome` into `result`, with the scores logged so far.
+    async fn conclude(&self, outcome: Outcome, launch: &Launch, name: &str, logs: &Mutex<LogState>, result: &mut TrialResult) {
+        let tail = {
+            let l = lock(logs);
+            result.curve = l.curve.clone();
+            result.train_curve = l.train_curve.clone();
+            l.tail.clone()
+        };
+        match outcome {
+            Outcome::Report(report) => {
+                result.status = report.status;
+                result.score = report.score;
+                result.score_std = report.score_std;
+                result.fold_scores = report.fold_scores;
+                result.message = report.message;
+            }
+            Outcome::Succeeded(message) => match result.curve.last() {
+                // A custom trial: its last logged objective value is its score.
+                Some(&(_, v)) => {
+                    result.status = TrialStatus::Ok;
+                    result.score = Some(v);
+                }
+                None => {
+                    let what = message.map(|m| format!("; its termination message: {m}")).unwrap_or_default();
+                    result.message = Some(format!("the trial finished without reporting '{}' (print '{}=VALUE' lines or write a trial report){what}", launch.objective, launch.objective));
+                }
+            },
+            Outcome::Failed { message, delete, timed_out } => {
+                if timed_out {
+                    result.status = TrialStatus::TimedOut;
+                }
+                let tail = if tail.is_empty() || message.contains("log:") { String::new() } else { format!("; last log lines: {}", tail.join(" | ")) };
+                result.message = Some(format!("{message}{tail}"));
+                if delete {
+                    delete_job(&self.jobs, name).await;
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// Downloads `url` into `dir` (following up to 5 redirects) and returns the file and the
 /// SHA-256 of its bytes.
 pub fn download(url: &str, dir: &Path) -> Result<(PathBuf, String)> {
-    let fail = |m: String| Error::Config(format!("cannot fetch the data from {url}: {m}"));
+    let fail = |message: String| Error::Download { url: url.to_string(), message };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Runtime { what: format!("fetching {url}"), source: e })?;
     runtime.block_on(async {
         let https = hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();

@@ -85,7 +85,7 @@ pub fn builtin_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, s
     if let Some(data) = remote.data.as_mut() {
         data.path = std::path::PathBuf::from(data_location(cfg, &data.path));
     }
-    let json = serde_json::to_string(&remote).map_err(|e| Error::Serialize { what: format!("the spec of trial {}", spec.id), source: e })?;
+    let json = serde_json::to_string(&remote).map_err(|e| Error::Serialize { what: format!("the spec of trial {} as JSON", spec.id), source: Box::new(e) })?;
     let container = TrialContainer { image: cfg.image.clone(), command, args: Vec::new(), env: vec![(TRIAL_ENV.to_string(), json)] };
     let mut job = trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, container);
     let annotations = job.metadata.annotations.get_or_insert_with(Default::default);
@@ -96,26 +96,7 @@ pub fn builtin_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, s
 /// The Job running `container` as trial `trial` of `experiment`.
 pub fn trial_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, trial: u64, time_limit_s: Option<f64>, container: TrialContainer) -> Job {
     let labels = trial_labels(experiment, trial);
-    let mut resources = ResourceRequirements::default();
-    let mut requests = BTreeMap::new();
-    let mut limits = BTreeMap::new();
-    if let Some(cpu) = &cfg.cpu {
-        requests.insert("cpu".to_string(), Quantity(cpu.clone()));
-        limits.insert("cpu".to_string(), Quantity(cpu.clone()));
-    }
-    if let Some(memory) = &cfg.memory {
-        requests.insert("memory".to_string(), Quantity(memory.clone()));
-        limits.insert("memory".to_string(), Quantity(memory.clone()));
-    }
-    if cfg.gpus > 0 {
-        limits.insert(cfg.gpu_resource.clone(), Quantity(cfg.gpus.to_string()));
-    }
-    if !requests.is_empty() {
-        resources.requests = Some(requests);
-    }
-    if !limits.is_empty() {
-        resources.limits = Some(limits);
-    }
+    let resources = resources(cfg);
     let mut volumes = vec![Volume { name: "scratch".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() }];
     let mut mounts = vec![VolumeMount { name: "scratch".into(), mount_path: "/tmp".into(), ..Default::default() }];
     if let DataSource::Pvc { claim, mount_path, .. } = &cfg.data {
@@ -149,17 +130,7 @@ pub fn trial_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, tri
         }),
         ..Default::default()
     };
-    let tolerations: Vec<K8sToleration> = cfg
-        .tolerations
-        .iter()
-        .map(|t| K8sToleration {
-            key: Some(t.key.clone()),
-            operator: Some(if t.value.is_some() { "Equal" } else { "Exists" }.into()),
-            value: t.value.clone(),
-            effect: t.effect.clone(),
-            ..Default::default()
-        })
-        .collect();
+    let tolerations = tolerations(cfg);
     let pod = PodSpec {
         restart_policy: Some("Never".into()),
         containers: vec![container],
@@ -190,6 +161,35 @@ pub fn trial_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, tri
         }),
         status: None,
     }
+}
+
+/// CPU and memory as requests = limits, GPUs as a limit.
+fn resources(cfg: &KubernetesOptions) -> ResourceRequirements {
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    for (name, value) in [("cpu", &cfg.cpu), ("memory", &cfg.memory)] {
+        if let Some(v) = value {
+            requests.insert(name.to_string(), Quantity(v.clone()));
+            limits.insert(name.to_string(), Quantity(v.clone()));
+        }
+    }
+    if cfg.gpus > 0 {
+        limits.insert(cfg.gpu_resource.clone(), Quantity(cfg.gpus.to_string()));
+    }
+    ResourceRequirements { requests: (!requests.is_empty()).then_some(requests), limits: (!limits.is_empty()).then_some(limits), ..Default::default() }
+}
+
+fn tolerations(cfg: &KubernetesOptions) -> Vec<K8sToleration> {
+    cfg.tolerations
+        .iter()
+        .map(|t| K8sToleration {
+            key: Some(t.key.clone()),
+            operator: Some(if t.value.is_some() { "Equal" } else { "Exists" }.into()),
+            value: t.value.clone(),
+            effect: t.effect.clone(),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Jobs as a multi-document YAML stream (what `--dry-run` prints).

@@ -37,5 +37,5 @@ pub mod labels {
 pub fn dry_run(options: &KubernetesOptions, experiment: &str, template: &JobTemplate, specs: &[TrialSpec]) -> Result<String> {
     let namespace = options.namespace.clone().unwrap_or_else(|| "default".to_string());
     let jobs: Vec<_> = specs.iter().map(|s| template.job(options, &namespace, experiment, s)).collect::<Result<_>>()?;
-    manifest::to_yaml(&jobs).map_err(|e| Error::Config(format!("cannot write the Jobs as YAML: {e}")))
+    manifest::to_yaml(&jobs).map_err(|e| Error::Serialize { what: "the Jobs as YAML".into(), source: e.into() })
 }

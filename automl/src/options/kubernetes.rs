@@ -172,8 +172,8 @@ impl Default for KubernetesOptions {
 
 impl KubernetesOptions {
     /// Checks the values the cluster would refuse, before any Job is made.
-    pub fn validate(&self) -> crate::Result<()> {
-        let bad = |m: String| Err(crate::Error::Config(m));
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let bad = |m: String| Err(crate::error::Error::Config(m));
         if self.backoff_limit < 0 {
             return bad(format!("--backoff-limit must be >= 0, got {}", self.backoff_limit));
         }

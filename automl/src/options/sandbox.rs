@@ -53,9 +53,9 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 
 impl SandboxPolicy {
     /// Checks the limits: at least 1 MiB of memory, a call timeout in range.
-    pub fn validate(&self) -> crate::Result<()> {
+    pub fn validate(&self) -> crate::error::Result<()> {
         if self.memory_limit < 1 << 20 {
-            return Err(crate::Error::Config("--plugin-memory must be at least 1 MiB".into()));
+            return Err(crate::error::Error::Config("--plugin-memory must be at least 1 MiB".into()));
         }
         super::check_seconds("--plugin-timeout", self.call_timeout.as_secs_f64(), false)
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
-use super::sandbox::{self, HostState};
+use super::sandbox::{self, HostState, TICK_MS};
 use super::WIT_VERSION;
 use super::{cache, kinds, plugin_error, LoadStats, PluginInfo, PluginKind, SandboxPolicy};
 use crate::error::{Error, Result};
@@ -27,8 +27,6 @@ impl Drop for HostInner {
     }
 }
 
-/// Milliseconds per epoch tick: the resolution of plugin deadlines.
-pub(super) const TICK_MS: u64 = 5;
 
 /// Loads and runs plugins; cheap to clone (one engine shared by all clones).
 #[derive(Clone)]

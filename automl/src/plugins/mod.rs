@@ -61,6 +61,8 @@ pub enum PluginKind {
     StoppingRule,
 }
 
+// The host (feature `plugins`) is what reads the interface names.
+#[cfg_attr(not(feature = "plugins"), allow(dead_code))]
 impl PluginKind {
     /// The kind's name, as in the WIT (`preprocessor`, `metric`, `stopping-rule`).
     pub fn name(self) -> &'static str {

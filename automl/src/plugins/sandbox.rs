@@ -7,8 +7,10 @@ use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::host::TICK_MS;
 use crate::options::SandboxPolicy;
+
+/// Milliseconds per epoch tick: the resolution of plugin deadlines.
+pub(super) const TICK_MS: u64 = 5;
 
 /// The store's limits, remembering how large linear memory has grown (an instance is not
 /// reused once it holds much of its cap: memory never shrinks).

@@ -52,7 +52,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let remote = options.executor == ExecutorKind::Kubernetes;
     let mut setup = setup::prepare(options, frame, remote)?;
     let experiment = resume.map_or_else(new_experiment_id, |r| r.experiment.clone());
-    let settings = serde_json::to_value(options).map_err(|e| Error::Serialize { what: "the settings for the journal".into(), source: e })?;
+    let settings = serde_json::to_value(options).map_err(|e| Error::Serialize { what: "the settings for the journal as JSON".into(), source: Box::new(e) })?;
     // Output only once the data is known good: a bad file leaves nothing behind.
     let mut recorder = Recorder::open(options.out.as_deref(), resume, &experiment, settings)?;
     recorder.json_file("profile.json", &setup.profile)?;

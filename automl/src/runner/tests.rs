@@ -44,7 +44,7 @@ impl FakeExecutor {
 }
 
 impl Executor for FakeExecutor {
-    fn launch(&mut self, spec: TrialSpec, adopt: bool, _monitor: Arc<dyn TrialMonitor>) -> crate::Result<()> {
+    fn launch(&mut self, spec: TrialSpec, adopt: bool, _monitor: Arc<dyn TrialMonitor>) -> crate::error::Result<()> {
         self.launched.push((spec.id, adopt));
         let (after, status, score, message) = match (self.script)(spec.id) {
             Act::Score(after, score) => (after, TrialStatus::Ok, Some(score), None),

@@ -2,7 +2,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use polars::prelude::*;
+use polars_core::prelude::*;
+use polars_io::prelude::*;
 
 use super::Table;
 use crate::error::{Error, Result};

@@ -1,5 +1,5 @@
 //! The engine's column-oriented table: what ingest produces and preprocessing consumes.
-use polars::prelude::*;
+use polars_core::prelude::*;
 
 use crate::error::{Error, Result};
 

@@ -126,6 +126,13 @@ pub struct KubeArgs {
 }
 
 impl KubeArgs {
+    /// Whether any cluster option was given (they mean nothing to the local executor).
+    pub fn any_given(&self) -> bool {
+        let strings = [&self.namespace, &self.image, &self.image_pull_policy, &self.gpu_resource, &self.cpu, &self.memory, &self.priority_class, &self.service_account, &self.data_pvc, &self.data_path, &self.data_url];
+        let numbers = [self.gpus.is_some(), self.backoff_limit.is_some(), self.job_ttl.is_some(), self.startup_allowance.is_some(), self.unschedulable_timeout.is_some()];
+        strings.iter().any(|s| s.is_some()) || numbers.iter().any(|n| *n) || !self.node_selector.is_empty() || !self.toleration.is_empty() || self.keep_jobs
+    }
+
     /// The Kubernetes options as given.
     pub fn raw(&self) -> RawKubernetes {
         RawKubernetes {
@@ -314,8 +321,8 @@ impl RunArgs {
             stopping_rule: self.stopping_rule,
             plugins: Some(self.plugin.clone()),
             executor: self.kube.executor,
-            // The cluster flags count only with the Kubernetes executor.
-            kubernetes: (self.kube.executor == Some(ExecutorKind::Kubernetes)).then(|| self.kube.raw()),
+            // Cluster flags without the Kubernetes executor are refused by `resolve`.
+            kubernetes: (self.kube.executor == Some(ExecutorKind::Kubernetes) || self.kube.any_given()).then(|| self.kube.raw()),
             ..RawOptions::default()
         };
         self.sandbox.fill(&mut raw);

@@ -70,6 +70,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 Error::Config(_) => 2,
                 Error::Io { .. } | Error::Thread { .. } | Error::Serialize { .. } | Error::Runtime { .. } => 1,
                 Error::Model { .. } => 4,
+                Error::Download { .. } => 3,
                 Error::NoSuccessfulTrial { .. } => 5,
                 Error::Cluster { .. } => 7,
             };

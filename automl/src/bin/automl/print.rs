@@ -59,8 +59,10 @@ impl Observer for Progress {
 }
 
 /// One line per finished custom trial on stderr (when `enabled`).
+#[cfg(feature = "kubernetes")]
 pub struct TrialLines(pub bool);
 
+#[cfg(feature = "kubernetes")]
 impl Observer for TrialLines {
     fn on_trial(&mut self, r: &TrialResult, _best: Option<&TrialResult>, _elapsed: Duration) {
         if self.0 {
