@@ -31,7 +31,7 @@ pub enum Error {
         message: String,
     },
     /// The Kubernetes cluster could not be reached or refused a request.
-    #[error("Kubernetes: {message}")]
+    #[error("Kubernetes: {message}{}", .source.as_ref().map_or(String::new(), |s| format!(": {s}")))]
     Cluster {
         /// What was being done, and what to check.
         message: String,

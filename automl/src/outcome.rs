@@ -110,3 +110,19 @@ pub struct CustomResult {
     /// Files written.
     pub files: Vec<PathBuf>,
 }
+
+impl CustomResult {
+    /// `Ok` when a trial succeeded, else the error naming the first failures.
+    pub fn succeeded(&self) -> crate::error::Result<()> {
+        if self.leaderboard.iter().any(|r| r.status == crate::trial::TrialStatus::Ok) {
+            return Ok(());
+        }
+        Err(no_successful_trial(&self.leaderboard))
+    }
+}
+
+/// The error of a search in which no trial succeeded: the first few reasons.
+pub fn no_successful_trial(leaderboard: &[TrialResult]) -> crate::error::Error {
+    let reasons = leaderboard.iter().filter_map(|t| t.message.as_ref().map(|m| format!("trial {} {}: {m}", t.id, t.learner))).take(5).collect();
+    crate::error::Error::NoSuccessfulTrial { count: leaderboard.len(), reasons }
+}

@@ -174,6 +174,7 @@ impl ExperimentSpec {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let spec: ExperimentSpec = serde_saphyr::from_str(&text).map_err(|e| Error::Config(format!("{}: not a valid experiment spec: {e}", path.display())))?;
         spec.check().map_err(|m| Error::Config(format!("{}: {m}", path.display())))?;
+        spec.budgets(None).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         Ok(spec)
     }
 

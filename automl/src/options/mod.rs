@@ -159,10 +159,10 @@ impl Budgets {
     /// one way for the search to end.
     pub fn validate(&self) -> Result<()> {
         if let Some(t) = self.time_budget {
-            check_seconds("--time-budget", t, false)?;
+            check_seconds("--time-budget (time_budget)", t, false)?;
         }
         if let Some(t) = self.trial_time_limit {
-            check_seconds("--trial-time-limit", t, false)?;
+            check_seconds("--trial-time-limit (trial_time_limit)", t, false)?;
         }
         if self.max_trials == Some(0) {
             return Err(Error::Config("--max-trials must be at least 1".into()));

@@ -166,7 +166,7 @@ impl RawOptions {
         set(&mut o.task, self.task);
         o.metric = self.metric;
         if let Some(t) = self.time_budget {
-            super::check_seconds("--time-budget", t, true)?;
+            super::check_seconds("--time-budget (time_budget)", t, true)?;
             o.time_budget = (t > 0.0).then_some(t);
         }
         o.max_trials = self.max_trials;
@@ -326,10 +326,10 @@ mod tests {
         let o = RawOptions::from_json(r#"{"time_budget": 0, "max_trials": 3, "folds": 3, "search": "random"}"#).expect("json").resolve("d.csv", "y").expect("resolve");
         assert_eq!((o.time_budget, o.max_trials, o.validation, o.sampler), (None, Some(3), Some(ValidationPlan::KFold { k: 3 }), Sampler::Random));
         for (json, message) in [
-            (r#"{"time_budget": -5}"#, "--time-budget must be"),
+            (r#"{"time_budget": -5}"#, "--time-budget (time_budget) must be"),
             (r#"{"time_budget": 1e20}"#, "at most"),
             (r#"{"plugin_timeout": -1}"#, "--plugin-timeout must be"),
-            (r#"{"trial_time_limit": 1e300}"#, "--trial-time-limit must be"),
+            (r#"{"trial_time_limit": 1e300}"#, "--trial-time-limit (trial_time_limit) must be"),
             (r#"{"folds": 3, "holdout": 0.2}"#, "not both"),
             (r#"{"search": "grid"}"#, "unknown search 'grid'"),
             (r#"{"executor": "slurm"}"#, "unknown executor 'slurm'"),

@@ -18,11 +18,11 @@ use crate::report;
 use crate::search::{AskContext, SpaceSearch, Strategy};
 use crate::spec::ExperimentSpec;
 use crate::stopping::BuiltinRule;
-use crate::trial::TrialStatus;
 use crate::util::new_experiment_id;
 
 /// Runs `spec` on the cluster of `kube`, recording into `out`; `resume` continues the
-/// journal of a run that stopped.
+/// journal of a run that stopped. The result holds every trial even when none succeeded
+/// (see [`CustomResult::succeeded`]).
 pub fn run_custom_spec(spec: &ExperimentSpec, kube: &KubernetesOptions, out: &Path, cancel: Option<CancelToken>, resume: Option<&JournalState>, observer: &mut dyn Observer) -> Result<CustomResult> {
     let start = Instant::now();
     let budgets = spec.budgets(cancel)?;
@@ -46,6 +46,7 @@ pub fn run_custom_spec(spec: &ExperimentSpec, kube: &KubernetesOptions, out: &Pa
         spec: &make_spec,
         reserve: RefitReserve::None,
         run_rules: Vec::new(),
+        setup_time: start.elapsed(),
     }
     .run(resume)?;
     let mut notes = search.notes;
@@ -53,9 +54,6 @@ pub fn run_custom_spec(spec: &ExperimentSpec, kube: &KubernetesOptions, out: &Pa
     recorder.ended(search.stop_reason)?;
     let leaderboard = report::rank(search.results, direction);
     recorder.leaderboard(&leaderboard, &spec.objective.metric)?;
-    if !leaderboard.iter().any(|r| r.status == TrialStatus::Ok) {
-        return Err(super::no_successful_trial(&leaderboard));
-    }
     Ok(CustomResult { experiment, leaderboard, stop_reason: search.stop_reason, elapsed_s: start.elapsed().as_secs_f64(), notes, files: recorder.files })
 }
 

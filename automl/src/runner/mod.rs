@@ -21,7 +21,6 @@ use crate::options::{ExecutorKind, ExperimentOptions};
 use crate::outcome::{ExperimentResult, Observer};
 use crate::report;
 use crate::search::AskContext;
-use crate::trial::TrialResult;
 use crate::util::new_experiment_id;
 
 pub mod monitor;
@@ -65,6 +64,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let mut executor = executor_for(options, &setup, &experiment)?;
     let spec = setup.spec(options, sha256, wants_train);
     let fold_share = setup.fold_share();
+    let setup_time = start.elapsed();
     let search = Schedule {
         strategy: &mut setup.strategy,
         executor: executor.as_mut(),
@@ -76,6 +76,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         spec: &spec,
         reserve: RefitReserve::Refit { fold_share },
         run_rules: setup.plugins.stopping.clone(),
+        setup_time,
     }
     .run(resume)?;
     let mut notes = search.notes;
@@ -84,7 +85,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let leaderboard = report::rank(search.results, setup.direction);
     recorder.leaderboard(&leaderboard, &setup.metric_name)?;
     if search.best.is_none() {
-        return Err(no_successful_trial(&leaderboard));
+        return Err(crate::outcome::no_successful_trial(&leaderboard));
     }
     let refit_start = Instant::now();
     let spent = resume.map_or(0.0, |r| r.spent_s);
@@ -116,12 +117,6 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         notes,
         plugins: setup.plugins.loaded,
     })
-}
-
-/// The error of a search in which no trial succeeded: the first few reasons.
-pub fn no_successful_trial(leaderboard: &[TrialResult]) -> Error {
-    let reasons = leaderboard.iter().filter_map(|t| t.message.as_ref().map(|m| format!("trial {} {}: {m}", t.id, t.learner))).take(5).collect();
-    Error::NoSuccessfulTrial { count: leaderboard.len(), reasons }
 }
 
 /// Where the trials of `options` run.

@@ -60,6 +60,8 @@ pub struct Schedule<'a> {
     pub reserve: RefitReserve,
     /// Stopping-rule plugins that may end the run after each trial.
     pub run_rules: Vec<StoppingPlugin>,
+    /// Time the session spent before the loop (setup, connecting): budgets count it.
+    pub setup_time: Duration,
 }
 
 /// What the search did.
@@ -155,7 +157,9 @@ impl Schedule<'_> {
     pub fn run(mut self, resume: Option<&JournalState>) -> Result<SearchOutcome> {
         let spent = resume.map_or(0.0, |r| r.spent_s);
         let budget_s = self.budgets.time_budget.map(|t| (t - spent).max(0.0));
-        let mut st = State::new(self.executor.now(), budget_s, self.reserve);
+        let now = self.executor.now();
+        let start = now.checked_sub(self.setup_time).unwrap_or(now);
+        let mut st = State::new(start, budget_s, self.reserve);
         if let Some(r) = resume {
             for (suggestion, result) in self.resume(&mut st, r)? {
                 self.settle(&mut st, suggestion, result, Ended::Replayed)?;
@@ -264,21 +268,16 @@ impl Schedule<'_> {
         Ok(())
     }
 
-    /// Hands a trial to the executor; one that cannot start is recorded as failed.
+    /// Hands a trial to the executor. An executor that cannot start trials at all (no
+    /// thread, no runtime) ends the run with its error; the journal keeps the trial for
+    /// `automl resume`.
     fn launch(&mut self, st: &mut State, id: u64, suggestion: Suggestion, limit: Option<f64>, adopt: bool) -> Result<()> {
         let spec = (self.spec)(id, &suggestion, limit);
         let started = self.executor.now();
         let monitor = Arc::clone(&self.monitor) as Arc<dyn TrialMonitor>;
-        match self.executor.launch(spec, adopt, monitor) {
-            Ok(()) => {
-                st.running.insert(id, Running { suggestion, started, limit });
-                Ok(())
-            }
-            Err(e) => {
-                let failed = TrialResult::ended(id, suggestion.learner.clone(), suggestion.config.clone(), TrialStatus::Failed, 0.0, Some(e.to_string()));
-                self.settle(st, suggestion, failed, Ended::Abandoned)
-            }
-        }
+        self.executor.launch(spec, adopt, monitor)?;
+        st.running.insert(id, Running { suggestion, started, limit });
+        Ok(())
     }
 
     /// Waits for the next event, or until the budget ends or a trial overruns its limit.
@@ -308,8 +307,9 @@ impl Schedule<'_> {
         Ok(false)
     }
 
-    /// Gives up on trials past their own limit, or on all of them once the budget is
-    /// spent or the run is cancelled. True in the latter case.
+    /// Gives up on trials past their own limit (the executor stops them), or on all of them
+    /// once the budget is spent or the run is cancelled (then the executor's shutdown keeps
+    /// or stops them, as `--keep-jobs` says). True in the latter case.
     fn abandon_overdue(&mut self, st: &mut State, grace: f64) -> Result<bool> {
         let now = self.executor.now();
         let interrupted = self.cancelled();
@@ -327,7 +327,9 @@ impl Schedule<'_> {
         for id in overdue {
             let Some(r) = st.running.remove(&id) else { continue };
             self.monitor.abandon(id);
-            self.executor.abandon(id);
+            if !budget_spent {
+                self.executor.abandon(id);
+            }
             let why = if interrupted {
                 "still running when the run was interrupted".to_string()
             } else if budget_spent {

@@ -153,6 +153,7 @@ fn search(ex: &mut FakeExecutor, strategy: &mut Counting, budgets: Budgets, resu
         spec: &spec,
         reserve: RefitReserve::None,
         run_rules: Vec::new(),
+        setup_time: Duration::ZERO,
     }
     .run(resume)
     .expect("the search runs")
@@ -171,7 +172,8 @@ fn a_trial_still_running_when_the_budget_ends_is_timed_out_and_the_search_stops(
     let statuses: Vec<_> = out.results.iter().map(|r| (r.id, r.status)).collect();
     assert_eq!(statuses, vec![(1, TrialStatus::Ok), (2, TrialStatus::Ok), (3, TrialStatus::TimedOut)]);
     assert!(out.results[2].message.as_deref().is_some_and(|m| m.contains("time budget ran out")), "{:?}", out.results[2]);
-    assert_eq!(ex.abandoned, vec![3]);
+    // Left to the executor's shutdown, which keeps it (--keep-jobs) or stops it.
+    assert!(ex.abandoned.is_empty(), "{:?}", ex.abandoned);
     // Ended at the budget, not before and not long after.
     let ended = ex.now.duration_since(started).as_secs_f64();
     assert!((10.0..10.5).contains(&ended), "ended at {ended} s");

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -149,6 +150,8 @@ class AutoML(_Base):
                 return None
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
             if integer and int(value) != value:
                 raise ValueError(f"{name} must be a whole number, got {value}")
             if positive and not value > 0:

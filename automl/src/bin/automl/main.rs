@@ -172,7 +172,8 @@ fn run_custom(mut experiment: automl::CustomExperiment, json: bool, quiet: bool)
     } else {
         print!("{}", automl::report::custom_summary_text(&result));
     }
-    Ok(())
+    // The leaderboard is printed and written first: a run whose trials all failed says why.
+    Ok(result.succeeded()?)
 }
 
 #[cfg(not(feature = "kubernetes"))]
