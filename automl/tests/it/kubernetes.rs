@@ -275,6 +275,34 @@ fn ctrl_c_deletes_running_jobs_and_keeps_the_leaderboard() {
 }
 
 #[test]
+fn ctrl_c_with_keep_jobs_leaves_the_running_jobs() {
+    let server = process_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let slow = slow_trial_command(dir.path(), 5.0);
+    let data = example("penguins.csv");
+    let child = automl(&server, dir.path(), &slow, &["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "20", "--concurrency", "2", "--time-budget", "0", "--keep-jobs", "--out", out.to_str().expect("utf-8"), "-q", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&journal_events(&out), "dispatched") < 2 {
+        assert!(Instant::now() < deadline, "no dispatch");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    assert!(status.success());
+    let o = child.wait_with_output().expect("wait");
+    assert!(matches!(o.status.code(), Some(0) | Some(5)), "{}", text(&o));
+    // Both running trials' Jobs are still there.
+    assert_eq!(server.jobs(NS).len(), 2, "{}", text(&o));
+    assert!(out.join("leaderboard.csv").exists());
+    let notes = std::fs::read_to_string(out.join("journal.jsonl")).unwrap_or_default();
+    assert!(notes.contains("\"ended\""), "the journal records the end");
+}
+
+#[test]
 fn throttling_and_cut_watches_do_not_lose_trials() {
     let server = Arc::new(process_server());
     let dir = tempfile::tempdir().expect("tempdir");
