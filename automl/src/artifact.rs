@@ -11,14 +11,19 @@ use automl_core::profile::ColumnKind;
 use automl_core::space::Hyperparams;
 use automl_core::task::Task;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::plugins::{PluginHost, StoredPreprocessor};
 
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
-/// Version of the file layout; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version of the file layout; bumped on any incompatible change (3: a SHA-256 of the
+/// payload follows the version).
+pub const FORMAT_VERSION: u32 = 3;
+
+/// Bytes before the payload: magic, version, the payload's SHA-256.
+const HEADER: usize = 8 + 4 + 32;
 
 /// Everything `predict` needs, in one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +71,7 @@ impl ModelArtifact {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(MAGIC)?;
             f.write_all(&FORMAT_VERSION.to_le_bytes())?;
+            f.write_all(&Sha256::digest(&body))?;
             f.write_all(&body)?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)
@@ -73,7 +79,8 @@ impl ModelArtifact {
         write().map_err(|e| Error::io(path, e))
     }
 
-    /// Reads an artifact, refusing files that are not ours or of another format version.
+    /// Reads an artifact, refusing files that are not ours, of another format version, or
+    /// damaged (the payload's SHA-256 is checked before anything is decoded).
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bad = |message: String| Error::Model { path: path.to_path_buf(), message };
@@ -87,7 +94,10 @@ impl ModelArtifact {
                 env!("CARGO_PKG_VERSION")
             )));
         }
-        postcard::from_bytes(&bytes[12..]).map_err(|e| bad(format!("damaged or incompatible model file ({e}); retrain the model")))
+        if bytes.len() < HEADER || Sha256::digest(&bytes[HEADER..]).as_slice() != &bytes[12..HEADER] {
+            return Err(bad("the model file is damaged (its checksum does not match its contents); restore it from a copy or retrain the model".into()));
+        }
+        postcard::from_bytes(&bytes[HEADER..]).map_err(|e| bad(format!("damaged or incompatible model file ({e}); retrain the model")))
     }
 
     /// Feature importance of a boosted model, most gain first: (column after

@@ -243,7 +243,12 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
     let finished = result.fold_scores.len();
     for (m, scores) in extra.iter().zip(&extra_folds) {
         if finished > 0 && scores.len() == finished {
-            result.extra_scores.insert(m.name().to_string(), scores.iter().sum::<f64>() / finished as f64);
+            match mean_and_std(scores) {
+                Some((mean, _)) => {
+                    result.extra_scores.insert(m.name().to_string(), mean);
+                }
+                None => extra_errors.push(format!("metric '{}' gave fold scores too large to average", m.name())),
+            }
         }
     }
     if !extra_errors.is_empty() {
@@ -259,10 +264,19 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
         result.message = Some(e.to_string());
     }
     if !result.fold_scores.is_empty() {
-        let n = result.fold_scores.len() as f64;
-        let mean = result.fold_scores.iter().sum::<f64>() / n;
-        result.score = Some(mean);
-        result.score_std = Some((result.fold_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt());
+        match mean_and_std(&result.fold_scores) {
+            Some((mean, std)) => {
+                result.score = Some(mean);
+                result.score_std = Some(std);
+            }
+            // Each fold's score was finite, but not their mean: a metric returning huge
+            // values must not make a trial the best with an infinite score.
+            None if result.status != TrialStatus::Failed => {
+                result.status = TrialStatus::Failed;
+                result.message = Some(format!("the {} fold scores {:?} are too large to average to a finite score", metric.name(), result.fold_scores));
+            }
+            None => {}
+        }
     }
     if result.status == TrialStatus::Failed {
         result.score = None;
@@ -270,6 +284,15 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
     }
     result.fit_time_s = start.elapsed().as_secs_f64();
     result
+}
+
+/// Mean and standard deviation of `scores`; `None` when either is not finite (scores
+/// near `f64::MAX` overflow when summed).
+fn mean_and_std(scores: &[f64]) -> Option<(f64, f64)> {
+    let n = scores.len() as f64;
+    let mean = scores.iter().sum::<f64>() / n;
+    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+    (mean.is_finite() && std.is_finite()).then_some((mean, std))
 }
 
 fn run_folds(
@@ -383,3 +406,56 @@ pub fn evaluate_standalone(spec: &TrialSpec, data: &DataRef, data_path: &Path, r
     Ok(evaluate(spec, &prepared, &metric, &[], &Reporter(report, spec.train_scores)))
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::data::Column;
+    use automl_core::metrics::Direction;
+    use automl_core::validation::{make_splits, ValidationPlan};
+
+    /// A metric that returns the largest finite number for every fold.
+    #[derive(Debug)]
+    struct Huge;
+
+    impl Metric for Huge {
+        fn name(&self) -> &str {
+            "huge"
+        }
+        fn direction(&self) -> Direction {
+            Direction::Maximize
+        }
+        fn supports(&self, _task: Task) -> bool {
+            true
+        }
+        fn score(&self, _truth: &Target, _prediction: &Prediction) -> automl_core::Result<f64> {
+            Ok(f64::MAX)
+        }
+    }
+
+    #[test]
+    fn fold_scores_too_large_to_average_fail_the_trial_instead_of_winning_it() {
+        let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
+        let y: Vec<f64> = x.iter().map(|v| 2.0 * v + 1.0).collect();
+        let table = Table { names: vec!["x".into()], columns: vec![Column::Numeric(x)], n_rows: 40 };
+        let target = Target::Values(y);
+        let splits = make_splits(&ValidationPlan::KFold { k: 2 }, &target, 0).expect("splits");
+        let data = ExperimentData::new(table, target, Task::Regression, vec![("x".into(), ColumnKind::Numeric)], splits);
+        let spec = TrialSpec {
+            id: 1,
+            learner: "linear".into(),
+            config: Default::default(),
+            metric: "huge".into(),
+            validation: ValidationPlan::KFold { k: 2 },
+            seed: 0,
+            split_seed: 0,
+            time_limit_s: None,
+            data: None,
+            train_scores: false,
+        };
+        let r = evaluate(&spec, &data, &Huge, &[], &crate::trial::NoMonitor);
+        assert_eq!(r.fold_scores, vec![f64::MAX, f64::MAX], "{r:?}");
+        assert_eq!((r.status, r.score), (TrialStatus::Failed, None), "{r:?}");
+        assert!(r.message.as_deref().is_some_and(|m| m.contains("too large to average")), "{r:?}");
+    }
+}

@@ -76,6 +76,7 @@ pub fn load_plugins(options: &ExperimentOptions, remote: bool) -> Result<Plugins
     for path in &options.plugins {
         let plugin = host.load(path)?;
         let name = plugin.info().name.clone();
+        check_plugin_name(&name, path)?;
         if p.loaded.iter().any(|l| l.info.name == name) {
             return Err(Error::Config(format!("two plugins are named '{name}' ({}): names must be unique in a run", path.display())));
         }
@@ -93,6 +94,20 @@ pub fn load_plugins(options: &ExperimentOptions, remote: bool) -> Result<Plugins
         }
     }
     Ok(p)
+}
+
+/// Refuses a plugin named like a built-in metric, stopping rule or learner: it would
+/// silently stand in for it (a metric plugin called `log_loss` would become the default
+/// objective).
+pub fn check_plugin_name(name: &str, path: &Path) -> Result<()> {
+    let metric = BuiltinMetric::ALL.iter().any(|m| m.name() == name);
+    let rule = crate::stopping::builtin_rules().iter().any(|(n, _, _)| *n == name);
+    let learner = all_learners().iter().any(|l| l.name() == name);
+    let what = if metric { "metric" } else if rule { "rule" } else if learner { "learner" } else { return Ok(()) };
+    Err(Error::Core(automl_core::Error::Plugin {
+        plugin: name.to_string(),
+        message: format!("{}: this plugin takes the name of the built-in {what} '{name}'; give it a name of its own in its `describe`", path.display()),
+    }))
 }
 
 /// Starts hashing the data beside the setup: a file is read again on another thread; a
@@ -199,5 +214,20 @@ impl Setup {
             data: Some(data.clone()),
             train_scores,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_cannot_take_a_built_in_name() {
+        let path = Path::new("p.wasm");
+        for (name, what) in [("log_loss", "metric"), ("median", "rule"), ("gbdt", "learner")] {
+            let e = check_plugin_name(name, path).expect_err(name).to_string();
+            assert!(e.contains(&format!("built-in {what} '{name}'")), "{e}");
+        }
+        check_plugin_name("cost_weighted", path).expect("a name of its own");
     }
 }

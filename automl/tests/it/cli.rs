@@ -104,6 +104,24 @@ fn refuses_bad_input_with_clear_messages_and_exit_codes() {
 }
 
 #[test]
+fn a_model_file_with_one_byte_flipped_is_refused_as_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let data = example("penguins.csv");
+    let o = automl(&["run", p(&data), "--target", "species", "--max-trials", "2", "--learners", "logistic", "--out", p(&out), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = out.join("model.automl");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    let damaged = dir.path().join("damaged.automl");
+    std::fs::write(&damaged, &bytes).unwrap();
+    refused(&["predict", "--model", p(&damaged), p(&data)], 4, "damaged");
+    // The intact file still predicts.
+    assert!(automl(&["predict", "--model", p(&model), p(&data)]).status.success());
+}
+
+#[test]
 fn help_lists_learners_and_exit_codes() {
     let o = automl(&["run", "--help"]);
     let text = String::from_utf8(o.stdout).unwrap();
