@@ -220,11 +220,13 @@ impl Pipeline {
                     }
                 }
                 (Step::Numeric { fill, indicator }, Column::Str(s)) => {
-                    // A number column that reads as text here: parse strictly, name the row.
+                    // A number column that reads as text here: parse strictly, name the row. A
+                    // boolean column (read as true/false, stored as 1/0) reads those words too.
+                    let boolean = input.kind == ColumnKind::Boolean;
                     for (i, &r) in rows.iter().enumerate() {
                         let v = match s.get(r) {
                             None => f64::NAN,
-                            Some(text) => text.trim().parse::<f64>().map_err(|_| Error::ColumnType {
+                            Some(text) => parse_number(text, boolean).ok_or_else(|| Error::ColumnType {
                                 column: input.name.clone(),
                                 message: format!("value '{text}' in data row {} is not a number, but the model was trained on numbers", r + 1),
                             })?,
@@ -388,6 +390,22 @@ fn date_parts(ms: i64, with_time: bool) -> Vec<f64> {
     }
     parts.push(days as f64);
     parts
+}
+
+
+/// A number from text, as polars reads it: `true` and `false` (any case) are 1 and 0
+/// when `boolean`.
+fn parse_number(text: &str, boolean: bool) -> Option<f64> {
+    let t = text.trim();
+    if boolean {
+        if t.eq_ignore_ascii_case("true") {
+            return Some(1.0);
+        }
+        if t.eq_ignore_ascii_case("false") {
+            return Some(0.0);
+        }
+    }
+    t.parse::<f64>().ok()
 }
 
 #[cfg(test)]

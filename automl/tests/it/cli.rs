@@ -122,6 +122,25 @@ fn a_model_file_with_one_byte_flipped_is_refused_as_damaged() {
 }
 
 #[test]
+fn a_true_false_feature_runs_and_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a,flag,bit,y\n");
+    for i in 0..120 {
+        let flag = i % 3 == 0;
+        csv.push_str(&format!("{},{},{},{}\n", (i * 7 % 13) as f64 / 13.0, if flag { "true" } else { "false" }, i % 2, if flag { "yes" } else { "no" }));
+    }
+    let data = write(dir.path(), "bool.csv", &csv);
+    let out = dir.path().join("out");
+    let o = automl(&["run", p(&data), "--target", "y", "--max-trials", "2", "--learners", "logistic", "--out", p(&out), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = automl(&["predict", "--model", p(&out.join("model.automl")), p(&data)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let predicted: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().skip(1).map(String::from).collect();
+    let expected: Vec<&str> = csv.lines().skip(1).map(|l| if l.contains(",true,") { "yes" } else { "no" }).collect();
+    assert_eq!(predicted, expected, "the flag alone decides the label");
+}
+
+#[test]
 fn help_lists_learners_and_exit_codes() {
     let o = automl(&["run", "--help"]);
     let text = String::from_utf8(o.stdout).unwrap();
