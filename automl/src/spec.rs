@@ -250,7 +250,7 @@ impl ExperimentSpec {
             config: suggestion.config.clone(),
             metric: self.objective.metric.clone(),
             validation: ValidationPlan::Holdout { fraction: 0.2 },
-            seed: self.seed.wrapping_mul(1_000_003).wrapping_add(id),
+            seed: crate::trial::trial_seed(self.seed, id),
             split_seed: self.seed,
             time_limit_s,
             data: None,

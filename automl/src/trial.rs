@@ -54,6 +54,11 @@ pub struct TrialSpec {
     pub train_scores: bool,
 }
 
+/// The seed of trial `id`'s learners in an experiment seeded with `seed`.
+pub fn trial_seed(seed: u64, id: u64) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(id)
+}
+
 /// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -155,6 +155,25 @@ pub struct Budgets {
 }
 
 impl Budgets {
+    /// A trial's time limit when `time_left` seconds of this session's `budget_s` remain:
+    /// the given limit, else a third of the budget (at least a second, at most what is
+    /// left).
+    pub fn trial_limit(&self, budget_s: Option<f64>, time_left: Option<f64>) -> Option<f64> {
+        let budget = budget_s.unwrap_or(f64::INFINITY);
+        match (self.trial_time_limit, time_left) {
+            (Some(l), Some(t)) => Some(l.min(t)),
+            (Some(l), None) => Some(l),
+            (None, Some(t)) => Some(t.min(budget / 3.0).max(t.min(1.0))),
+            (None, None) => None,
+        }
+    }
+
+    /// The trials a run starts at once, and their time limit: what `--dry-run` shows.
+    pub fn first_wave(&self) -> (u64, Option<f64>) {
+        let n = self.concurrency.min(self.max_trials.unwrap_or(usize::MAX)) as u64;
+        (n, self.trial_limit(self.time_budget, self.time_budget))
+    }
+
     /// Checks the budgets: durations finite and in range, counts at least 1, and at least
     /// one way for the search to end.
     pub fn validate(&self) -> Result<()> {
@@ -240,6 +259,11 @@ impl ExperimentOptions {
             trial_time_limit: self.trial_time_limit,
             cancel: self.cancel.clone(),
         }
+    }
+
+    /// Whether trials also score their training rows: only the overfitting rule reads them.
+    pub fn wants_train_scores(&self) -> bool {
+        self.early_stopping && self.stopping_rule == BuiltinRule::Overfitting
     }
 
     /// Checks every setting that needs no data.

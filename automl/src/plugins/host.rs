@@ -94,7 +94,7 @@ impl PluginHost {
         let digest = match known {
             Some(digest) => digest,
             None => {
-                let digest = sha256_hex(&bytes);
+                let digest = crate::util::sha256_bytes(&bytes);
                 if let (Some(dir), Some(id), Some(meta)) = (cache_dir, &identity, &after) {
                     cache::remember_digest(dir, path, id, meta, &digest);
                 }
@@ -107,7 +107,7 @@ impl PluginHost {
     /// Loads a component from bytes; `label` names it in errors until it has described
     /// itself.
     pub fn load_bytes(&self, label: &str, bytes: Arc<[u8]>) -> Result<Plugin> {
-        let digest = sha256_hex(&bytes);
+        let digest = crate::util::sha256_bytes(&bytes);
         self.load_digested(label, bytes, digest)
     }
 
@@ -147,9 +147,6 @@ impl PluginHost {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    crate::util::sha256_bytes(bytes)
-}
 
 /// The kind of plugin from a component's export names.
 fn world_of(exports: &[String]) -> std::result::Result<PluginKind, String> {

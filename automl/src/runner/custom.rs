@@ -62,8 +62,7 @@ pub fn run_custom_spec(spec: &ExperimentSpec, kube: &KubernetesOptions, out: &Pa
 pub fn custom_dry_run(spec: &ExperimentSpec, kube: &KubernetesOptions) -> Result<String> {
     let budgets = spec.budgets(None)?;
     let mut strategy = SpaceSearch::new(&spec.name, spec.space(), spec.seed);
-    let first = budgets.concurrency.min(budgets.max_trials.unwrap_or(usize::MAX)) as u64;
-    let limit = budgets.trial_time_limit.or(budgets.time_budget.map(|t| t / 3.0));
+    let (first, limit) = budgets.first_wave();
     let specs: Vec<_> = (1..=first).filter_map(|id| strategy.ask(&AskContext::default()).map(|s| spec.trial_spec(id, &s, limit))).collect();
     if specs.is_empty() {
         return Err(Error::Config("the spec's search space gives no configuration".into()));

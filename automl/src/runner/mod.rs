@@ -56,7 +56,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let mut recorder = Recorder::open(options.out.as_deref(), resume, &experiment, settings)?;
     recorder.json_file("profile.json", &setup.profile)?;
     observer.on_profile(&setup.profile);
-    let wants_train = options.early_stopping && options.stopping_rule == crate::stopping::BuiltinRule::Overfitting;
+    let wants_train = options.wants_train_scores();
     let rule = options.early_stopping.then(|| builtin_rule(options.stopping_rule));
     let monitor = Arc::new(RuleMonitor::new(rule, setup.direction, wants_train, setup.plugins.stopping.clone()));
     // Remote trials check their copy of the data against this digest.
@@ -147,9 +147,8 @@ pub fn builtin_dry_run(options: &ExperimentOptions) -> Result<String> {
     }
     let mut setup = setup::prepare(options, None, true)?;
     let sha256 = Some(setup.digest().to_string());
-    let spec = setup.spec(options, sha256, options.early_stopping && options.stopping_rule == crate::stopping::BuiltinRule::Overfitting);
-    let first = options.concurrency.min(options.max_trials.unwrap_or(usize::MAX)) as u64;
-    let limit = options.trial_time_limit.or(options.time_budget.map(|t| t / 3.0));
+    let spec = setup.spec(options, sha256, options.wants_train_scores());
+    let (first, limit) = options.budgets().first_wave();
     let mut specs = Vec::new();
     for id in 1..=first {
         let Some(suggestion) = crate::search::Strategy::ask(&mut setup.strategy, &AskContext::default()) else { break };

@@ -194,16 +194,8 @@ impl Schedule<'_> {
         self.budgets.cancel.as_ref().is_some_and(|c| c.is_cancelled())
     }
 
-    /// A trial's time limit: the given one, else a third of the budget (at least a second,
-    /// at most what is left).
     fn limit(&self, st: &State, time_left: Option<f64>) -> Option<f64> {
-        let budget = st.budget_s.unwrap_or(f64::INFINITY);
-        match (self.budgets.trial_time_limit, time_left) {
-            (Some(l), Some(t)) => Some(l.min(t)),
-            (Some(l), None) => Some(l),
-            (None, Some(t)) => Some(t.min(budget / 3.0).max(t.min(1.0))),
-            (None, None) => None,
-        }
+        self.budgets.trial_limit(st.budget_s, time_left)
     }
 
     /// Replays the journal of a run that stopped: the strategy learns what was tried,

@@ -208,7 +208,7 @@ impl Setup {
             config: suggestion.config.clone(),
             metric: metric.clone(),
             validation: plan,
-            seed: seed.wrapping_mul(1_000_003).wrapping_add(id),
+            seed: crate::trial::trial_seed(seed, id),
             split_seed: seed,
             time_limit_s: limit,
             data: Some(data.clone()),

@@ -241,18 +241,15 @@ fn a_killed_controller_resumes_without_dispatching_twice_or_losing_results() {
     assert!(out.join("model.automl").exists());
 }
 
-#[test]
-fn ctrl_c_deletes_running_jobs_and_keeps_the_leaderboard() {
-    let server = process_server();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("out");
-    let slow = slow_trial_command(dir.path(), 3.0);
+/// Starts a run of slow trials (`extra` added to its arguments), sends it Ctrl-C once two
+/// trials are dispatched, and returns its output and how long it took to stop.
+fn interrupt_after_two_dispatches(server: &FakeApiServer, dir: &Path, delay: f64, extra: &[&str]) -> (Output, Duration) {
+    let out = dir.join("out");
+    let slow = slow_trial_command(dir, delay);
     let data = example("penguins.csv");
-    let child = automl(&server, dir.path(), &slow, &["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "20", "--concurrency", "2", "--time-budget", "0", "--out", out.to_str().expect("utf-8"), "-q"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut args = vec!["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "20", "--concurrency", "2", "--time-budget", "0", "--out", out.to_str().expect("utf-8"), "-q"];
+    args.extend_from_slice(extra);
+    let child = automl(server, dir, &slow, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(60);
     while count(&journal_events(&out), "dispatched") < 2 {
         assert!(Instant::now() < deadline, "no dispatch");
@@ -262,7 +259,16 @@ fn ctrl_c_deletes_running_jobs_and_keeps_the_leaderboard() {
     assert!(status.success());
     let waited = Instant::now();
     let o = child.wait_with_output().expect("wait");
-    assert!(waited.elapsed() < Duration::from_secs(20));
+    (o, waited.elapsed())
+}
+
+#[test]
+fn ctrl_c_deletes_running_jobs_and_keeps_the_leaderboard() {
+    let server = process_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let (o, waited) = interrupt_after_two_dispatches(&server, dir.path(), 3.0, &[]);
+    assert!(waited < Duration::from_secs(20));
     // Nothing succeeded before the interrupt, so the run reports that (exit 5), with the
     // leaderboard written and the Jobs gone.
     assert!(matches!(o.status.code(), Some(0) | Some(5)), "{}", text(&o));
@@ -279,27 +285,13 @@ fn ctrl_c_with_keep_jobs_leaves_the_running_jobs() {
     let server = process_server();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
-    let slow = slow_trial_command(dir.path(), 5.0);
-    let data = example("penguins.csv");
-    let child = automl(&server, dir.path(), &slow, &["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "20", "--concurrency", "2", "--time-budget", "0", "--keep-jobs", "--out", out.to_str().expect("utf-8"), "-q", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count(&journal_events(&out), "dispatched") < 2 {
-        assert!(Instant::now() < deadline, "no dispatch");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
-    assert!(status.success());
-    let o = child.wait_with_output().expect("wait");
+    let (o, _) = interrupt_after_two_dispatches(&server, dir.path(), 5.0, &["--keep-jobs"]);
     assert!(matches!(o.status.code(), Some(0) | Some(5)), "{}", text(&o));
     // Both running trials' Jobs are still there.
     assert_eq!(server.jobs(NS).len(), 2, "{}", text(&o));
     assert!(out.join("leaderboard.csv").exists());
-    let notes = std::fs::read_to_string(out.join("journal.jsonl")).unwrap_or_default();
-    assert!(notes.contains("\"ended\""), "the journal records the end");
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap_or_default();
+    assert!(journal.contains("\"ended\""), "the journal records the end");
 }
 
 #[test]
