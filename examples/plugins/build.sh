@@ -41,6 +41,9 @@ alloc_bomb alloc_bomb
 trap trap
 sandbox_probe sandbox_probe
 wrong_world wrong_world
+sleepy_metric sleepy_metric
+sleepy_rule sleepy_rule
+reshaping_preprocessor reshaping_preprocessor
 LIST
 echo "build.sh: Rust plugins built in $(( $(date +%s) - start )) s:"
 ls -l dist/*.wasm

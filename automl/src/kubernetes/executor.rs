@@ -678,22 +678,28 @@ async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objec
                 monitor.report_train(id, v.step, v.value);
                 lock(&logs).train_curve.push((v.step, v.value));
             }
-            let mut state = lock(&logs);
-            state.lines += 1;
-            state.tail.push(line.chars().take(300).collect());
-            if state.tail.len() > 5 {
-                state.tail.remove(0);
+            {
+                let mut state = lock(&logs);
+                state.lines += 1;
+                state.tail.push(line.chars().take(300).collect());
+                if state.tail.len() > 5 {
+                    state.tail.remove(0);
+                }
             }
             for v in values.into_iter().filter(|v| v.name == objective) {
-                if state.stop_requested {
-                    continue;
+                {
+                    let mut state = lock(&logs);
+                    if state.stop_requested {
+                        continue;
+                    }
+                    state.curve.push((v.step, v.value));
                 }
-                state.curve.push((v.step, v.value));
-                drop(state);
-                let control = monitor.report(id, &learner, v.step, v.value);
-                state = lock(&logs);
+                // Stopping-rule plugins judge here: off the runtime's workers, so a slow rule
+                // stalls no other trial's watcher.
+                let (judge, name) = (Arc::clone(&monitor), learner.clone());
+                let control = tokio::task::spawn_blocking(move || judge.report(id, &name, v.step, v.value)).await.unwrap_or(Control::Continue);
                 if control == Control::Stop {
-                    state.stop_requested = true;
+                    lock(&logs).stop_requested = true;
                     slot.changed.notify_one();
                 }
             }

@@ -1,11 +1,13 @@
 //! Host bindings generated from `plugins-wit/wit/v0.1` (package `automl:plugins@0.1.0`),
-//! one module per world. Kept private to the plugin host.
+//! one module per world, with async exports (calls run on fibers so that a deadline can
+//! cancel a guest blocked in a host call). Kept private to the plugin host.
 #![allow(missing_docs, clippy::all)]
 
 pub mod preprocessor {
     wasmtime::component::bindgen!({
         path: "../plugins-wit/wit/v0.1",
         world: "preprocessor-plugin",
+        exports: { default: async },
     });
 }
 
@@ -13,6 +15,7 @@ pub mod metric {
     wasmtime::component::bindgen!({
         path: "../plugins-wit/wit/v0.1",
         world: "metric-plugin",
+        exports: { default: async },
     });
 }
 
@@ -20,5 +23,6 @@ pub mod stopping {
     wasmtime::component::bindgen!({
         path: "../plugins-wit/wit/v0.1",
         world: "stopping-rule-plugin",
+        exports: { default: async },
     });
 }

@@ -48,7 +48,7 @@ impl PluginHost {
         wasm.epoch_interruption(true);
         let engine = Engine::new(&wasm).map_err(|e| plugin_error("(host)", format!("cannot start wasmtime: {}", sandbox::describe_error(&e))))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| plugin_error("(host)", format!("cannot link WASI: {e}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| plugin_error("(host)", format!("cannot link WASI: {e}")))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), Arc::clone(&stop_ticker));
         std::thread::Builder::new()

@@ -29,15 +29,15 @@ impl KindPre {
         })
     }
 
-    fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<KindInstance> {
+    async fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<KindInstance> {
         Ok(match self {
-            KindPre::Preprocessor(pre) => KindInstance::Preprocessor(pre.instantiate(store)?),
+            KindPre::Preprocessor(pre) => KindInstance::Preprocessor(pre.instantiate_async(&mut *store).await?),
             KindPre::Metric(pre) => {
                 // The raw instance too: `score` is called with borrowed buffers (see `WirePredictions`).
-                let instance = pre.instance_pre().instantiate(&mut *store)?;
+                let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
                 KindInstance::Metric(m::MetricPlugin::new(&mut *store, &instance)?, instance)
             }
-            KindPre::Stopping(pre) => KindInstance::Stopping(pre.instantiate(store)?),
+            KindPre::Stopping(pre) => KindInstance::Stopping(pre.instantiate_async(&mut *store).await?),
         })
     }
 }
@@ -83,40 +83,48 @@ macro_rules! info_from {
 }
 
 impl Plugin {
-    /// Runs `f` on a warm instance (or a fresh one when none is idle) with the call's
-    /// deadline armed. A trap, deadline or memory cap becomes an error naming the plugin,
-    /// the call and the cause, with what the guest printed during the call, and the
-    /// instance is discarded (it cannot be entered again); otherwise it goes back to the
-    /// pool for the next call.
-    fn with_instance<R>(&self, what: &str, f: impl FnOnce(&mut Store<HostState>, &KindInstance) -> wasmtime::Result<R>) -> Result<R> {
+    /// Runs `f` on a warm instance (or a fresh one when none is idle) within the call's
+    /// deadline, instantiation included (see [`sandbox::bounded`]). A trap, the deadline or
+    /// the memory cap becomes an error naming the plugin, the call and the cause, with what
+    /// the guest printed during the call, and the instance is discarded (it cannot be
+    /// entered again); otherwise it goes back to the pool for the next call.
+    fn with_instance<R: Send>(&self, what: &str, f: impl AsyncFnOnce(&mut Store<HostState>, &KindInstance) -> wasmtime::Result<R> + Send) -> Result<R> {
         let config = &self.host.inner.config;
         let idle = self.warm.lock().ok().and_then(|mut pool| pool.pop());
-        let mut warm = match idle {
-            Some(warm) => warm,
-            None => self.instantiate(what)?,
+        let (mut store, mut instance) = match idle {
+            Some(Warm { store, instance }) => (store, Some(instance)),
+            None => (sandbox::new_store(&self.host.inner.engine, config).map_err(|m| plugin_error(self.label(), m))?, None),
         };
-        sandbox::arm(&mut warm.store, config);
-        match f(&mut warm.store, &warm.instance) {
-            Ok(r) => {
-                if sandbox::reusable(&warm.store, config) {
-                    if let Ok(mut pool) = self.warm.lock() {
-                        if pool.len() < MAX_WARM {
-                            pool.push(warm);
-                        }
-                    }
-                }
+        sandbox::arm(&mut store, config);
+        let outcome = sandbox::bounded(config.call_timeout, || async {
+            let instance = match &mut instance {
+                Some(instance) => instance,
+                None => instance.insert(self.pre.instantiate(&mut store).await?),
+            };
+            f(&mut store, instance).await
+        });
+        match (outcome, instance) {
+            (Ok(r), Some(instance)) => {
+                self.keep_warm(Warm { store, instance });
                 Ok(r)
             }
-            Err(e) => Err(plugin_error(self.label(), sandbox::call_failure(&warm.store, config, what, &e))),
+            (Ok(r), None) => Ok(r),
+            (Err(e), instance) => {
+                let what = if instance.is_some() { what.to_string() } else { format!("{what} (instantiating)") };
+                Err(plugin_error(self.label(), sandbox::call_failure(&store, config, &what, &e)))
+            }
         }
     }
 
-    fn instantiate(&self, what: &str) -> Result<Warm> {
-        let inner = &self.host.inner;
-        let mut store = sandbox::new_store(&inner.engine, &inner.config).map_err(|m| plugin_error(self.label(), m))?;
-        match self.pre.instantiate(&mut store) {
-            Ok(instance) => Ok(Warm { store, instance }),
-            Err(e) => Err(plugin_error(self.label(), sandbox::call_failure(&store, &inner.config, &format!("{what} (instantiating)"), &e))),
+    /// Returns an instance that finished its call cleanly to the pool, if it may serve
+    /// another.
+    fn keep_warm(&self, warm: Warm) {
+        if sandbox::reusable(&warm.store, &self.host.inner.config) {
+            if let Ok(mut pool) = self.warm.lock() {
+                if pool.len() < MAX_WARM {
+                    pool.push(warm);
+                }
+            }
         }
     }
 
@@ -131,13 +139,12 @@ impl Plugin {
     pub(super) fn check_world(&self) -> Result<()> {
         let inner = &self.host.inner;
         let mut store = sandbox::new_store(&inner.engine, &inner.config).map_err(|m| plugin_error(self.label(), m))?;
-        match self.pre.instantiate(&mut store) {
+        match sandbox::bounded(inner.config.call_timeout, || self.pre.instantiate(&mut store)) {
             Ok(instance) => {
-                if let Ok(mut pool) = self.warm.lock() {
-                    pool.push(Warm { store, instance });
-                }
+                self.keep_warm(Warm { store, instance });
                 Ok(())
             }
+            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_some() => Err(plugin_error(self.label(), sandbox::call_failure(&store, &inner.config, "instantiation", &e))),
             Err(e) => Err(plugin_error(
                 self.label(),
                 format!(
@@ -152,11 +159,11 @@ impl Plugin {
 
     /// Asks the plugin to describe itself.
     pub(super) fn describe(&self) -> Result<PluginInfo> {
-        self.with_instance("describe", |store, instance| {
+        self.with_instance("describe", async |store, instance| {
             Ok(match instance {
-                KindInstance::Preprocessor(i) => info_from!(p, i.automl_plugins_preprocessor().call_describe(store)?),
-                KindInstance::Metric(i, _) => info_from!(m, i.automl_plugins_metric().call_describe(store)?),
-                KindInstance::Stopping(i) => info_from!(s, i.automl_plugins_stopping_rule().call_describe(store)?),
+                KindInstance::Preprocessor(i) => info_from!(p, i.automl_plugins_preprocessor().call_describe(store).await?),
+                KindInstance::Metric(i, _) => info_from!(m, i.automl_plugins_metric().call_describe(store).await?),
+                KindInstance::Stopping(i) => info_from!(s, i.automl_plugins_stopping_rule().call_describe(store).await?),
             })
         })
     }
@@ -192,8 +199,8 @@ impl PreprocessorPlugin {
     /// Fits on the columns `inputs` of `table`; returns the state.
     pub fn fit(&self, table: &Table, inputs: &[String]) -> Result<Vec<u8>> {
         let wit = convert::to_wit(table, inputs).map_err(|m| plugin_error(self.plugin.label(), m))?;
-        let r = self.plugin.with_instance("fit", |store, instance| match instance {
-            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_fit(store, &wit),
+        let r = self.plugin.with_instance("fit", async |store, instance| match instance {
+            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_fit(store, &wit).await,
             _ => Err(other_kind()),
         })?;
         self.plugin.guest("fit", r)
@@ -202,8 +209,8 @@ impl PreprocessorPlugin {
     /// Transforms the columns `inputs` of `table` with a fitted `state`.
     pub fn transform(&self, state: &[u8], table: &Table, inputs: &[String]) -> Result<Table> {
         let wit = convert::to_wit(table, inputs).map_err(|m| plugin_error(self.plugin.label(), m))?;
-        let r = self.plugin.with_instance("transform", |store, instance| match instance {
-            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_transform(store, state, &wit),
+        let r = self.plugin.with_instance("transform", async |store, instance| match instance {
+            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_transform(store, state, &wit).await,
             _ => Err(other_kind()),
         })?;
         let out = self.plugin.guest("transform", r)?;
@@ -286,13 +293,13 @@ impl MetricPlugin {
     /// Wraps a loaded metric plugin, asking its direction and tasks once.
     pub fn new(plugin: Plugin) -> Result<Self> {
         plugin.expect_kind(PluginKind::Metric)?;
-        let (direction, tasks) = plugin.with_instance("get-direction", |store, instance| {
+        let (direction, tasks) = plugin.with_instance("get-direction", async |store, instance| {
             let KindInstance::Metric(i, _) = instance else { return Err(other_kind()) };
             let g = i.automl_plugins_metric();
-            let d = g.call_get_direction(&mut *store)?;
+            let d = g.call_get_direction(&mut *store).await?;
             let mut tasks = [false; 3];
             for (i, t) in [Task::Binary, Task::Multiclass, Task::Regression].into_iter().enumerate() {
-                tasks[i] = g.call_supports(&mut *store, wit_task(t))?;
+                tasks[i] = g.call_supports(&mut *store, wit_task(t)).await?;
             }
             Ok((d, tasks))
         })?;
@@ -343,7 +350,7 @@ impl Metric for MetricPlugin {
         };
         let r = self
             .plugin
-            .with_instance("score", |store, instance| {
+            .with_instance("score", async |store, instance| {
                 let KindInstance::Metric(_, instance) = instance else { return Err(other_kind()) };
                 // Class codes and predicted classes are written once, into buffers the store
                 // keeps between calls (no page faults on fresh allocations); they and the
@@ -370,9 +377,10 @@ impl Metric for MetricPlugin {
                 };
                 let (y_true, y_pred, proba) = (convert::le_bytes(y_true), convert::le_bytes(y_pred), convert::le_bytes(proba));
                 let input = WirePredictions { task: wit_task(task), y_true: &y_true, y_pred: &y_pred, proba: &proba, labels, weights: &[], rows: rows as u64 };
-                let result = instance
-                    .get_typed_func::<(WirePredictions<'_>,), (std::result::Result<f64, String>,)>(&mut *store, &self.score)
-                    .and_then(|score| score.call(&mut *store, (input,)));
+                let result = match instance.get_typed_func::<(WirePredictions<'_>,), (std::result::Result<f64, String>,)>(&mut *store, &self.score) {
+                    Ok(score) => score.call_async(&mut *store, (input,)).await,
+                    Err(e) => Err(e),
+                };
                 store.data_mut().scratch = scratch;
                 result.map(|(r,)| r)
             })
@@ -428,8 +436,8 @@ impl StoppingPlugin {
     pub fn judge_trial(&self, trial: u64, learner: &str, current: &[(usize, f64)], finished: &[(u64, String, Vec<(usize, f64)>)], higher_is_better: bool) -> Result<Verdict> {
         let current = curve(trial, learner, current);
         let finished: Vec<_> = finished.iter().map(|(t, l, c)| curve(*t, l, c)).collect();
-        let r = self.plugin.with_instance("judge-trial", |store, instance| match instance {
-            KindInstance::Stopping(i) => i.automl_plugins_stopping_rule().call_judge_trial(store, &current, &finished, higher_is_better),
+        let r = self.plugin.with_instance("judge-trial", async |store, instance| match instance {
+            KindInstance::Stopping(i) => i.automl_plugins_stopping_rule().call_judge_trial(store, &current, &finished, higher_is_better).await,
             _ => Err(other_kind()),
         })?;
         self.plugin.guest("judge-trial", r).map(verdict)
@@ -441,8 +449,8 @@ impl StoppingPlugin {
             .iter()
             .map(|t| s::exports::automl::plugins::stopping_rule::TrialSummary { trial: t.trial, learner: t.learner.clone(), score: t.score, finished_s: t.finished_s })
             .collect();
-        let r = self.plugin.with_instance("judge-run", |store, instance| match instance {
-            KindInstance::Stopping(i) => i.automl_plugins_stopping_rule().call_judge_run(store, &history, higher_is_better),
+        let r = self.plugin.with_instance("judge-run", async |store, instance| match instance {
+            KindInstance::Stopping(i) => i.automl_plugins_stopping_rule().call_judge_run(store, &history, higher_is_better).await,
             _ => Err(other_kind()),
         })?;
         self.plugin.guest("judge-run", r).map(verdict)

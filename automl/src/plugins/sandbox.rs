@@ -1,5 +1,11 @@
-//! The sandbox around plugin calls: a store with a memory cap, an epoch deadline re-armed
-//! for every call, and a WASI context that grants nothing unless the user allowed it.
+//! The sandbox around plugin calls: a store with a memory cap, a deadline for every call,
+//! and a WASI context that grants nothing unless the user allowed it.
+//!
+//! A call's deadline is kept two ways, because guest code and host calls block
+//! differently: an epoch deadline traps guest code that computes past it, and the call runs
+//! as a future under a timer ([`bounded`]), so a guest blocked in a WASI call (a sleep, a
+//! `pollable.block`) is cancelled when the timer fires, with the same error.
+use std::future::Future;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
@@ -124,6 +130,31 @@ pub fn arm(store: &mut Store<HostState>, config: &SandboxPolicy) {
     store.set_epoch_deadline(ticks);
     let state = store.data_mut();
     state.marks = (state.stdout.contents().len(), state.stderr.contents().len());
+}
+
+/// Runs the plugin call that `call` makes (instantiation included) on this thread until it ends or `limit`
+/// passes, whichever is first; at the limit the call is cancelled wherever it is, in guest
+/// code or blocked in the host, and fails as [`Trap::Interrupt`].
+///
+/// The future runs on this thread, with WASI's timers and I/O driven by wasmtime-wasi's
+/// runtime. On a thread of an async runtime (a caller inside a task) it runs on a thread of
+/// its own instead: a plugin must never block the runtime's workers.
+pub fn bounded<R: Send, F: Future<Output = wasmtime::Result<R>>>(limit: Duration, call: impl FnOnce() -> F + Send) -> wasmtime::Result<R> {
+    let run = || {
+        wasmtime_wasi::runtime::in_tokio(async {
+            match tokio::time::timeout(limit, call()).await {
+                Ok(result) => result,
+                Err(_) => Err(Trap::Interrupt.into()),
+            }
+        })
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return run();
+    }
+    std::thread::scope(|scope| match std::thread::Builder::new().name("plugin-call".into()).spawn_scoped(scope, run) {
+        Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        Err(e) => Err(wasmtime::Error::msg(format!("cannot start a thread for the plugin call: {e}"))),
+    })
 }
 
 /// Whether a store that finished its call cleanly may serve another, with nearly the room

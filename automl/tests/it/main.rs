@@ -7,6 +7,8 @@ mod kubernetes;
 mod library;
 #[cfg(feature = "plugins")]
 mod plugins;
+#[cfg(feature = "plugins")]
+mod hostile;
 
 use std::path::{Path, PathBuf};
 

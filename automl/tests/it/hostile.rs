@@ -1,0 +1,105 @@
+//! Hostile and careless plugins against the host's limits (issue 13): guests that block in
+//! a WASI call, where an epoch deadline cannot reach them, and preprocessors whose output
+//! columns are not their input columns. Each deadline test prints how long past its limit
+//! the call ended (the overshoot); run with `--nocapture` to see the figures.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use automl::core::metrics::{Metric, Prediction};
+use automl::core::task::Target;
+use automl::plugins::{MetricPlugin, PluginHost, SandboxPolicy};
+use ndarray::array;
+
+fn component(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins/dist").join(format!("{name}.wasm"));
+    assert!(p.is_file(), "{} is missing: build the example plugins first with examples/plugins/build.sh", p.display());
+    p
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+/// `automl ARGS` with `SLEEP_IN` set to `sleep_in` (the sleepy guests read it when it is
+/// granted with `--plugin-allow-env SLEEP_IN`).
+fn automl(args: &[&str], sleep_in: &str) -> (Output, Duration) {
+    let start = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_automl"))
+        .args(args)
+        .env("AUTOML_CACHE_DIR", std::env::temp_dir().join("automl-test-cache"))
+        .env("SLEEP_IN", sleep_in)
+        .output()
+        .expect("run automl");
+    (o, start.elapsed())
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const LIMIT: Duration = Duration::from_millis(500);
+
+fn sleepy_host(sleep_in: &str, cache_dir: Option<&Path>) -> PluginHost {
+    let env = vec![("SLEEP_IN".to_string(), sleep_in.to_string())];
+    PluginHost::new(SandboxPolicy { call_timeout: LIMIT, env, cache_dir: cache_dir.map(Path::to_path_buf), ..SandboxPolicy::default() }).expect("host")
+}
+
+/// Asserts the call ended with the time-limit error within `limit` plus a margin, and
+/// prints the overshoot.
+fn ended_in_time(what: &str, error: &str, took: Duration, limit: Duration) {
+    assert!(error.contains("exceeded its time limit"), "{what}: {error}");
+    let overshoot = took.saturating_sub(limit);
+    println!("overshoot past the {:.1} s limit, {what}: {:.1} ms", limit.as_secs_f64(), overshoot.as_secs_f64() * 1e3);
+    assert!(took < limit + Duration::from_secs(2), "{what} took {took:?} for a limit of {limit:?}");
+}
+
+#[test]
+fn a_guest_sleeping_in_describe_fails_its_load_within_the_deadline() {
+    // Compiled once into a cache first, so that the figure is the call's, not the compiler's.
+    let cache = tempfile::tempdir().expect("tmp");
+    sleepy_host("", Some(cache.path())).load(&component("sleepy_metric")).expect("loads when it does not sleep");
+    let host = sleepy_host("describe", Some(cache.path()));
+    let start = Instant::now();
+    let e = host.load(&component("sleepy_metric")).expect_err("a load that sleeps").to_string();
+    ended_in_time("describe (library)", &e, start.elapsed(), LIMIT);
+    assert!(e.contains("describe"), "{e}");
+    // The CLI's inspect returns too, with the plugin error's exit code.
+    let (o, took) = automl(&["plugin", "inspect", path(&component("sleepy_metric")), "--plugin-timeout", "1", "--plugin-allow-env", "SLEEP_IN"], "describe");
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));
+    // The process's own start-up and compile count here too.
+    ended_in_time("describe (automl plugin inspect)", &text(&o.stderr), took, Duration::from_secs(1));
+}
+
+#[test]
+fn a_guest_sleeping_in_score_fails_the_call_within_the_deadline_and_the_host_goes_on() {
+    let host = sleepy_host("score", None);
+    let metric = MetricPlugin::new(host.load(&component("sleepy_metric")).expect("loads: it only sleeps in score")).expect("metric");
+    let truth = Target::Classes { codes: vec![0, 1], labels: vec!["no".into(), "yes".into()] };
+    let p = Prediction::Classes(array![[0.9, 0.1], [0.2, 0.8]]);
+    for _ in 0..2 {
+        let start = Instant::now();
+        let e = metric.score(&truth, &p).expect_err("a score that sleeps").to_string();
+        ended_in_time("score", &e, start.elapsed(), LIMIT);
+    }
+    // Not a stuck host: another plugin on it still scores.
+    let cost = MetricPlugin::new(host.load(&component("cost_weighted")).expect("cost")).expect("metric");
+    assert!(cost.score(&truth, &p).expect("score").is_finite());
+}
+
+#[test]
+fn a_stopping_rule_sleeping_in_judge_trial_fails_its_trials_not_the_run() {
+    let out = tempfile::tempdir().expect("tmp");
+    let data = crate::example("penguins.csv");
+    let (o, took) = automl(
+        &[
+            "run", path(&data), "--target", "species", "--plugin", path(&component("sleepy_rule")), "--plugin-timeout", "0.3", "--max-trials", "3", "--concurrency", "1",
+            "--learners", "gbdt", "--out", path(out.path()),
+        ],
+        "",
+    );
+    let trials = std::fs::read_to_string(out.path().join("trials.jsonl")).expect("trials");
+    assert_eq!(trials.lines().count(), 3, "{trials}\n{}", text(&o.stderr));
+    assert!(trials.lines().all(|l| l.contains("exceeded its time limit of 0.3 s")), "{trials}");
+    assert!(took < Duration::from_secs(60), "the run took {took:?}");
+}
