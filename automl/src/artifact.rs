@@ -79,8 +79,10 @@ impl ModelArtifact {
         write().map_err(|e| Error::io(path, e))
     }
 
-    /// Reads an artifact, refusing files that are not ours, of another format version, or
-    /// damaged (the payload's SHA-256 is checked before anything is decoded).
+    /// Reads an artifact, refusing files that are not ours, of another format version,
+    /// damaged (the payload's SHA-256 is checked before anything is decoded), or whose
+    /// decoded parts do not fit together (see [`ModelArtifact::check`]), so nothing later
+    /// indexes out of range or loops on a crafted file.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bad = |message: String| Error::Model { path: path.to_path_buf(), message };
@@ -97,7 +99,30 @@ impl ModelArtifact {
         if bytes.len() < HEADER || Sha256::digest(&bytes[HEADER..]).as_slice() != &bytes[12..HEADER] {
             return Err(bad("the model file is damaged (its checksum does not match its contents); restore it from a copy or retrain the model".into()));
         }
-        postcard::from_bytes(&bytes[HEADER..]).map_err(|e| bad(format!("damaged or incompatible model file ({e}); retrain the model")))
+        let artifact: Self = postcard::from_bytes(&bytes[HEADER..]).map_err(|e| bad(format!("damaged or incompatible model file ({e}); retrain the model")))?;
+        artifact.check().map_err(|e| bad(format!("the model file is inconsistent: {e}; retrain the model")))?;
+        Ok(artifact)
+    }
+
+    /// Checks that the parts fit together: the pipeline and the model each consistent,
+    /// the model reading as many columns as the pipeline makes, and the task and class
+    /// labels matching the model's outputs. The message names what is inconsistent.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        self.pipeline.check().map_err(|e| format!("preprocessing: {e}"))?;
+        self.model.check().map_err(|e| format!("{} model: {e}", self.learner))?;
+        let width = self.pipeline.output_names().len();
+        if self.model.n_features() != width {
+            return Err(format!("the model reads {} columns but the preprocessing makes {width}", self.model.n_features()));
+        }
+        let labels = self.labels.len();
+        match (self.task, self.model.n_classes()) {
+            (Task::Regression, None) if labels == 0 => Ok(()),
+            (Task::Regression, _) => Err(format!("a regression model file with {labels} class labels or a classifier")),
+            (task, None) => Err(format!("a {task} model file with a regression model")),
+            (Task::Binary, Some(k)) if k != 2 || labels != 2 => Err(format!("a binary model file with {labels} class labels and a model of {k} classes")),
+            (_, Some(k)) if k != labels => Err(format!("{labels} class labels for a model of {k} classes")),
+            _ => Ok(()),
+        }
     }
 
     /// Feature importance of a boosted model, most gain first: (column after
@@ -200,5 +225,133 @@ pub fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::data::Column;
+    use automl_core::learners::{fit_guarded, learner_by_name, DataShape, FitContext};
+    use automl_core::task::Target;
+
+    /// A small model of `learner` fitted through the core API on two numeric columns
+    /// (classes follow `a + b`, so trees need several splits), as `automl run` would store it.
+    fn fitted(learner: &str, task: Task) -> ModelArtifact {
+        let (n, k) = (200, if task == Task::Multiclass { 3 } else { 2 });
+        let a: Vec<f64> = (0..n).map(|i| (i % 10) as f64).collect();
+        let b: Vec<f64> = (0..n).map(|i| ((i * 7) % 11) as f64).collect();
+        let codes: Vec<usize> = a.iter().zip(&b).map(|(x, y)| (x + y) as usize * k / 21).collect();
+        let table = Table { names: vec!["a".into(), "b".into()], columns: vec![Column::Numeric(a), Column::Numeric(b)], n_rows: n };
+        let rows: Vec<usize> = (0..n).collect();
+        let l = learner_by_name(learner).unwrap();
+        let features = [("a".to_string(), ColumnKind::Numeric), ("b".to_string(), ColumnKind::Numeric)];
+        let pipeline = Pipeline::fit(&table, &rows, &features, l.encoding()).unwrap();
+        let x = pipeline.transform(&table, None).unwrap();
+        let labels: Vec<String> = (0..k).map(|c| format!("c{c}")).collect();
+        let y = Target::Classes { codes, labels: labels.clone() };
+        let config = l.starts(task, DataShape { rows: n, features: x.ncols(), classes: k }).remove(0);
+        let mut ctx = FitContext::new(0);
+        ctx.categorical = pipeline.categorical();
+        let model = fit_guarded(l.as_ref(), &config, x.view(), &y, &mut ctx).unwrap();
+        ModelArtifact {
+            crate_version: "test".into(),
+            created_unix: 0,
+            target: "y".into(),
+            task,
+            labels,
+            na_values: Vec::new(),
+            preprocessors: Vec::new(),
+            pipeline,
+            model,
+            learner: learner.into(),
+            config,
+            metric: "accuracy".into(),
+            validation_score: 1.0,
+            seed: 0,
+            data_sha256: String::new(),
+            rows: n,
+        }
+    }
+
+    /// Saves `artifact` (with a valid checksum) and loads it back.
+    fn round_trip(artifact: &ModelArtifact) -> Result<ModelArtifact> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.automl");
+        artifact.save(&path).unwrap();
+        ModelArtifact::load(&path)
+    }
+
+    fn assert_refused(artifact: &ModelArtifact, what: &str) {
+        let err = round_trip(artifact).expect_err("a crafted model file must be refused");
+        let Error::Model { message, .. } = &err else { panic!("not a model error: {err}") };
+        assert!(message.starts_with("the model file is inconsistent: ") && message.contains(what) && message.ends_with("; retrain the model"), "{message}");
+    }
+
+    fn first_booster_tree(artifact: &mut ModelArtifact) -> &mut automl_core::gbdt::Tree {
+        let FittedModel::Gbdt(m) = &mut artifact.model else { panic!("not a boosted model") };
+        m.booster.trees.iter_mut().flatten().find(|t| t.nodes.len() >= 2).expect("a tree with two splits")
+    }
+
+    #[test]
+    fn valid_model_files_load_and_predict() {
+        for (learner, task) in [("gbdt", Task::Binary), ("gbdt", Task::Multiclass), ("logistic", Task::Binary), ("logistic", Task::Multiclass)] {
+            let artifact = fitted(learner, task);
+            let loaded = round_trip(&artifact).unwrap_or_else(|e| panic!("{learner} {task}: {e}"));
+            let table = Table { names: vec!["a".into(), "b".into()], columns: vec![Column::Numeric(vec![1.0, 9.0]), Column::Numeric(vec![0.0, 3.0])], n_rows: 2 };
+            assert_eq!(loaded.predict_table(&table, "test").unwrap().classes().len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_boosted_tree_node_pointing_at_itself_is_refused_on_load_instead_of_looping() {
+        let mut artifact = fitted("gbdt", Task::Binary);
+        first_booster_tree(&mut artifact).nodes[0].left = 0;
+        assert_refused(&artifact, "node 0: left child is node 0, not a later node");
+    }
+
+    #[test]
+    fn a_boosted_tree_cycle_through_an_earlier_node_is_refused_on_load() {
+        let mut artifact = fitted("gbdt", Task::Multiclass);
+        first_booster_tree(&mut artifact).nodes[1].right = 0;
+        assert_refused(&artifact, "node 1: right child is node 0, not a later node");
+    }
+
+    #[test]
+    fn a_boosted_split_on_a_feature_past_the_inputs_is_refused_on_load() {
+        let mut artifact = fitted("gbdt", Task::Binary);
+        first_booster_tree(&mut artifact).nodes[0].feature = 2;
+        assert_refused(&artifact, "splits on feature 2 of 2");
+    }
+
+    #[test]
+    fn a_label_list_one_too_short_is_refused_on_load() {
+        let mut artifact = fitted("gbdt", Task::Multiclass);
+        artifact.labels.pop();
+        assert_refused(&artifact, "2 class labels for a model of 3 classes");
+        let mut artifact = fitted("logistic", Task::Binary);
+        artifact.labels.pop();
+        assert_refused(&artifact, "a binary model file with 1 class labels");
+    }
+
+    #[test]
+    fn a_scaler_of_the_wrong_length_is_refused_on_load() {
+        let mut artifact = fitted("logistic", Task::Binary);
+        // The pipeline's fields are private: corrupt it through its serde form.
+        let mut pipeline = serde_json::to_value(&artifact.pipeline).unwrap();
+        pipeline["scaler"]["mean"].as_array_mut().unwrap().pop();
+        artifact.pipeline = serde_json::from_value(pipeline).unwrap();
+        assert_refused(&artifact, "preprocessing: a scaler of 1 means and 2 spreads for 2 columns");
+    }
+
+    #[test]
+    fn a_model_reading_more_columns_than_the_preprocessing_makes_is_refused_on_load() {
+        let mut artifact = fitted("gbdt", Task::Binary);
+        let mut pipeline = serde_json::to_value(&artifact.pipeline).unwrap();
+        for field in ["inputs", "steps", "output_names", "categorical"] {
+            pipeline[field].as_array_mut().unwrap().pop();
+        }
+        artifact.pipeline = serde_json::from_value(pipeline).unwrap();
+        assert_refused(&artifact, "the model reads 2 columns but the preprocessing makes 1");
     }
 }

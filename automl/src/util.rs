@@ -15,6 +15,60 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Text from outside the process (a plugin, a pod) made safe to print, journal and put in
+/// a CSV cell: terminal escape sequences (CSI, OSC and other `ESC` sequences) removed, other
+/// control characters (C0, DEL, C1; line breaks and tabs included) turned into spaces, and
+/// at most `max_chars` characters kept, the cut marked with `…`.
+pub fn printable(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    let mut chars = text.chars().peekable();
+    let mut kept = 0;
+    while let Some(c) = chars.next() {
+        if kept == max_chars {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\u{1b}' => skip_escape(&mut chars),
+            // A C1 CSI or OSC opens a sequence as ESC [ or ESC ] does.
+            '\u{9b}' | '\u{9d}' => skip_sequence_body(c == '\u{9d}', &mut chars),
+            c if c.is_control() => {
+                out.push(' ');
+                kept += 1;
+            }
+            c => {
+                out.push(c);
+                kept += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Skips what follows an `ESC`: a CSI (`[` ... final byte), an OSC, DCS, SOS, PM or APC
+/// string (up to BEL or `ESC \\`), or one more character.
+fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    match chars.next() {
+        Some('[') => skip_sequence_body(false, chars),
+        Some(']' | 'P' | 'X' | '^' | '_') => skip_sequence_body(true, chars),
+        _ => {}
+    }
+}
+
+/// Skips a CSI's parameters and final byte (`string`: false) or a control string up to its
+/// terminator (`string`: true).
+fn skip_sequence_body(string: bool, chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        if string {
+            if c == '\u{7}' || c == '\u{9c}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                return;
+            }
+        } else if ('\u{40}'..='\u{7e}').contains(&c) || c.is_control() {
+            return;
+        }
+    }
+}
+
 /// SHA-256 of a file's bytes, as hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;

@@ -206,7 +206,7 @@ impl Pipeline {
         let mut at = 0usize;
         for (input, step) in self.inputs.iter().zip(&self.steps) {
             let column = table.column(&input.name)?;
-            let width = if trees && matches!(step, Step::Encoded { .. }) { 1 } else { step_width(step) };
+            let width = self.width(step);
             let mut block = out.slice_mut(ndarray::s![.., at..at + width]);
             match (step, column) {
                 (Step::Numeric { fill, indicator }, Column::Numeric(values)) => {
@@ -332,6 +332,33 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// Checks internal consistency, for a pipeline decoded from a file: one step per
+    /// input, the steps' widths adding up to the output names, a flag per output column,
+    /// a scaler exactly when the encoding scales and of the output width, finite fill
+    /// values. The message names what is inconsistent.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.inputs.len() != self.steps.len() {
+            return Err(format!("{} input columns but {} preprocessing steps", self.inputs.len(), self.steps.len()));
+        }
+        let width: usize = self.steps.iter().map(|s| self.width(s)).sum();
+        if width != self.output_names.len() || self.categorical.len() != width {
+            return Err(format!("the steps make {width} columns, but {} are named and {} flagged categorical", self.output_names.len(), self.categorical.len()));
+        }
+        if let Some((input, e)) = self.inputs.iter().zip(&self.steps).find_map(|(i, s)| s.check().err().map(|e| (i, e))) {
+            return Err(format!("column '{}': {e}", input.name));
+        }
+        match (&self.scaler, self.encoding == Encoding::Scaled) {
+            (Some(scaler), true) => scaler.check(width),
+            (None, false) => Ok(()),
+            (scaler, _) => Err(format!("{} scaler for the {:?} encoding", if scaler.is_some() { "a" } else { "no" }, self.encoding)),
+        }
+    }
+
+    /// Output columns of `step`: category codes take one column under tree encoding.
+    fn width(&self, step: &Step) -> usize {
+        if self.encoding == Encoding::Trees && matches!(step, Step::Encoded { .. }) { 1 } else { step_width(step) }
+    }
+
     /// Applies one step to a column converted to the storage it was trained on.
     fn transform_converted(&self, input: &InputColumn, step: &Step, width: usize, column: Column, rows: &[usize]) -> Result<Array2<f64>> {
         let n_rows = column.len();
@@ -345,6 +372,29 @@ impl Pipeline {
             categorical: Vec::new(),
         };
         single.transform(&table, Some(rows))
+    }
+}
+
+impl Step {
+    fn check(&self) -> std::result::Result<(), String> {
+        match self {
+            Step::Numeric { fill, .. } if !fill.is_finite() => Err(format!("fill value {fill}")),
+            Step::Encoded { frequency: Some(f), .. } if f.iter().any(|(_, v)| !v.is_finite()) => Err("a non-finite level frequency".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Scaler {
+    /// Checks one finite mean and one positive, finite spread per column of `width`.
+    fn check(&self, width: usize) -> std::result::Result<(), String> {
+        if self.mean.len() != width || self.std.len() != width {
+            return Err(format!("a scaler of {} means and {} spreads for {width} columns", self.mean.len(), self.std.len()));
+        }
+        if self.mean.iter().any(|m| !m.is_finite()) || self.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err("a scaler with a non-finite mean or a spread that is not positive and finite".into());
+        }
+        Ok(())
     }
 }
 
@@ -469,6 +519,34 @@ mod tests {
         assert!(x[[2, 1]].is_nan());
         assert!(x[[2, 2]].is_nan(), "a missing date has missing parts");
         assert_eq!(p.categorical().len(), x.ncols());
+    }
+
+    #[test]
+    fn fitted_pipelines_pass_their_check_and_inconsistent_ones_fail_it() {
+        let t = table();
+        for encoding in Encoding::ALL {
+            let p = Pipeline::fit(&t, &[0, 1, 2, 3], &features(), encoding).unwrap();
+            assert_eq!(p.check(), Ok(()), "{encoding:?}");
+        }
+        let p = Pipeline::fit(&t, &[0, 1, 2, 3], &features(), Encoding::Scaled).unwrap();
+        let width = p.output_names().len();
+        let broken = |edit: &dyn Fn(&mut Pipeline)| {
+            let mut q = p.clone();
+            edit(&mut q);
+            q.check().unwrap_err()
+        };
+        let e = broken(&|q| if let Some(s) = q.scaler.as_mut() { s.std.pop(); });
+        assert_eq!(e, format!("a scaler of {width} means and {} spreads for {width} columns", width - 1));
+        let e = broken(&|q| if let Some(s) = q.scaler.as_mut() { s.std[0] = 0.0; });
+        assert!(e.contains("not positive and finite"), "{e}");
+        let e = broken(&|q| q.scaler = None);
+        assert!(e.contains("no scaler for the Scaled encoding"), "{e}");
+        let e = broken(&|q| q.output_names.pop().map_or((), drop));
+        assert!(e.contains(&format!("the steps make {width} columns, but {} are named", width - 1)), "{e}");
+        let e = broken(&|q| q.steps.pop().map_or((), drop));
+        assert!(e.contains("3 input columns but 2 preprocessing steps"), "{e}");
+        let e = broken(&|q| q.steps[0] = Step::Numeric { fill: f64::NAN, indicator: true });
+        assert!(e.contains("column 'x': fill value NaN"), "{e}");
     }
 
     #[test]

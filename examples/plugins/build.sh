@@ -44,6 +44,7 @@ wrong_world wrong_world
 sleepy_metric sleepy_metric
 sleepy_rule sleepy_rule
 reshaping_preprocessor reshaping_preprocessor
+escape_text escape_text
 LIST
 echo "build.sh: Rust plugins built in $(( $(date +%s) - start )) s:"
 ls -l dist/*.wasm

@@ -13,6 +13,7 @@ use super::sandbox::{self, HostState, TICK_MS};
 use super::WIT_VERSION;
 use super::{cache, kinds, plugin_error, LoadStats, PluginInfo, PluginKind, SandboxPolicy};
 use crate::error::{Error, Result};
+use crate::util::printable;
 
 pub(super) struct HostInner {
     pub(super) engine: Engine,
@@ -139,14 +140,20 @@ impl PluginHost {
         if info.kind != kind {
             return Err(plugin_error(label, format!("describes itself as a {} plugin but exports the {kind} interface", info.kind)));
         }
-        if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(plugin_error(label, format!("invalid plugin name '{}': use letters, digits, '-' and '_'", info.name)));
+        if info.name.is_empty() || info.name.len() > MAX_NAME || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(plugin_error(label, format!("invalid plugin name '{}': use up to {MAX_NAME} letters, digits, '-' and '_'", printable(&info.name, MAX_NAME))));
         }
-        plugin.info = info;
+        // What the plugin says about itself is printed, journaled and written to CSV.
+        plugin.info = PluginInfo { version: printable(&info.version, MAX_VERSION), description: printable(&info.description, MAX_DESCRIPTION), ..info };
         Ok(plugin)
     }
 }
 
+
+/// Longest plugin name, and the most characters kept of its version and description.
+const MAX_NAME: usize = 64;
+const MAX_VERSION: usize = 64;
+const MAX_DESCRIPTION: usize = 300;
 
 /// The kind of plugin from a component's export names.
 fn world_of(exports: &[String]) -> std::result::Result<PluginKind, String> {

@@ -130,7 +130,7 @@ impl Plugin {
 
     /// A call's own `result<_, string>`: an `Err` from the guest names the call.
     fn guest<R>(&self, what: &str, r: std::result::Result<R, String>) -> Result<R> {
-        r.map_err(|m| plugin_error(self.label(), format!("{what} returned an error: {m}")))
+        r.map_err(|m| plugin_error(self.label(), format!("{what} returned an error: {}", crate::util::printable(&m, sandbox::MAX_GUEST_TEXT))))
     }
 
     /// Instantiates once to type-check every export against the world: a lookalike with

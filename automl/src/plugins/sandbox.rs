@@ -200,27 +200,23 @@ pub fn call_failure(store: &Store<HostState>, config: &SandboxPolicy, what: &str
     let mut message = format!("{what} {cause}");
     let output = |pipe: &MemoryOutputPipe, mark: usize| {
         let all = pipe.contents();
-        String::from_utf8_lossy(all.get(mark..).unwrap_or_default()).trim().to_string()
+        let printed = all.get(mark..).unwrap_or_default();
+        // The last part of what the call printed, as safe text.
+        let last = &printed[printed.len().saturating_sub(MAX_GUEST_TEXT * 4)..];
+        let text = String::from_utf8_lossy(last);
+        let chars = text.chars().count();
+        crate::util::printable(text.chars().skip(chars.saturating_sub(MAX_GUEST_TEXT)).collect::<String>().trim(), MAX_GUEST_TEXT)
     };
     let state = store.data();
     let (err, out) = (output(&state.stderr, state.marks.1), output(&state.stdout, state.marks.0));
     if !err.is_empty() {
-        message.push_str(&format!("; its stderr: {}", tail(&err)));
+        message.push_str(&format!("; its stderr: {err}"));
     }
     if !out.is_empty() {
-        message.push_str(&format!("; its stdout: {}", tail(&out)));
+        message.push_str(&format!("; its stdout: {out}"));
     }
     message
 }
 
-fn tail(s: &str) -> &str {
-    const MAX: usize = 2000;
-    if s.len() <= MAX {
-        return s;
-    }
-    let mut start = s.len() - MAX;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
+/// Most characters of a guest's own text (an error, what it printed) kept in a message.
+pub const MAX_GUEST_TEXT: usize = 2000;

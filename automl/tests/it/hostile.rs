@@ -103,3 +103,36 @@ fn a_stopping_rule_sleeping_in_judge_trial_fails_its_trials_not_the_run() {
     assert!(trials.lines().all(|l| l.contains("exceeded its time limit of 0.3 s")), "{trials}");
     assert!(took < Duration::from_secs(60), "the run took {took:?}");
 }
+
+/// No escape or other control character, and at most `max` characters.
+fn assert_clean(what: &str, text: &str, max: usize) {
+    assert!(!text.chars().any(char::is_control), "{what} keeps control characters: {:?}", &text[..text.len().min(300)]);
+    assert!(text.chars().count() <= max, "{what} is {} characters long", text.chars().count());
+}
+
+#[test]
+fn plugin_text_is_bounded_and_stripped_of_terminal_sequences() {
+    let host = PluginHost::new(SandboxPolicy { cache_dir: None, ..SandboxPolicy::default() }).expect("host");
+    let plugin = host.load(&component("escape_text")).expect("it loads: only its text is hostile");
+    let info = plugin.info();
+    assert!(info.version.starts_with("1.0"), "{:?}", info.version);
+    assert_clean("version", &info.version, 65);
+    assert_clean("description", &info.description, 301);
+    let metric = MetricPlugin::new(plugin).expect("metric");
+    let truth = Target::Classes { codes: vec![0, 1], labels: vec!["no".into(), "yes".into()] };
+    let e = metric.score(&truth, &Prediction::Classes(array![[0.9, 0.1], [0.2, 0.8]])).expect_err("it always fails").to_string();
+    assert_clean("the score error", &e, 5000);
+    // Through the CLI: what reaches the terminal, the trials log and the leaderboard.
+    let out = tempfile::tempdir().expect("tmp");
+    let data = crate::example("penguins.csv");
+    let (o, _) = automl(&["plugin", "inspect", path(&component("escape_text"))], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains('\u{1b}'), "{}", text(&o.stdout));
+    let (o, _) = automl(&["run", path(&data), "--target", "species", "--plugin", path(&component("escape_text")), "--max-trials", "2", "--learners", "logistic", "--out", path(out.path())], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for file in ["trials.jsonl", "leaderboard.csv", "journal.jsonl"] {
+        let written = std::fs::read_to_string(out.path().join(file)).expect(file);
+        assert!(!written.contains('\u{1b}') && !written.contains("\\u001b"), "{file}: {written}");
+    }
+    assert!(!text(&o.stderr).contains('\u{1b}') && !text(&o.stdout).contains('\u{1b}'));
+}

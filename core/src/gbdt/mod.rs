@@ -487,5 +487,38 @@ impl Booster {
     }
 }
 
+impl Booster {
+    /// Checks internal consistency (after decoding a stored booster): one initial score
+    /// and one tree per output in every round, importances per feature, and every tree
+    /// (see [`Tree::check`]). The message names what is inconsistent.
+    pub fn check(&self) -> Result<(), String> {
+        let k = self.objective.n_outputs();
+        if matches!(self.objective, Objective::Softmax { k } if k < 2) {
+            return Err(format!("softmax objective over {k} classes"));
+        }
+        if self.n_features == 0 {
+            return Err("the booster reads no input columns".into());
+        }
+        if self.init.len() != k {
+            return Err(format!("{} initial scores for {k} outputs", self.init.len()));
+        }
+        if self.init.iter().any(|v| !v.is_finite()) {
+            return Err("a non-finite initial score".into());
+        }
+        if self.importance_gain.len() != self.n_features || self.importance_split.len() != self.n_features {
+            return Err(format!("importances for {} / {} features, but the booster reads {}", self.importance_gain.len(), self.importance_split.len(), self.n_features));
+        }
+        for (r, round) in self.trees.iter().enumerate() {
+            if round.len() != k {
+                return Err(format!("round {r} has {} trees for {k} outputs", round.len()));
+            }
+            for (j, tree) in round.iter().enumerate() {
+                tree.check(self.n_features).map_err(|e| format!("tree {j} of round {r}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests;

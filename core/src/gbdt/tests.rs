@@ -153,3 +153,48 @@ fn weights_act_like_repeated_rows() {
     let bad = vec![-1.0; n];
     assert!(Booster::fit_weighted(&p, Objective::SquaredError, x.view(), &y, Some(&bad), &[false; 2], None, &mut no_callback()).is_err());
 }
+
+fn small_booster() -> Booster {
+    let (x, y) = friedman(300, 3);
+    let p = GbdtParams { num_rounds: 3, num_leaves: 6, ..params() };
+    Booster::fit(&p, Objective::SquaredError, x.view(), &y, &[false; 5], None, &mut no_callback()).unwrap()
+}
+
+#[test]
+fn a_fitted_booster_passes_its_check() {
+    let b = small_booster();
+    assert!(b.trees.iter().flatten().all(|t| t.nodes.len() >= 2));
+    assert_eq!(b.check(), Ok(()));
+}
+
+#[test]
+fn a_tree_that_could_loop_or_index_past_its_arrays_fails_its_check() {
+    let broken = |edit: &dyn Fn(&mut Booster)| {
+        let mut b = small_booster();
+        edit(&mut b);
+        b.check().unwrap_err()
+    };
+    let e = broken(&|b| b.trees[0][0].nodes[0].right = 0);
+    assert!(e.contains("tree 0 of round 0: node 0: right child is node 0"), "{e}");
+    let e = broken(&|b| b.trees[1][0].nodes[1].left = 0);
+    assert!(e.contains("node 1: left child is node 0, not a later node"), "{e}");
+    let e = broken(&|b| b.trees[0][0].nodes[0].left = 99);
+    assert!(e.contains("left child is node 99"), "{e}");
+    let e = broken(&|b| b.trees[0][0].nodes[0].left = -99);
+    assert!(e.contains("left child is leaf 98"), "{e}");
+    let e = broken(&|b| b.trees[0][0].nodes[0].feature = 5);
+    assert!(e.contains("splits on feature 5 of 5"), "{e}");
+    let e = broken(&|b| b.trees[0][0].nodes[0].split = Split::Categorical { left: [0; 4], n: 0 });
+    assert!(e.contains("categorical split over 0 categories"), "{e}");
+    let e = broken(&|b| b.trees[0][0].leaves.push(1.0));
+    assert!(e.contains("leaves (expected"), "{e}");
+    let e = broken(&|b| {
+        let extra = b.trees[2][0].clone();
+        b.trees[2].push(extra);
+    });
+    assert!(e.contains("round 2 has 2 trees for 1 outputs"), "{e}");
+    let e = broken(&|b| b.init.clear());
+    assert!(e.contains("0 initial scores for 1 outputs"), "{e}");
+    let e = broken(&|b| b.trees[0][0].leaves[0] = f64::NAN);
+    assert!(e.contains("non-finite value"), "{e}");
+}

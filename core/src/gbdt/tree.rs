@@ -119,6 +119,51 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// Checks that prediction on rows of `n_features` values cannot index out of range or
+    /// loop: every child is a later node or an existing leaf (so traversal only moves
+    /// forward and ends), features are in range, leaf values are finite.
+    pub fn check(&self, n_features: usize) -> Result<(), String> {
+        if self.leaves.len() != self.nodes.len() + 1 {
+            return Err(format!("{} internal nodes but {} leaves (expected {})", self.nodes.len(), self.leaves.len(), self.nodes.len() + 1));
+        }
+        if let Some(i) = self.leaves.iter().position(|v| !v.is_finite()) {
+            return Err(format!("leaf {i} has the non-finite value {}", self.leaves[i]));
+        }
+        self.nodes.iter().enumerate().try_for_each(|(i, node)| node.check(i, self.nodes.len(), self.leaves.len(), n_features).map_err(|e| format!("node {i}: {e}")))
+    }
+}
+
+impl Node {
+    /// Checks node `index` of a tree with `n_nodes` nodes and `n_leaves` leaves.
+    fn check(&self, index: usize, n_nodes: usize, n_leaves: usize, n_features: usize) -> Result<(), String> {
+        if self.feature as usize >= n_features {
+            return Err(format!("splits on feature {} of {n_features}", self.feature));
+        }
+        for (side, child) in [("left", self.left), ("right", self.right)] {
+            if child < 0 && (!child) as usize >= n_leaves {
+                return Err(format!("{side} child is leaf {} of {n_leaves}", !child));
+            }
+            // A child at or before its parent could make traversal loop forever.
+            if child >= 0 && (child as usize <= index || child as usize >= n_nodes) {
+                return Err(format!("{side} child is node {child}, not a later node of {n_nodes} (a cycle or out of range)"));
+            }
+        }
+        self.split.check()
+    }
+}
+
+impl Split {
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Split::Numeric { threshold, .. } if threshold.is_nan() => Err("numeric split with a NaN threshold".into()),
+            // Category bins are 1..=n and must fit the 256-bit set.
+            Split::Categorical { n, .. } if *n == 0 || *n > 255 => Err(format!("categorical split over {n} categories (1 to 255 allowed)")),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[inline]
 fn goes_left(split: &Split, bin: u8) -> bool {
     match split {

@@ -46,7 +46,7 @@ impl Learner for NaiveBayesLearner {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NaiveBayesModel {
     model: GaussianNb<f64, usize>,
-    n_classes: usize,
+    pub(super) n_classes: usize,
     pub(super) n_features: usize,
 }
 

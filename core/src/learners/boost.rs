@@ -4,7 +4,7 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::{Control, DataShape, FitContext, FittedModel, Learner};
+use super::{Check, Control, DataShape, FitContext, FittedModel, Learner};
 use crate::error::{Error, Result};
 use crate::gbdt::{Booster, GbdtParams, Objective};
 use crate::metrics::Prediction;
@@ -137,10 +137,22 @@ fn to_prediction(objective: Objective, n_classes: usize, raw: Array2<f64>) -> Pr
 pub struct GbdtModel {
     /// The trees.
     pub booster: Booster,
-    n_classes: usize,
+    pub(super) n_classes: usize,
 }
 
 impl GbdtModel {
+    pub(super) fn check(&self) -> Check {
+        let expected = match self.booster.objective {
+            Objective::SquaredError => 0,
+            Objective::Logistic => 2,
+            Objective::Softmax { k } => k,
+        };
+        if self.n_classes != expected {
+            return Err(format!("{} classes but a {:?} objective", self.n_classes, self.booster.objective));
+        }
+        self.booster.check()
+    }
+
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
         to_prediction(self.booster.objective, self.n_classes, self.booster.predict_raw(x))
     }

@@ -4,7 +4,7 @@ use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::{subsample_rows, DataShape, FitContext, FittedModel, Learner};
+use super::{subsample_rows, Check, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
@@ -61,7 +61,7 @@ impl Learner for KnnLearner {
 pub struct KnnModel {
     reference: Array2<f64>,
     targets: Array1<f64>,
-    n_classes: usize,
+    pub(super) n_classes: usize,
     k: usize,
     distance: bool,
 }
@@ -69,6 +69,25 @@ pub struct KnnModel {
 impl KnnModel {
     pub(super) fn n_features(&self) -> usize {
         self.reference.ncols()
+    }
+
+    pub(super) fn check(&self) -> Check {
+        let n = self.reference.nrows();
+        if n == 0 || self.targets.len() != n {
+            return Err(format!("{n} stored rows with {} targets", self.targets.len()));
+        }
+        if self.k == 0 || self.k > n {
+            return Err(format!("k = {} neighbours of {n} stored rows", self.k));
+        }
+        if self.reference.iter().any(|v| !v.is_finite()) {
+            return Err("a non-finite value in the stored rows".into());
+        }
+        let k = self.n_classes as f64;
+        let bad = |t: f64| if self.n_classes > 0 { !(t >= 0.0 && t < k && t.fract() == 0.0) } else { !t.is_finite() };
+        match self.targets.iter().position(|&t| bad(t)) {
+            Some(i) => Err(format!("stored row {i} has target {} (classes: {})", self.targets[i], self.n_classes)),
+            None => Ok(()),
+        }
     }
 
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {

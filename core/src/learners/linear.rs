@@ -5,7 +5,7 @@ use linfa_linear::{FittedLinearRegression, LinearRegression};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::{target_values, DataShape, FitContext, FittedModel, Learner};
+use super::{check_weights, target_values, Check, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
@@ -52,6 +52,10 @@ pub struct LinearModel {
 }
 
 impl LinearModel {
+    pub(super) fn check(&self) -> Check {
+        check_weights(self.model.params().len(), self.n_features, self.model.params().iter().copied().chain([self.model.intercept()]))
+    }
+
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
         Prediction::Values(self.model.predict(&x))
     }
@@ -115,6 +119,10 @@ pub struct ElasticNetModel {
 }
 
 impl ElasticNetModel {
+    pub(super) fn check(&self) -> Check {
+        check_weights(self.model.hyperplane().len(), self.n_features, self.model.hyperplane().iter().copied().chain([self.model.intercept()]))
+    }
+
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
         Prediction::Values(self.model.predict(&x))
     }

@@ -4,7 +4,7 @@ use linfa_logistic::{FittedLogisticRegression, LogisticRegression, MultiFittedLo
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::{class_codes, DataShape, FitContext, FittedModel, Learner};
+use super::{check_weights, class_codes, Check, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
@@ -61,6 +61,16 @@ pub struct LogisticModel {
 }
 
 impl LogisticModel {
+    pub(super) fn check(&self) -> Check {
+        let m = &self.model;
+        check_weights(m.params().len(), self.n_features, m.params().iter().copied().chain([m.intercept()]))?;
+        let (pos, neg) = (m.labels().pos.class, m.labels().neg.class);
+        if pos.max(neg) > 1 || pos == neg {
+            return Err(format!("binary classes {neg} and {pos} (expected 0 and 1)"));
+        }
+        Ok(())
+    }
+
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
         let p = self.model.predict_probabilities(&x);
         // linfa's positive class is the larger label; ours are 0 and 1.
@@ -79,11 +89,23 @@ impl LogisticModel {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MultiLogisticModel {
     model: MultiFittedLogisticRegression<f64, usize>,
-    n_classes: usize,
+    pub(super) n_classes: usize,
     pub(super) n_features: usize,
 }
 
 impl MultiLogisticModel {
+    pub(super) fn check(&self) -> Check {
+        let (params, intercept, classes) = (self.model.params(), self.model.intercept(), self.model.classes());
+        check_weights(params.nrows(), self.n_features, params.iter().chain(intercept).copied())?;
+        if params.ncols() != classes.len() || intercept.len() != classes.len() {
+            return Err(format!("{} coefficient columns and {} intercepts for {} classes", params.ncols(), intercept.len(), classes.len()));
+        }
+        match classes.iter().find(|&&c| c >= self.n_classes) {
+            Some(c) => Err(format!("class {c} of {}", self.n_classes)),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
         let p = self.model.predict_probabilities(&x);
         let mut out = Array2::zeros((x.nrows(), self.n_classes));

@@ -7,7 +7,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use ndarray::{Array1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -158,6 +158,62 @@ impl FittedModel {
         }
     }
 
+    /// Classes the model predicts; `None` for a regression model.
+    pub fn n_classes(&self) -> Option<usize> {
+        match self {
+            FittedModel::Logistic(_) | FittedModel::Svc(_) => Some(2),
+            FittedModel::MultiLogistic(m) => Some(m.n_classes),
+            FittedModel::Tree(m) => Some(m.n_classes),
+            FittedModel::Forest(m) => Some(m.n_classes),
+            FittedModel::NaiveBayes(m) => Some(m.n_classes),
+            FittedModel::Knn(m) => (m.n_classes > 0).then_some(m.n_classes),
+            FittedModel::Gbdt(m) => (m.n_classes > 0).then_some(m.n_classes),
+            FittedModel::Linear(_) | FittedModel::ElasticNet(_) | FittedModel::Svr(_) => None,
+        }
+    }
+
+    /// Checks internal consistency, for a model decoded from a file: each model's own
+    /// check (array lengths against the input width and class count, indices in range,
+    /// trees that cannot loop, finite parameters), then one guarded prediction on a row
+    /// of zeros (which reaches what the linfa models keep private). The message names
+    /// what is inconsistent.
+    pub fn check(&self) -> Check {
+        if self.n_features() == 0 {
+            return Err("the model reads no input columns".into());
+        }
+        if let Some(k) = self.n_classes().filter(|&k| k < 2) {
+            return Err(format!("a classifier of {k} classes"));
+        }
+        self.check_parts()?;
+        self.check_probe()
+    }
+
+    fn check_parts(&self) -> Check {
+        match self {
+            FittedModel::Logistic(m) => m.check(),
+            FittedModel::MultiLogistic(m) => m.check(),
+            FittedModel::Linear(m) => m.check(),
+            FittedModel::ElasticNet(m) => m.check(),
+            FittedModel::Tree(m) => m.check(),
+            FittedModel::Forest(m) => m.check(),
+            FittedModel::NaiveBayes(_) | FittedModel::Svc(_) => Ok(()), // private state: the probe covers it
+            FittedModel::Knn(m) => m.check(),
+            FittedModel::Svr(m) => m.check(),
+            FittedModel::Gbdt(m) => m.check(),
+        }
+    }
+
+    /// Runs after [`FittedModel::check_parts`], so a tree cannot loop here.
+    fn check_probe(&self) -> Check {
+        let zeros = Array2::<f64>::zeros((1, self.n_features()));
+        let p = self.predict(zeros.view()).map_err(|e| format!("a trial prediction fails ({e})"))?;
+        match (&p, self.n_classes()) {
+            (Prediction::Classes(p), Some(k)) if p.ncols() == k => Ok(()),
+            (Prediction::Values(_), None) => Ok(()),
+            _ => Err("a trial prediction has the wrong shape".into()),
+        }
+    }
+
     /// Predicts. A wrong column count or non-finite input is an error, not a panic.
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
         if x.ncols() != self.n_features() {
@@ -187,6 +243,20 @@ impl FittedModel {
             FittedModel::Gbdt(m) => m.predict(x),
         })
     }
+}
+
+/// Result of a consistency check: the message names what is inconsistent.
+pub type Check = std::result::Result<(), String>;
+
+/// Checks a linear model's weights: one per input column, all finite (with the intercepts).
+pub(crate) fn check_weights(count: usize, n_features: usize, mut values: impl Iterator<Item = f64>) -> Check {
+    if count != n_features {
+        return Err(format!("{count} coefficients for {n_features} input columns"));
+    }
+    if values.any(|v| !v.is_finite()) {
+        return Err("a non-finite coefficient".into());
+    }
+    Ok(())
 }
 
 /// Every learner of the engine, in the order `--help` lists them.
@@ -350,6 +420,9 @@ mod tests {
                     }
                     let bytes = postcard_roundtrip(&model);
                     assert_eq!(bytes.predict(x.view()).unwrap(), p, "{}", learner.name());
+                    // A fitted model, stored and read back, passes its consistency check.
+                    bytes.check().unwrap_or_else(|e| panic!("{} on {task}: {e}", learner.name()));
+                    assert_eq!(bytes.n_classes().unwrap_or(0), y.n_classes(), "{}", learner.name());
                     // A wrong column count is an error, not a panic.
                     let wrong = Array2::<f64>::zeros((2, x.ncols() + 1));
                     assert!(model.predict(wrong.view()).is_err());
@@ -363,6 +436,28 @@ mod tests {
     fn postcard_roundtrip(model: &FittedModel) -> FittedModel {
         let bytes = postcard::to_stdvec(model).unwrap();
         postcard::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn inconsistent_stored_models_fail_their_check() {
+        let (x, y) = test_data::blobs(60, 3);
+        let fit = |name: &str| {
+            let learner = learner_by_name(name).unwrap();
+            let config = learner.starts(Task::Multiclass, DataShape { rows: 60, features: 3, classes: 3 }).remove(0);
+            fit_guarded(learner.as_ref(), &config, x.view(), &y, &mut FitContext::new(0)).unwrap()
+        };
+        let mut knn = fit("knn");
+        let FittedModel::Knn(m) = &mut knn else { unreachable!() };
+        m.n_classes = 2; // stored targets include class 2
+        assert!(knn.check().is_err_and(|e| e.contains("has target 2 (classes: 2)")));
+        let mut gbdt = fit("gbdt");
+        let FittedModel::Gbdt(m) = &mut gbdt else { unreachable!() };
+        m.n_classes = 2;
+        assert!(gbdt.check().is_err_and(|e| e.contains("2 classes but a Softmax")));
+        let mut forest = fit("random_forest");
+        let FittedModel::Forest(m) = &mut forest else { unreachable!() };
+        m.n_features = 2; // its trees read column 2
+        assert!(forest.check().is_err_and(|e| e.contains("of the forest's 2")), "{:?}", forest.check());
     }
 
     struct Panicking;

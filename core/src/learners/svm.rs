@@ -5,7 +5,7 @@ use linfa_svm::Svm;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::{subsample_rows, DataShape, FitContext, FittedModel, Learner};
+use super::{subsample_rows, Check, DataShape, FitContext, FittedModel, Learner};
 use crate::preprocess::Encoding;
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
@@ -105,6 +105,14 @@ pub struct SvrModel {
 }
 
 impl SvrModel {
+    /// The support vectors are private to linfa: [`FittedModel::check`]'s probe covers them.
+    pub(super) fn check(&self) -> Check {
+        if !(self.mean.is_finite() && self.std.is_finite() && self.std > 0.0) {
+            return Err(format!("target scaling by mean {} and spread {}", self.mean, self.std));
+        }
+        Ok(())
+    }
+
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
         let p: Array1<f64> = self.svm.predict(&x);
         Prediction::Values(p.mapv(|v| v * self.std + self.mean))

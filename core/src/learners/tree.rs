@@ -9,7 +9,7 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{class_codes, Control, DataShape, FitContext, FittedModel, Learner};
+use super::{class_codes, Check, Control, DataShape, FitContext, FittedModel, Learner};
 use crate::error::{Error, Result};
 use crate::metrics::Prediction;
 use crate::space::{get_f64, get_str, get_usize, Hyperparams, ParamValue, SearchSpace};
@@ -24,7 +24,7 @@ pub struct TreeModel {
     tree: DecisionTree<f64, usize>,
     /// Leaf path key to class probabilities.
     leaves: BTreeMap<u64, Vec<f64>>,
-    n_classes: usize,
+    pub(super) n_classes: usize,
     pub(super) n_features: usize,
 }
 
@@ -84,6 +84,42 @@ impl TreeModel {
         self.add_proba(x, &mut out);
         out
     }
+
+    pub(super) fn check(&self) -> Check {
+        check_nodes(self.tree.root_node(), self.n_features)?;
+        for (key, p) in &self.leaves {
+            if p.len() != self.n_classes {
+                return Err(format!("leaf {key} holds {} class probabilities for {} classes", p.len(), self.n_classes));
+            }
+            if p.iter().any(|v| !v.is_finite()) {
+                return Err(format!("leaf {key} holds a non-finite probability"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every split reads a feature in range, has both children, and is shallow enough for
+/// [`leaf_key`]'s path to fit its u64.
+fn check_nodes(root: &TreeNode<f64, usize>, n_features: usize) -> Check {
+    let mut stack = vec![(root, 0i64)];
+    while let Some((node, depth)) = stack.pop() {
+        if node.is_leaf() {
+            continue;
+        }
+        let (feature, value, _) = node.split();
+        if feature >= n_features || value.is_nan() {
+            return Err(format!("a split on feature {feature} of {n_features} at {value}"));
+        }
+        if depth >= 63 {
+            return Err(format!("a tree deeper than 63 levels (at most {MAX_DEPTH} are grown)"));
+        }
+        for child in node.children() {
+            let child = child.as_deref().ok_or("a split with a missing child")?;
+            stack.push((child, depth + 1));
+        }
+    }
+    Ok(())
 }
 
 fn tree_params(config: &Hyperparams, learner: &str) -> Result<linfa_trees::DecisionTreeParams<f64, usize>> {
@@ -150,7 +186,7 @@ impl Learner for DecisionTreeLearner {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ForestModel {
     trees: Vec<(TreeModel, Vec<usize>)>,
-    n_classes: usize,
+    pub(super) n_classes: usize,
     pub(super) n_features: usize,
 }
 
@@ -168,6 +204,21 @@ impl ForestModel {
     /// Number of trees.
     pub fn n_trees(&self) -> usize {
         self.trees.len()
+    }
+
+    pub(super) fn check(&self) -> Check {
+        if self.trees.is_empty() {
+            return Err("a forest without trees".into());
+        }
+        self.trees.iter().enumerate().try_for_each(|(i, (tree, features))| {
+            if tree.n_classes != self.n_classes {
+                return Err(format!("tree {i} has {} classes, the forest {}", tree.n_classes, self.n_classes));
+            }
+            if features.len() != tree.n_features || features.iter().any(|&f| f >= self.n_features) {
+                return Err(format!("tree {i} reads {} features, not {} of the forest's {}", features.len(), tree.n_features, self.n_features));
+            }
+            tree.check().map_err(|e| format!("tree {i}: {e}"))
+        })
     }
 }
 
