@@ -31,6 +31,10 @@ impl PluginHost {
         Err(disabled())
     }
     /// Never reached (no host can be made).
+    pub fn cache_warning(&self) -> Option<&str> {
+        None
+    }
+    /// Never reached (no host can be made).
     pub fn load(&self, _path: &Path) -> Result<Plugin> {
         Err(disabled())
     }

@@ -20,6 +20,10 @@ pub(super) struct HostInner {
     pub(super) linker: Linker<HostState>,
     pub(super) config: SandboxPolicy,
     stop_ticker: Arc<AtomicBool>,
+    /// The compiled-code cache, when there is one that can be trusted.
+    cache: Option<cache::Cache>,
+    /// Why the configured cache is not used.
+    cache_warning: Option<String>,
 }
 
 impl Drop for HostInner {
@@ -61,7 +65,12 @@ impl PluginHost {
                 }
             })
             .map_err(|e| plugin_error("(host)", format!("cannot start the deadline ticker: {e}")))?;
-        Ok(PluginHost { inner: Arc::new(HostInner { engine, linker, config, stop_ticker }) })
+        let (cache, cache_warning) = match config.cache_dir.as_deref().map(cache::Cache::open) {
+            Some(Ok(cache)) => (Some(cache), None),
+            Some(Err(why)) => (None, Some(why)),
+            None => (None, None),
+        };
+        Ok(PluginHost { inner: Arc::new(HostInner { engine, linker, config, stop_ticker, cache, cache_warning }) })
     }
 
     /// The process-wide host with default settings (what `predict` uses to replay stored
@@ -76,10 +85,16 @@ impl PluginHost {
         &self.inner.config
     }
 
+    /// Why the configured compiled-code cache is not used (a folder other users could
+    /// write), if it is not: worth telling the user once.
+    pub fn cache_warning(&self) -> Option<&str> {
+        self.inner.cache_warning.as_deref()
+    }
+
     /// Loads the component at `path`.
     pub fn load(&self, path: &Path) -> Result<Plugin> {
         use std::io::Read;
-        let cache_dir = self.inner.config.cache_dir.as_deref();
+        let cache = self.inner.cache.as_ref();
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let before = file.metadata().ok();
         let mut bytes = Vec::new();
@@ -88,16 +103,16 @@ impl PluginHost {
         // when it did not change while it was read.
         let after = file.metadata().ok();
         let identity = before.as_ref().and_then(cache::identity).filter(|id| after.as_ref().and_then(cache::identity).as_ref() == Some(id));
-        let known = match (cache_dir, &identity) {
-            (Some(dir), Some(id)) => cache::known_digest(dir, path, id),
+        let known = match (cache, &identity) {
+            (Some(cache), Some(id)) => cache.known_digest(path, id),
             _ => None,
         };
         let digest = match known {
             Some(digest) => digest,
             None => {
                 let digest = crate::util::sha256_bytes(&bytes);
-                if let (Some(dir), Some(id), Some(meta)) = (cache_dir, &identity, &after) {
-                    cache::remember_digest(dir, path, id, meta, &digest);
+                if let (Some(cache), Some(id), Some(meta)) = (cache, &identity, &after) {
+                    cache.remember_digest(path, id, meta, &digest);
                 }
                 digest
             }
@@ -117,7 +132,11 @@ impl PluginHost {
             return Err(plugin_error(label, "not a WebAssembly file (no \\0asm header)".into()));
         }
         let start = Instant::now();
-        let (component, cached) = cache::compile(&self.inner.engine, &bytes, &digest, self.inner.config.cache_dir.as_deref()).map_err(|m| plugin_error(label, m))?;
+        let compiled = match &self.inner.cache {
+            Some(cache) => cache.compile(&self.inner.engine, &bytes, &digest),
+            None => cache::compile_uncached(&self.inner.engine, &bytes).map(|c| (c, false)),
+        };
+        let (component, cached) = compiled.map_err(|m| plugin_error(label, m))?;
         let compile_s = start.elapsed().as_secs_f64();
         let exports: Vec<String> = component.component_type().exports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
         let kind = world_of(&exports).map_err(|m| plugin_error(label, m))?;

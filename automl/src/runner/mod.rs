@@ -79,7 +79,8 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         setup_time,
     }
     .run(resume)?;
-    let mut notes = search.notes;
+    let mut notes = std::mem::take(&mut setup.plugins.notes);
+    notes.extend(search.notes);
     notes.extend(executor.shutdown(options.kubernetes.keep_jobs));
     recorder.ended(search.stop_reason)?;
     let leaderboard = report::rank(search.results, setup.direction);

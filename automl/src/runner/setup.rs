@@ -32,6 +32,8 @@ pub struct Plugins {
     pub metrics: Vec<MetricPlugin>,
     /// Stopping rules.
     pub stopping: Vec<StoppingPlugin>,
+    /// What the user should know about loading them (a compiled-code cache not used).
+    pub notes: Vec<String>,
 }
 
 /// A built-in experiment, ready for its search.
@@ -73,6 +75,7 @@ pub fn load_plugins(options: &ExperimentOptions, remote: bool) -> Result<Plugins
         return Ok(p);
     }
     let host = PluginHost::new(options.sandbox.clone())?;
+    p.notes.extend(host.cache_warning().map(String::from));
     for path in &options.plugins {
         let plugin = host.load(path)?;
         let name = plugin.info().name.clone();

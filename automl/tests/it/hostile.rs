@@ -136,3 +136,37 @@ fn plugin_text_is_bounded_and_stripped_of_terminal_sequences() {
     }
     assert!(!text(&o.stderr).contains('\u{1b}') && !text(&o.stdout).contains('\u{1b}'));
 }
+
+#[test]
+fn a_tampered_or_foreign_cache_entry_is_compiled_again_never_executed() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let host = || PluginHost::new(SandboxPolicy { cache_dir: Some(cache.path().to_path_buf()), ..SandboxPolicy::default() }).expect("host");
+    let entry_of = |digest: &str| {
+        std::fs::read_dir(cache.path().join("plugins")).expect("cache").filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(digest))).expect("an entry")
+    };
+    let cost = host().load(&component("cost_weighted")).expect("cost");
+    let trap = host().load(&component("trap")).expect("trap");
+    let (cost_entry, trap_entry) = (entry_of(cost.digest()), entry_of(trap.digest()));
+    let truth = Target::Classes { codes: vec![0, 1, 1, 0], labels: vec!["no".into(), "yes".into()] };
+    let p = Prediction::Classes(array![[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]]);
+    // A foreign entry: another component's compiled code, signed for that one, put under
+    // this component's name (as someone able to write the folder could).
+    std::fs::copy(&trap_entry, &cost_entry).expect("swap");
+    let loaded = host().load(&component("cost_weighted")).expect("cost again");
+    assert!(!loaded.load_stats().cached, "the foreign entry was used");
+    assert_eq!(MetricPlugin::new(loaded).expect("metric").score(&truth, &p).expect("cost_weighted's own code"), 1.5);
+    // The entry was rewritten: the next load maps it again.
+    assert!(host().load(&component("cost_weighted")).expect("cost").load_stats().cached);
+    // A byte flipped in the code is caught the same way.
+    let mut bytes = std::fs::read(&cost_entry).expect("entry");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&cost_entry, &bytes).expect("tamper");
+    assert!(!host().load(&component("cost_weighted")).expect("cost").load_stats().cached);
+    // A folder other users may write is not used at all, and says why.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let open = host();
+    assert!(open.cache_warning().is_some_and(|w| w.contains("writable by other users")), "{:?}", open.cache_warning());
+    assert!(!open.load(&component("cost_weighted")).expect("cost").load_stats().cached);
+}

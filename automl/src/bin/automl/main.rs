@@ -91,6 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut raw = automl::RawOptions::default();
             sandbox.fill(&mut raw);
             let host = PluginHost::new(raw.sandbox_policy()?)?;
+            if let Some(warning) = host.cache_warning() {
+                eprintln!("automl: warning: {warning}");
+            }
             print::plugin(&path, &host.load(&path)?, json)
         }
         Command::Plugin(PluginCommand::List { dir, json }) => plugin_list(dir, json),
