@@ -9,7 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -18,38 +18,56 @@ use crate::options::SandboxPolicy;
 /// Milliseconds per epoch tick: the resolution of plugin deadlines.
 pub(super) const TICK_MS: u64 = 5;
 
-/// The store's limits, remembering how large linear memory has grown (an instance is not
-/// reused once it holds much of its cap: memory never shrinks).
+/// The store's limits, on the whole store rather than on each memory or table: the bytes
+/// of all its linear memories together (so many memories cannot multiply the cap), the
+/// elements of all its tables together, and how many memories, tables and instances it
+/// may have. It remembers the memory in use, so that a nearly full instance is not reused
+/// (memory never shrinks).
 struct Limits {
-    inner: StoreLimits,
-    largest_memory: usize,
+    memory_cap: usize,
+    memory_total: usize,
+    elements_total: usize,
+}
+
+/// Most linear memories, tables and core instances per store, and table elements in all
+/// its tables: far above what Rust, Python and JavaScript guests use (a few memories, a
+/// few dozen tables, tens of thousands of elements), far below what would exhaust the
+/// host's address space (each memory reserves gigabytes of it).
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 64;
+const MAX_INSTANCES: usize = 64;
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// Growing past a cap traps, with a message [`describe_error`] recognises.
+fn refused(what: &str, desired: usize) -> wasmtime::Result<bool> {
+    Err(wasmtime::Error::msg(format!("forcing trap when growing {what} to {desired}")))
 }
 
 impl ResourceLimiter for Limits {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
-        if allowed {
-            self.largest_memory = self.largest_memory.max(desired);
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = (self.memory_total - current.min(self.memory_total)).saturating_add(desired);
+        if total > self.memory_cap {
+            return refused("memory", desired);
         }
-        Ok(allowed)
+        self.memory_total = total;
+        Ok(true)
     }
-    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.memory_grow_failed(error)
-    }
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
-    }
-    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.table_grow_failed(error)
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = (self.elements_total - current.min(self.elements_total)).saturating_add(desired);
+        if total > MAX_TABLE_ELEMENTS {
+            return refused("a table", desired);
+        }
+        self.elements_total = total;
+        Ok(true)
     }
     fn instances(&self) -> usize {
-        self.inner.instances()
+        MAX_INSTANCES
     }
     fn tables(&self) -> usize {
-        self.inner.tables()
+        MAX_TABLES
     }
     fn memories(&self) -> usize {
-        self.inner.memories()
+        MAX_MEMORIES
     }
 }
 
@@ -115,7 +133,7 @@ pub fn new_store(engine: &wasmtime::Engine, config: &SandboxPolicy) -> Result<St
         let guest = dir.display().to_string();
         b.preopened_dir(dir, &guest, FsPerms::ReadOnly).map_err(|e| format!("cannot grant {}: {e}", dir.display()))?;
     }
-    let limits = Limits { inner: StoreLimitsBuilder::new().memory_size(config.memory_limit).instances(64).trap_on_grow_failure(true).build(), largest_memory: 0 };
+    let limits = Limits { memory_cap: config.memory_limit, memory_total: 0, elements_total: 0 };
     let mut store = Store::new(engine, HostState { wasi: b.build(), table: ResourceTable::new(), limits, stdout, stderr, marks: (0, 0), scratch: Default::default() });
     store.limiter(|s| &mut s.limits);
     store.epoch_deadline_trap();
@@ -160,11 +178,11 @@ pub fn bounded<R: Send, F: Future<Output = wasmtime::Result<R>>>(limit: Duration
 /// Whether a store that finished its call cleanly may serve another, with nearly the room
 /// a fresh one has: not once its guest has printed more than 4 KiB (the capture is never
 /// cleared, and a write past its capacity traps), nor once its linear memory has grown past
-/// half the cap (memory never shrinks, and a fresh instance starts small).
+/// half the cap in all (memory never shrinks, and a fresh instance starts small).
 pub fn reusable(store: &Store<HostState>, config: &SandboxPolicy) -> bool {
     let state = store.data();
     let printed = state.stdout.contents().len().max(state.stderr.contents().len());
-    printed <= OUTPUT_LEFT_FOR_REUSE && state.limits.largest_memory <= config.memory_limit / 2
+    printed <= OUTPUT_LEFT_FOR_REUSE && state.limits.memory_total <= config.memory_limit / 2
 }
 
 /// See [`reusable`].
@@ -182,7 +200,7 @@ pub fn describe_error(e: &wasmtime::Error) -> String {
         };
     }
     let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    if let Some(grow) = chain.iter().find(|c| c.contains("forcing trap when growing memory")) {
+    if let Some(grow) = chain.iter().find(|c| c.contains("forcing trap when growing")) {
         return format!("exceeded its memory limit ({grow})");
     }
     e.root_cause().to_string()
@@ -220,3 +238,76 @@ pub fn call_failure(store: &Store<HostState>, config: &SandboxPolicy, what: &str
 
 /// Most characters of a guest's own text (an error, what it printed) kept in a message.
 pub const MAX_GUEST_TEXT: usize = 2000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core module with these memories (initial sizes in 64 KiB pages) and tables
+    /// (initial elements), assembled by hand: the limits act at instantiation.
+    fn module(memories: &[u32], tables: &[u32]) -> Vec<u8> {
+        fn leb(mut v: u32, out: &mut Vec<u8>) {
+            loop {
+                let byte = (v & 0x7f) as u8;
+                v >>= 7;
+                out.push(if v == 0 { byte } else { byte | 0x80 });
+                if v == 0 {
+                    break;
+                }
+            }
+        }
+        let section = |id: u8, items: &[u32], prefix: &[u8], out: &mut Vec<u8>| {
+            if items.is_empty() {
+                return;
+            }
+            let mut body = Vec::new();
+            leb(items.len() as u32, &mut body);
+            for &n in items {
+                body.extend_from_slice(prefix);
+                body.push(0x00); // limits: a minimum, no maximum
+                leb(n, &mut body);
+            }
+            out.push(id);
+            leb(body.len() as u32, out);
+            out.extend(body);
+        };
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        section(4, tables, &[0x70], &mut m); // funcref tables
+        section(5, memories, &[], &mut m);
+        m
+    }
+
+    fn instantiate(memory_limit: usize, memories: &[u32], tables: &[u32]) -> Result<usize, String> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&config).map_err(|e| e.to_string())?;
+        let policy = SandboxPolicy { memory_limit, cache_dir: None, ..SandboxPolicy::default() };
+        let mut store = new_store(&engine, &policy)?;
+        let module = wasmtime::Module::new(&engine, module(memories, tables)).map_err(|e| e.to_string())?;
+        wasmtime::Instance::new(&mut store, &module, &[]).map_err(|e| describe_error(&e))?;
+        Ok(store.data().limits.memory_total)
+    }
+
+    #[test]
+    fn the_memory_cap_holds_for_all_of_a_stores_memories_together() {
+        // 4 MiB cap; 40 pages are 2.5 MiB.
+        let cap = 4 << 20;
+        assert_eq!(instantiate(cap, &[40], &[]), Ok(40 << 16));
+        let e = instantiate(cap, &[40, 40], &[]).expect_err("two memories of 2.5 MiB exceed 4 MiB together");
+        assert!(e.contains("exceeded its memory limit"), "{e}");
+        // Nor can many small memories add up, or outnumber the count.
+        assert!(instantiate(cap, &[4; 16], &[]).is_ok(), "16 memories of 256 KiB fit in 4 MiB");
+        let e = instantiate(cap, &[0; 17], &[]).expect_err("17 memories");
+        assert!(e.contains("memor"), "{e}");
+    }
+
+    #[test]
+    fn tables_are_capped_in_number_and_in_elements_together() {
+        let cap = 4 << 20;
+        assert!(instantiate(cap, &[], &[1000; 8]).is_ok());
+        let e = instantiate(cap, &[], &[600_000, 600_000]).expect_err("1.2M elements in all");
+        assert!(e.contains("exceeded its memory limit"), "{e}");
+        assert!(instantiate(cap, &[], &[1 << 21]).is_err(), "2M elements in one table");
+        assert!(instantiate(cap, &[], &[1; 65]).is_err(), "65 tables");
+    }
+}
