@@ -45,6 +45,7 @@ sleepy_metric sleepy_metric
 sleepy_rule sleepy_rule
 reshaping_preprocessor reshaping_preprocessor
 escape_text escape_text
+column_bomb column_bomb
 LIST
 echo "build.sh: Rust plugins built in $(( $(date +%s) - start )) s:"
 ls -l dist/*.wasm

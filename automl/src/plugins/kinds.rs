@@ -4,10 +4,12 @@
 use automl_core::data::Table;
 use automl_core::metrics::{Direction, Metric, Prediction};
 use automl_core::task::{Target, Task};
-use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, InstancePre, Lower};
+use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, InstancePre, Lift, Lower};
 use wasmtime::Store;
 
+use super::bindings::preprocessor::automl::plugins::types::{Column as WitColumn, Table as WitTable};
 use super::bindings::{metric as m, preprocessor as p, stopping as s};
+use super::lift::{self, Bytes, Text};
 use super::sandbox::{self, HostState};
 use super::{convert, plugin_error, Plugin, PluginHost, PluginInfo, PluginKind, StoredPreprocessor, TrialSummary, Verdict};
 use crate::error::{Error, Result};
@@ -31,7 +33,11 @@ impl KindPre {
 
     async fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<KindInstance> {
         Ok(match self {
-            KindPre::Preprocessor(pre) => KindInstance::Preprocessor(pre.instantiate_async(&mut *store).await?),
+            KindPre::Preprocessor(pre) => {
+                // The raw instance too: `fit` and `transform` results are lifted lazily (see `LazyTable`).
+                let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+                KindInstance::Preprocessor(p::PreprocessorPlugin::new(&mut *store, &instance)?, instance)
+            }
             KindPre::Metric(pre) => {
                 // The raw instance too: `score` is called with borrowed buffers (see `WirePredictions`).
                 let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
@@ -44,7 +50,7 @@ impl KindPre {
 
 /// An instance of a plugin, typed by its world.
 enum KindInstance {
-    Preprocessor(p::PreprocessorPlugin),
+    Preprocessor(p::PreprocessorPlugin, Instance),
     Metric(m::MetricPlugin, Instance),
     Stopping(s::StoppingRulePlugin),
 }
@@ -161,7 +167,7 @@ impl Plugin {
     pub(super) fn describe(&self) -> Result<PluginInfo> {
         self.with_instance("describe", async |store, instance| {
             Ok(match instance {
-                KindInstance::Preprocessor(i) => info_from!(p, i.automl_plugins_preprocessor().call_describe(store).await?),
+                KindInstance::Preprocessor(i, _) => info_from!(p, i.automl_plugins_preprocessor().call_describe(store).await?),
                 KindInstance::Metric(i, _) => info_from!(m, i.automl_plugins_metric().call_describe(store).await?),
                 KindInstance::Stopping(i) => info_from!(s, i.automl_plugins_stopping_rule().call_describe(store).await?),
             })
@@ -180,28 +186,82 @@ impl Plugin {
 // ------------------------------------------------------------------ preprocessor
 
 /// A preprocessing plugin: runs on the raw feature columns before the engine's pipeline.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PreprocessorPlugin {
     plugin: Plugin,
+    fit: ComponentExportIndex,
+    transform: ComponentExportIndex,
+}
+
+impl std::fmt::Debug for PreprocessorPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreprocessorPlugin").field("name", &self.plugin.info().name).finish()
+    }
+}
+
+/// Most bytes of fitted state a preprocessor may keep (it is stored in `model.automl`).
+pub const MAX_STATE: usize = 32 << 20;
+
+/// The WIT `column` lifted within the call's budget (see `lift`).
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct BoundedColumn {
+    name: Text,
+    dtype: p::automl::plugins::types::Dtype,
+    data: Bytes,
+    offsets: Bytes,
+    validity: Bytes,
+}
+
+/// The WIT `table` lifted within the call's budget (see `lift`).
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct BoundedTable {
+    rows: u64,
+    columns: Vec<BoundedColumn>,
+}
+
+impl BoundedTable {
+    fn into_wit(self) -> WitTable {
+        let columns = self.columns.into_iter().map(|c| WitColumn { name: c.name.0, dtype: c.dtype, data: c.data.0, offsets: c.offsets.0, validity: c.validity.0 }).collect();
+        WitTable { rows: self.rows, columns }
+    }
+}
+
+/// The index of `function` in the plugin's export of `interface` (e.g. `automl:plugins/metric`).
+fn export_function(plugin: &Plugin, component: &wasmtime::component::Component, interface: &str, function: &str) -> Result<ComponentExportIndex> {
+    let prefix = format!("{interface}@");
+    let exported = plugin.exports().iter().find(|e| e.starts_with(&prefix)).and_then(|name| component.get_export_index(None, name.as_str()));
+    exported
+        .and_then(|i| component.get_export_index(Some(&i), function))
+        .ok_or_else(|| plugin_error(plugin.label(), format!("exports no {interface}#{function} function")))
 }
 
 impl PreprocessorPlugin {
     /// Wraps a loaded preprocessor plugin.
     pub fn new(plugin: Plugin) -> Result<Self> {
         plugin.expect_kind(PluginKind::Preprocessor)?;
-        Ok(PreprocessorPlugin { plugin })
+        let KindPre::Preprocessor(pre) = &plugin.pre else { return Err(plugin_error(plugin.label(), "not a preprocessor".into())) };
+        let component = pre.instance_pre().component();
+        let fit = export_function(&plugin, component, "automl:plugins/preprocessor", "fit")?;
+        let transform = export_function(&plugin, component, "automl:plugins/preprocessor", "transform")?;
+        Ok(PreprocessorPlugin { plugin, fit, transform })
     }
     /// The plugin.
     pub fn plugin(&self) -> &Plugin {
         &self.plugin
     }
 
-    /// Fits on the columns `inputs` of `table`; returns the state.
+    /// Fits on the columns `inputs` of `table`; returns the state (at most [`MAX_STATE`]
+    /// bytes).
     pub fn fit(&self, table: &Table, inputs: &[String]) -> Result<Vec<u8>> {
         let wit = convert::to_wit(table, inputs).map_err(|m| plugin_error(self.plugin.label(), m))?;
-        let r = self.plugin.with_instance("fit", async |store, instance| match instance {
-            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_fit(store, &wit).await,
-            _ => Err(other_kind()),
+        let r = self.plugin.with_instance("fit", async |store, instance| {
+            let KindInstance::Preprocessor(_, instance) = instance else { return Err(other_kind()) };
+            let fit = instance.get_typed_func::<(&WitTable,), (std::result::Result<Bytes, Text>,)>(&mut *store, &self.fit)?;
+            let _budget = lift::Budget::set(MAX_STATE, |cap| format!("returned a fitted state over {} MiB, the most a preprocessor may keep (it is stored in model.automl)", cap >> 20));
+            let (state,) = fit.call_async(&mut *store, (&wit,)).await?;
+            Ok(state.map(|b| b.0).map_err(|t| t.0))
         })?;
         self.plugin.guest("fit", r)
     }
@@ -209,9 +269,15 @@ impl PreprocessorPlugin {
     /// Transforms the columns `inputs` of `table` with a fitted `state`.
     pub fn transform(&self, state: &[u8], table: &Table, inputs: &[String]) -> Result<Table> {
         let wit = convert::to_wit(table, inputs).map_err(|m| plugin_error(self.plugin.label(), m))?;
-        let r = self.plugin.with_instance("transform", async |store, instance| match instance {
-            KindInstance::Preprocessor(i) => i.automl_plugins_preprocessor().call_transform(store, state, &wit).await,
-            _ => Err(other_kind()),
+        let budget = self.plugin.host.inner.config.memory_limit;
+        let r = self.plugin.with_instance("transform", async |store, instance| {
+            let KindInstance::Preprocessor(_, instance) = instance else { return Err(other_kind()) };
+            let transform = instance.get_typed_func::<(&[u8], &WitTable), (std::result::Result<BoundedTable, Text>,)>(&mut *store, &self.transform)?;
+            let _budget = lift::Budget::set(budget, |cap| {
+                format!("returned more than its memory limit of {} MiB allows: the lists and strings of its result add up to more (they may not share their bytes)", cap >> 20)
+            });
+            let (out,) = transform.call_async(&mut *store, (state, &wit)).await?;
+            Ok(out.map(BoundedTable::into_wit).map_err(|t| t.0))
         })?;
         let out = self.plugin.guest("transform", r)?;
         convert::from_wit(out, table).map_err(|m| plugin_error(self.plugin.label(), format!("transform broke the table contract: {m}")))
@@ -303,14 +369,8 @@ impl MetricPlugin {
             }
             Ok((d, tasks))
         })?;
-        let score = {
-            let KindPre::Metric(pre) = &plugin.pre else { return Err(plugin_error(plugin.label(), "not a metric".into())) };
-            let component = pre.instance_pre().component();
-            let interface = plugin.exports().iter().find(|e| e.starts_with("automl:plugins/metric@")).and_then(|name| component.get_export_index(None, name.as_str()));
-            interface
-                .and_then(|i| component.get_export_index(Some(&i), "score"))
-                .ok_or_else(|| plugin_error(plugin.label(), "exports no automl:plugins/metric#score function".into()))?
-        };
+        let KindPre::Metric(pre) = &plugin.pre else { return Err(plugin_error(plugin.label(), "not a metric".into())) };
+        let score = export_function(&plugin, pre.instance_pre().component(), "automl:plugins/metric", "score")?;
         let direction = match direction {
             m::exports::automl::plugins::metric::Direction::Maximize => Direction::Maximize,
             m::exports::automl::plugins::metric::Direction::Minimize => Direction::Minimize,

@@ -32,6 +32,8 @@ mod host;
 #[cfg(feature = "plugins")]
 mod kinds;
 #[cfg(feature = "plugins")]
+mod lift;
+#[cfg(feature = "plugins")]
 mod sandbox;
 
 use serde::{Deserialize, Serialize};

@@ -170,3 +170,31 @@ fn a_tampered_or_foreign_cache_entry_is_compiled_again_never_executed() {
     assert!(open.cache_warning().is_some_and(|w| w.contains("writable by other users")), "{:?}", open.cache_warning());
     assert!(!open.load(&component("cost_weighted")).expect("cost").load_stats().cached);
 }
+
+/// This process's peak resident memory so far, in bytes (Linux). Printed, not asserted:
+/// tests running beside this one share the process.
+fn peak_rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok());
+    kib.unwrap_or(0) << 10
+}
+
+#[test]
+fn many_result_columns_aliasing_one_guest_buffer_cannot_multiply_host_memory() {
+    use automl::core::data::{Column, Table};
+    use automl::plugins::PreprocessorPlugin;
+    let host = PluginHost::new(SandboxPolicy { memory_limit: 64 << 20, cache_dir: None, ..SandboxPolicy::default() }).expect("host");
+    let bomb = PreprocessorPlugin::new(host.load(&component("column_bomb")).expect("it loads")).expect("preprocessor");
+    let rows = 10_000;
+    let table = Table { names: vec!["a".into()], columns: vec![Column::Numeric((0..rows).map(f64::from).collect())], n_rows: rows as usize };
+    let inputs = vec!["a".to_string()];
+    let before = peak_rss();
+    let start = Instant::now();
+    // 25,000 columns of 80,000 bytes each, all one buffer: 2 GB if copied one by one.
+    let e = bomb.transform(&[], &table, &inputs).expect_err("refused").to_string();
+    assert!(e.contains("more than its memory limit of 64 MiB") && e.contains("may not share"), "{e}");
+    println!("column bomb (2 GB if copied): refused in {:.0} ms, peak memory of the test process grew by {} MiB (cap 64 MiB)", start.elapsed().as_secs_f64() * 1e3, peak_rss().saturating_sub(before) >> 20);
+    // Its fitted state is 40 MiB: more than a preprocessor may keep in model.automl.
+    let e = bomb.fit(&table, &inputs).expect_err("refused").to_string();
+    assert!(e.contains("fitted state over 32 MiB"), "{e}");
+}
