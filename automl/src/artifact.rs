@@ -147,42 +147,65 @@ impl ModelArtifact {
         self.pipeline.inputs()
     }
 
+    /// The raw columns a table must have: those the first preprocessing plugin was given
+    /// at training, or without plugins the pipeline's inputs.
+    pub fn raw_inputs(&self) -> Vec<&str> {
+        match self.preprocessors.first() {
+            Some(first) => first.inputs.iter().map(String::as_str).collect(),
+            None => self.inputs().iter().map(|c| c.name.as_str()).collect(),
+        }
+    }
+
     /// Reads `csv` and predicts every row, in input order. The target column, when
-    /// present, is ignored; missing input columns are reported all at once.
+    /// present, is ignored; missing input columns are reported all at once. Stored
+    /// preprocessing plugins run with the default sandbox (see [`Self::predict_csv_in`]).
     pub fn predict_csv(&self, csv: &Path) -> Result<Prediction> {
+        self.predict_csv_in(csv, None)
+    }
+
+    /// [`Self::predict_csv`], with stored preprocessing plugins run in `host` (its time and
+    /// memory limits) instead of the default one.
+    pub fn predict_csv_in(&self, csv: &Path, host: Option<&PluginHost>) -> Result<Prediction> {
+        let raw = self.raw_inputs();
         let text_columns = self
             .inputs()
             .iter()
-            .filter(|c| matches!(c.kind, ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Boolean))
+            .filter(|c| matches!(c.kind, ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Boolean) && raw.contains(&c.name.as_str()))
             .map(|c| c.name.clone())
             .collect();
         let options = CsvOptions { na_values: self.na_values.clone(), text_columns, ..CsvOptions::default() };
         let table = read_csv(csv, &options)?;
-        self.predict_table(&table, &csv.display().to_string())
+        self.predict_table_in(&table, &csv.display().to_string(), host)
     }
 
     /// Predicts every row of an in-memory table (columns by name, extra columns ignored);
     /// `source` names the data in error messages.
     pub fn predict_table(&self, table: &Table, source: &str) -> Result<Prediction> {
-        let missing: Vec<&str> = self.inputs().iter().filter(|c| !table.names.contains(&c.name)).map(|c| c.name.as_str()).collect();
-        if !missing.is_empty() {
-            return Err(Error::Core(automl_core::Error::Data(format!(
-                "{source}: missing column{} {} that the model needs; add {} (empty values are allowed)",
-                if missing.len() > 1 { "s" } else { "" },
-                missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
-                if missing.len() > 1 { "them" } else { "it" }
-            ))));
-        }
+        self.predict_table_in(table, source, None)
+    }
+
+    /// [`Self::predict_table`], with stored preprocessing plugins run in `host`.
+    pub fn predict_table_in(&self, table: &Table, source: &str, host: Option<&PluginHost>) -> Result<Prediction> {
+        missing_columns(table, &self.raw_inputs(), source, "that the model needs; add {} (empty values are allowed)")?;
         let replayed;
         let table = if self.preprocessors.is_empty() {
             table
         } else {
-            let host = PluginHost::shared()?;
+            let shared;
+            let host = match host {
+                Some(host) => host,
+                None => {
+                    shared = PluginHost::shared()?;
+                    &shared
+                }
+            };
             let mut current: Option<Table> = None;
             for p in &self.preprocessors {
-                current = Some(p.replay(&host, current.as_ref().unwrap_or(table))?);
+                current = Some(p.replay(host, current.as_ref().unwrap_or(table))?);
             }
             replayed = current.unwrap_or_else(|| table.clone());
+            let names: Vec<&str> = self.inputs().iter().map(|c| c.name.as_str()).collect();
+            missing_columns(&replayed, &names, source, "after the model's preprocessing plugins, which returned them at training")?;
             &replayed
         };
         let x = self.pipeline.transform(table, None).map_err(|e| match e {
@@ -191,6 +214,22 @@ impl ModelArtifact {
         })?;
         Ok(self.model.predict(x.view())?)
     }
+}
+
+/// Refuses `table` when it lacks some of `names`, listing them all; `advice` follows the
+/// list, with `{}` standing for "it" or "them".
+fn missing_columns(table: &Table, names: &[&str], source: &str, advice: &str) -> Result<()> {
+    let missing: Vec<&&str> = names.iter().filter(|c| !table.names.iter().any(|n| n == *c)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let pronoun = if missing.len() > 1 { "them" } else { "it" };
+    Err(Error::Core(automl_core::Error::Data(format!(
+        "{source}: missing column{} {} {}",
+        if missing.len() > 1 { "s" } else { "" },
+        missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
+        advice.replace("{}", pronoun)
+    ))))
 }
 
 /// Writes predictions as CSV: one column named like the target, or with `proba` one column

@@ -198,3 +198,52 @@ fn many_result_columns_aliasing_one_guest_buffer_cannot_multiply_host_memory() {
     let e = bomb.fit(&table, &inputs).expect_err("refused").to_string();
     assert!(e.contains("fitted state over 32 MiB"), "{e}");
 }
+
+/// A small binary data set with a `sleep` column of `sleep` values (0/1 alternating when
+/// `None`), for the reshaping preprocessor.
+fn reshaping_csv(dir: &Path, name: &str, sleep: Option<u32>) -> PathBuf {
+    let mut s = String::from("x1,x2,sleep,y\n");
+    for i in 0..120u32 {
+        let (x1, x2) = (f64::from(i % 13), f64::from((i * 7) % 11));
+        let y = if x1 + x2 > 11.0 { "yes" } else { "no" };
+        s.push_str(&format!("{x1},{x2},{},{y}\n", sleep.unwrap_or(i % 2)));
+    }
+    crate::write(dir, name, &s)
+}
+
+#[test]
+fn a_preprocessor_that_renames_and_adds_columns_predicts_from_the_raw_columns_and_cannot_hang_predict() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let train = reshaping_csv(dir.path(), "train.csv", None);
+    let out = dir.path().join("run");
+    let (o, _) = automl(
+        &["run", path(&train), "--target", "y", "--plugin", path(&component("reshaping_preprocessor")), "--max-trials", "2", "--learners", "logistic", "--out", path(&out)],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let model = out.join("model.automl");
+    let artifact = automl::ModelArtifact::load(&model).expect("model");
+    // The model reads the plugin's columns, the user gives the raw ones.
+    assert!(artifact.inputs().iter().any(|c| c.name == "pp_rows_sum"), "{:?}", artifact.inputs());
+    assert_eq!(artifact.raw_inputs(), ["x1", "x2", "sleep"]);
+    let (o, _) = automl(&["predict", "--model", path(&model), path(&train)], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).lines().count(), 121);
+    // A missing raw column is named as such.
+    let partial = crate::write(dir.path(), "partial.csv", "x1,sleep\n1,0\n");
+    let (o, _) = automl(&["predict", "--model", path(&model), path(&partial)], "");
+    assert!(text(&o.stderr).contains("missing column 'x2'"), "{}", text(&o.stderr));
+    // On these rows the stored plugin sleeps in a WASI call: predict still ends, at its
+    // plugin time limit.
+    let hang = reshaping_csv(dir.path(), "hang.csv", Some(5));
+    let (o, took) = automl(&["predict", "--model", path(&model), path(&hang), "--plugin-timeout", "1"], "");
+    assert!(!o.status.success());
+    ended_in_time("transform at predict (automl predict)", &text(&o.stderr), took, Duration::from_secs(1));
+    // The component compiled by the CLI runs is mapped from their cache: the figure is
+    // the call's, not the compiler's.
+    let cache_dir = Some(std::env::temp_dir().join("automl-test-cache"));
+    let host = PluginHost::new(SandboxPolicy { call_timeout: LIMIT, cache_dir, ..SandboxPolicy::default() }).expect("host");
+    let start = Instant::now();
+    let e = artifact.predict_csv_in(&hang, Some(&host)).expect_err("a plugin that sleeps").to_string();
+    ended_in_time("transform at predict (library)", &e, start.elapsed(), LIMIT);
+}

@@ -343,6 +343,12 @@ pub struct PredictArgs {
     /// Output CSV [default: standard output].
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+    /// Longest one call of a preprocessing plugin stored in the model may run, in seconds [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub plugin_timeout: Option<f64>,
+    /// Memory cap of those plugins, in MiB [default: 256].
+    #[arg(long, value_name = "MIB")]
+    pub plugin_memory: Option<usize>,
 }
 
 #[derive(Args, Debug)]

@@ -228,7 +228,13 @@ fn predict(a: PredictArgs) -> anyhow::Result<()> {
     if a.proba && !artifact.task.is_classification() {
         return Err(automl::Error::Config("--proba needs a classification model; this one is for regression".into()).into());
     }
-    let prediction = artifact.predict_csv(&a.data)?;
+    let host = if artifact.preprocessors.is_empty() || (a.plugin_timeout.is_none() && a.plugin_memory.is_none()) {
+        None
+    } else {
+        let raw = automl::RawOptions { plugin_timeout: a.plugin_timeout, plugin_memory: a.plugin_memory, ..automl::RawOptions::default() };
+        Some(PluginHost::new(raw.sandbox_policy()?)?)
+    };
+    let prediction = artifact.predict_csv_in(&a.data, host.as_ref())?;
     match &a.out {
         Some(path) => {
             let mut f = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);

@@ -1,9 +1,9 @@
 //! Preprocessor plugin `reshaping-preprocessor`, for the host's tests: its output columns
 //! are not its input columns. Each numeric column `c` comes back renamed `pp_c`, a new
 //! column `pp_rows_sum` holds each row's sum of them, and other columns are passed through.
-//! When a column named `sleep` holds a non-zero value, `transform` first sleeps for an
+//! When a column named `sleep` holds a value above 1, `transform` first sleeps for an
 //! hour inside a WASI call (`std::thread::sleep`): a model trained on data whose `sleep`
-//! column is 0 then hangs at predict time on data where it is 1, unless the host bounds
+//! column is 0 or 1 then hangs at predict time on data where it is 5, unless the host bounds
 //! the call.
 //!
 //! Build: `../../build.sh` (writes `dist/reshaping_preprocessor.wasm`).
@@ -28,7 +28,7 @@ impl Preprocessor for Reshaping {
 
     fn transform(_state: &[u8], data: Table) -> Result<Table, String> {
         if let Some(sleep) = data.column("sleep") {
-            if sleep.to_f64s()?.iter().any(|&v| v != 0.0) {
+            if sleep.to_f64s()?.iter().any(|&v| v > 1.0) {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
             }
         }
