@@ -74,11 +74,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Every trial failed; the reasons of the first few.
-    #[error("no trial succeeded ({count} failed); first failures:\n  {}", .reasons.join("\n  "))]
+    /// No trial gave a model; the reasons of the first few.
+    #[error("no trial succeeded ({outcomes}); first failures:\n  {}", .reasons.join("\n  "))]
     NoSuccessfulTrial {
-        /// Number of failed trials.
+        /// Number of trials.
         count: usize,
+        /// How they ended, counted apart ("4 failed, 2 timed out").
+        outcomes: String,
         /// Their reasons.
         reasons: Vec<String>,
     },

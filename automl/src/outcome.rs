@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::artifact::ModelArtifact;
 use crate::plugins::{LoadStats, PluginInfo};
-use crate::trial::TrialResult;
+use crate::trial::{TrialResult, TrialStatus};
 
 /// Receives progress while an experiment runs. All methods default to doing nothing.
 pub trait Observer {
@@ -124,5 +124,13 @@ impl CustomResult {
 /// The error of a search in which no trial succeeded: the first few reasons.
 pub fn no_successful_trial(leaderboard: &[TrialResult]) -> crate::error::Error {
     let reasons = leaderboard.iter().filter_map(|t| t.message.as_ref().map(|m| format!("trial {} {}: {m}", t.id, t.learner))).take(5).collect();
-    crate::error::Error::NoSuccessfulTrial { count: leaderboard.len(), reasons }
+    let mut outcomes: Vec<String> = Vec::new();
+    for (status, what) in [(TrialStatus::Failed, "failed"), (TrialStatus::TimedOut, "timed out"), (TrialStatus::EarlyStopped, "early-stopped before a score"), (TrialStatus::Ok, "without a score")] {
+        let n = leaderboard.iter().filter(|t| t.status == status).count();
+        if n > 0 {
+            outcomes.push(format!("{n} {what}"));
+        }
+    }
+    let outcomes = if outcomes.is_empty() { "no trial ran".to_string() } else { outcomes.join(", ") };
+    crate::error::Error::NoSuccessfulTrial { count: leaderboard.len(), outcomes, reasons }
 }

@@ -120,6 +120,12 @@ pub struct TrialResult {
 }
 
 impl TrialResult {
+    /// Whether its configuration can be refit for the model: it finished, or was stopped
+    /// early by a rule, with a score (an early-stopped trial's score is its last one).
+    pub fn refittable(&self) -> bool {
+        matches!(self.status, TrialStatus::Ok | TrialStatus::EarlyStopped) && self.score.is_some()
+    }
+
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Hyperparams, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
         TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, message }

@@ -46,6 +46,7 @@ sleepy_rule sleepy_rule
 reshaping_preprocessor reshaping_preprocessor
 escape_text escape_text
 column_bomb column_bomb
+always_stop always_stop
 LIST
 echo "build.sh: Rust plugins built in $(( $(date +%s) - start )) s:"
 ls -l dist/*.wasm

@@ -21,6 +21,7 @@ use crate::options::{ExecutorKind, ExperimentOptions};
 use crate::outcome::{ExperimentResult, Observer};
 use crate::report;
 use crate::search::AskContext;
+use crate::trial::{TrialResult, TrialStatus};
 use crate::util::new_experiment_id;
 
 pub mod monitor;
@@ -85,7 +86,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     recorder.ended(search.stop_reason)?;
     let leaderboard = report::rank(search.results, setup.direction);
     recorder.leaderboard(&leaderboard, &setup.metric_name)?;
-    if search.best.is_none() {
+    if !leaderboard.iter().any(TrialResult::refittable) {
         return Err(crate::outcome::no_successful_trial(&leaderboard));
     }
     let refit_start = Instant::now();
@@ -94,6 +95,14 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let refitted = refit::refit_best(&leaderboard, &setup.data, deadline, options.seed, observer)?;
     let refit_s = refit_start.elapsed().as_secs_f64();
     let best = refitted.trial.clone();
+    if best.status == TrialStatus::EarlyStopped {
+        notes.push(format!(
+            "no trial ran to the end: the model is trial {}'s configuration ({}), stopped early by a rule at score {:.4}, refit on all rows",
+            best.id,
+            best.learner,
+            best.score.unwrap_or(f64::NAN)
+        ));
+    }
     let sha256 = setup.digest().to_string();
     let artifact = refit::artifact(refitted, options, setup.task, &setup.target, &setup.metric_name, sha256);
     if let Some(out) = recorder.out() {

@@ -13,7 +13,7 @@ use crate::evaluate::{apply_preprocessors, ExperimentData};
 use crate::options::ExperimentOptions;
 use crate::outcome::Observer;
 use crate::plugins::StoredPreprocessor;
-use crate::trial::{TrialResult, TrialStatus};
+use crate::trial::TrialResult;
 
 /// How many of the best configurations are tried before the refit gives up.
 const CANDIDATES: usize = 3;
@@ -34,14 +34,17 @@ pub struct Refitted {
 pub fn refit_best(ranked: &[TrialResult], data: &ExperimentData, deadline: Option<Instant>, seed: u64, observer: &mut dyn Observer) -> Result<Refitted> {
     let rows: Vec<usize> = (0..data.table.n_rows).collect();
     let mut last_error = None;
-    for candidate in ranked.iter().filter(|t| t.status == TrialStatus::Ok).take(CANDIDATES) {
+    // Finished trials rank first; trials stopped early by a rule, with their last score,
+    // stand in when none finished.
+    for candidate in ranked.iter().filter(|t| t.refittable()).take(CANDIDATES) {
         observer.on_refit(candidate);
         match refit(candidate, data, &rows, deadline, seed) {
             Ok(r) => return Ok(r),
             Err(e) => last_error = Some(format!("refit of trial {} ({}) failed: {e}", candidate.id, candidate.learner)),
         }
     }
-    Err(Error::NoSuccessfulTrial { count: ranked.len(), reasons: last_error.into_iter().collect() })
+    let tried = ranked.iter().filter(|t| t.refittable()).take(CANDIDATES).count();
+    Err(Error::NoSuccessfulTrial { count: ranked.len(), outcomes: format!("the refit of each of the best {tried} failed"), reasons: last_error.into_iter().collect() })
 }
 
 fn refit(best: &TrialResult, data: &ExperimentData, rows: &[usize], deadline: Option<Instant>, seed: u64) -> Result<Refitted> {

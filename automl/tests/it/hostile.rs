@@ -247,3 +247,28 @@ fn a_preprocessor_that_renames_and_adds_columns_predicts_from_the_raw_columns_an
     let e = artifact.predict_csv_in(&hang, Some(&host)).expect_err("a plugin that sleeps").to_string();
     ended_in_time("transform at predict (library)", &e, start.elapsed(), LIMIT);
 }
+
+#[test]
+fn a_run_whose_trials_a_rule_all_stopped_still_gives_a_model() {
+    let out = tempfile::tempdir().expect("tmp");
+    let data = crate::example("penguins.csv");
+    let (o, _) = automl(
+        &["run", path(&data), "--target", "species", "--plugin", path(&component("always_stop")), "--max-trials", "4", "--learners", "logistic,gbdt", "--out", path(out.path()), "--json"],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(summary["trials"]["early_stopped"], 4, "{summary}");
+    assert_eq!(summary["best"]["status"], "early_stopped", "{summary}");
+    assert!(summary["notes"].as_array().is_some_and(|n| n.iter().any(|n| n.as_str().unwrap_or_default().contains("no trial ran to the end"))), "{summary}");
+    let model = out.path().join("model.automl");
+    let (o, _) = automl(&["predict", "--model", path(&model), path(&data)], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // When no trial has a score at all, the message counts how they ended, apart.
+    let (o, _) = automl(
+        &["run", path(&data), "--target", "species", "--plugin", path(&component("sleepy_rule")), "--plugin-timeout", "0.2", "--max-trials", "2", "--learners", "gbdt", "--out", path(&out.path().join("b"))],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("no trial succeeded (2 failed)"), "{}", text(&o.stderr));
+}
