@@ -385,3 +385,40 @@ fn a_custom_spec_tunes_the_users_image_until_its_goal() {
     assert!(args[0].starts_with("--x=") && !args[0].contains("${"), "{args:?}");
     assert!(out.join("leaderboard.csv").exists() && out.join("journal.jsonl").exists());
 }
+
+#[test]
+fn the_monitor_judges_cluster_trials_off_the_runtimes_workers() {
+    // A stopping-rule plugin blocks in its call (up to its time limit): on one of the
+    // async runtime's workers that would stall every other watcher, and a blocking wait
+    // there panics. The monitor here blocks the way such a call does, and notes whether
+    // it could.
+    static BLOCKED_ON_A_WORKER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static JUDGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    struct Blocking;
+    impl TrialMonitor for Blocking {
+        fn report(&self, _t: u64, _l: &str, _s: usize, _v: f64) -> Control {
+            JUDGED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let wait = std::panic::catch_unwind(|| tokio::runtime::Handle::current().block_on(tokio::time::sleep(Duration::from_millis(50))));
+            if wait.is_err() {
+                BLOCKED_ON_A_WORKER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Control::Continue
+        }
+    }
+    let server = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.5", "accuracy=0.6"]), exit: Exit::Succeeded { message: None } });
+    let config = kube::Config::new(server.url().parse().expect("url"));
+    let mut ex = KubernetesExecutor::with_kube_client(config, KubernetesOptions { namespace: Some(NS.into()), ..KubernetesOptions::default() }, "exp1", JobTemplate::Builtin).expect("executor");
+    let job = trial_job(ex.options(), NS, "exp1", 1, None, container());
+    ex.launch_job(Launch { id: 1, learner: "custom".into(), config: Default::default(), objective: "accuracy".into(), job, adopt_only: false }, Arc::new(Blocking));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        match ex.next_event(deadline.saturating_duration_since(Instant::now())) {
+            Some(ExecutorEvent::Finished(r)) => break r,
+            Some(ExecutorEvent::Dispatched { .. }) => {}
+            None => panic!("no result within 30 s"),
+        }
+    };
+    assert_eq!(r.score, Some(0.6), "{r:?}");
+    assert_eq!(JUDGED.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(BLOCKED_ON_A_WORKER.load(std::sync::atomic::Ordering::SeqCst), 0, "the monitor ran on a runtime worker");
+}
