@@ -60,7 +60,38 @@ pub fn ingest(path: &Path, frame: Option<std::sync::Arc<Table>>, target: &str, t
     let table = if prepared.missing > 0 { table.take(&prepared.rows) } else { table };
     let n_rows = prepared.rows.len();
     check_rows(path, n_rows, "rows with a target value")?;
+    check_classes(path, target, &prepared.target, n_rows)?;
     Ok(Ingested { profile, table, target: prepared.target, task: prepared.task, features, n_rows })
+}
+
+/// Most classes a classification target may have, and most probabilities (rows × classes)
+/// a learner's predictions may hold: past either, learners would allocate gigabytes before
+/// learning anything.
+const MAX_CLASSES: usize = 1000;
+const MAX_PROBABILITIES: usize = 100_000_000;
+
+/// Refuses a classification target with too many classes for its rows (fewer than 5 rows a
+/// class with over 50 classes), or so many that rows × classes matrices would not fit.
+fn check_classes(path: &Path, column: &str, target: &Target, rows: usize) -> Result<()> {
+    let Target::Classes { labels, .. } = target else { return Ok(()) };
+    let k = labels.len();
+    let too_sparse = k > 50 && k * 5 > rows;
+    if k <= MAX_CLASSES && !too_sparse && rows.saturating_mul(k) <= MAX_PROBABILITIES {
+        return Ok(());
+    }
+    Err(Error::Core(automl_core::Error::Data(format!(
+        "{}: target '{column}' has {k} classes for {rows} rows ({:.1} rows a class): too many to learn from, and each trial would hold {} of class probabilities; if it is a quantity use --task regression, if an identifier choose another target, otherwise group rare classes (at most {MAX_CLASSES} classes with 5 rows each)",
+        path.display(),
+        rows as f64 / k as f64,
+        human_bytes(rows.saturating_mul(k).saturating_mul(8))
+    ))))
+}
+
+fn human_bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30)),
+        n => format!("{} MiB", n >> 20),
+    }
 }
 
 fn check_rows(path: &Path, n: usize, what: &str) -> Result<()> {

@@ -55,14 +55,17 @@ impl TrialReport {
     /// shortened until it does.
     pub fn to_json(&self) -> String {
         let mut r = self.clone();
-        loop {
+        // Each round shortens the message to at most its first 100 bytes, or drops the fold
+        // scores, or replaces the message: three rounds reach the limit.
+        for _ in 0..4 {
             let json = serde_json::to_string(&r).unwrap_or_default();
             if json.len() <= TERMINATION_MESSAGE_LIMIT {
                 return json;
             }
             match &mut r.message {
                 Some(m) if m.len() > 200 => {
-                    let cut = (m.len() - (json.len() - TERMINATION_MESSAGE_LIMIT) - 20).max(100);
+                    let over = json.len() - TERMINATION_MESSAGE_LIMIT;
+                    let cut = m.len().saturating_sub(over + 20).max(100);
                     let cut = (0..=cut).rev().find(|&i| m.is_char_boundary(i)).unwrap_or(0);
                     m.truncate(cut);
                     m.push_str(" [truncated]");
@@ -73,6 +76,8 @@ impl TrialReport {
                 }
             }
         }
+        let bare = TrialReport { fold_scores: Vec::new(), message: Some("[report too long]".into()), ..self.clone() };
+        serde_json::to_string(&bare).unwrap_or_default()
     }
 
     /// Parses a termination message; `None` when it is not one of ours.
@@ -152,6 +157,16 @@ impl MetricLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_message_with_many_fold_scores_is_shortened_without_underflow() {
+        // The fold scores alone overflow the limit by more than the message's length.
+        let r = TrialReport { v: 1, trial: 1, status: TrialStatus::Failed, score: None, score_std: None, fold_scores: vec![0.123_456_789_012_345_67; 400], fit_time_s: 1.0, message: Some("x".repeat(300)) };
+        let json = r.to_json();
+        assert!(json.len() <= TERMINATION_MESSAGE_LIMIT, "{}", json.len());
+        let back = TrialReport::parse(&json).expect("parses");
+        assert!(back.fold_scores.is_empty() && back.message.as_deref().is_some_and(|m| m.starts_with("xxx") && m.ends_with("[truncated]")), "{back:?}");
+    }
 
     #[test]
     fn report_round_trips_and_fits_the_limit() {

@@ -148,3 +148,15 @@ fn help_lists_learners_and_exit_codes() {
         assert!(text.contains(l), "{l}");
     }
 }
+
+#[test]
+fn a_target_with_too_many_classes_for_its_rows_is_refused_before_any_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1,000 labels on 2,000 rows: two rows a class.
+    let mut csv = String::from("x,y\n");
+    for i in 0..2000 {
+        csv.push_str(&format!("{},id{}\n", i % 37, i % 1000));
+    }
+    let data = write(dir.path(), "ids.csv", &csv);
+    refused(&["run", p(&data), "--target", "y", "--max-trials", "2", "--out", p(&dir.path().join("out"))], 3, "target 'y' has 1000 classes for 2000 rows (2.0 rows a class)");
+}
