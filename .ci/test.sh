@@ -26,5 +26,10 @@ AUTOML_BIN="$PWD/target/debug/automl" KUBERNETES_VALIDATE="$PWD/.venv/bin/kubern
 # Python: the package is built with the dev profile here so that it reuses the crates
 # `cargo test` just compiled (dependencies are optimised in that profile too); users'
 # `pip install ./bindings-python` builds the release profile.
-MATURIN_PEP517_ARGS="--profile dev --locked" .venv/bin/python -m pip install -q ./bindings-python
-AUTOML_BIN="$PWD/target/debug/automl" .venv/bin/python -m pytest bindings-python/tests -q
+# The wheel is also what a test installs into a fresh environment with pandas only.
+rm -rf target/ci-wheels
+.venv/bin/maturin build -q --profile dev --locked -m bindings-python/Cargo.toml -o target/ci-wheels
+wheel=$(ls target/ci-wheels/*.whl)
+.venv/bin/python -m pip install -q --force-reinstall --no-deps "$wheel"
+.venv/bin/python -m pip install -q "$wheel"
+AUTOML_WHEEL="$PWD/$wheel" AUTOML_BIN="$PWD/target/debug/automl" .venv/bin/python -m pytest bindings-python/tests -q

@@ -63,20 +63,29 @@ pub struct ModelArtifact {
 }
 
 impl ModelArtifact {
+    /// The model file's bytes: magic, format version, the payload's SHA-256, the payload.
+    /// `path` names the file in errors.
+    pub fn to_bytes(&self, path: &Path) -> Result<Vec<u8>> {
+        let body = postcard::to_stdvec(self).map_err(|e| Error::Model { path: path.to_path_buf(), message: format!("cannot encode the model: {e}") })?;
+        let mut bytes = Vec::with_capacity(HEADER + body.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&Sha256::digest(&body));
+        bytes.extend_from_slice(&body);
+        Ok(bytes)
+    }
+
     /// Writes the artifact to `path` atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let body = postcard::to_stdvec(self).map_err(|e| Error::Model { path: path.to_path_buf(), message: format!("cannot encode the model: {e}") })?;
-        let tmp = path.with_extension("automl.tmp");
+        let bytes = self.to_bytes(path)?;
+        let tmp = crate::util::temp_beside(path);
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(MAGIC)?;
-            f.write_all(&FORMAT_VERSION.to_le_bytes())?;
-            f.write_all(&Sha256::digest(&body))?;
-            f.write_all(&body)?;
+            f.write_all(&bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)
         };
-        write().map_err(|e| Error::io(path, e))
+        write().inspect_err(|_| drop(std::fs::remove_file(&tmp))).map_err(|e| Error::io(path, e))
     }
 
     /// Reads an artifact, refusing files that are not ours, of another format version,
@@ -85,6 +94,12 @@ impl ModelArtifact {
     /// indexes out of range or loops on a crafted file.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// An artifact from the bytes of a model file, checked as [`Self::load`] checks a
+    /// file; `path` names them in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
         let bad = |message: String| Error::Model { path: path.to_path_buf(), message };
         if bytes.len() < 12 || &bytes[..8] != MAGIC {
             return Err(bad("not an automl model file (expected the model.automl written by `automl run`)".into()));

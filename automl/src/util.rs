@@ -105,6 +105,16 @@ pub fn sha256_table(table: &Table) -> String {
     hex(&h.finalize())
 }
 
+/// A temporary file's path beside `path`, unique to this process and call (for writing a
+/// file whole and renaming it into place): `NAME.tmp-PID-N`.
+pub fn temp_beside(path: &Path) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}-{n}", std::process::id()));
+    path.with_file_name(name)
+}
+
 /// Writes `value` as pretty JSON (with a final newline) to `path`.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize { what: format!("{} as JSON", path.display()), source: Box::new(e) })?;

@@ -1,10 +1,13 @@
-//! A fitted model: the same `model.automl` artifact the CLI writes and reads.
-use std::path::PathBuf;
+//! A fitted model: the same `model.automl` artifact the CLI writes and reads. It pickles
+//! as the bytes of that file (`to_bytes` / `from_bytes`, checked as a file is), so joblib,
+//! multiprocessing and `pickle.dump` carry the same format as `save` / `load`.
+use std::path::{Path, PathBuf};
 
 use automl::core::metrics::Prediction;
 use automl::ModelArtifact;
 use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::errors::to_py;
 use crate::frame::table_from_arrow;
@@ -21,6 +24,9 @@ impl Model {
     }
 }
 
+/// What the bytes are called in errors.
+const BYTES: &str = "model bytes";
+
 #[pymethods]
 impl Model {
     /// Reads a model file written by `automl run` or `AutoML.save`.
@@ -32,6 +38,25 @@ impl Model {
     /// Writes the model file (atomically).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.artifact.save(&path)).map_err(|e| to_py(py, e))
+    }
+
+    /// The model file's bytes: what `save` writes (format, version and checksum included).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.artifact.to_bytes(Path::new(BYTES))).map_err(|e| to_py(py, e))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// A model from the bytes of a model file, checked as `load` checks a file.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: Vec<u8>) -> PyResult<Model> {
+        py.detach(|| ModelArtifact::from_bytes(&data, Path::new(BYTES))).map(Model::new).map_err(|e| to_py(py, e))
+    }
+
+    /// Pickling (joblib, multiprocessing, `copy.deepcopy`): the model file's bytes.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let from_bytes = py.get_type::<Model>().getattr("from_bytes")?;
+        Ok((from_bytes, (slf.get().to_bytes(py)?,)))
     }
 
     /// Predicts every row of `frame` (an object with `__arrow_c_stream__`): class

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import subprocess
 
 import numpy as np
@@ -61,3 +63,28 @@ def test_predict_names_missing_columns(penguins_csv):
     m = automl.AutoML(**QUICK).fit(df, target="species")
     with pytest.raises(automl.DataError, match="missing columns 'island', 'sex'"):
         m.predict(df.drop("island", "sex"))
+
+
+def test_a_fitted_model_pickles_as_its_model_file_bytes(tmp_path, penguins_csv):
+    df = pl.read_csv(penguins_csv)
+    m = automl.AutoML(**QUICK).fit(df, target="species")
+    path = tmp_path / "model.automl"
+    m.save(path)
+    assert m.model_.to_bytes() == path.read_bytes()
+    for restored in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        X = df.drop("species")
+        assert (restored.predict(X) == m.predict(X)).all()
+        np.testing.assert_allclose(restored.predict_proba(X), m.predict_proba(X))
+        assert restored.best_config == m.best_config and restored.leaderboard().equals(m.leaderboard())
+        assert restored.model_.to_bytes() == path.read_bytes()
+    assert pickle.loads(pickle.dumps(m.model_, protocol=2)).to_bytes() == path.read_bytes()
+
+
+def test_damaged_model_bytes_are_a_model_file_error(penguins_csv):
+    m = automl.AutoML(**QUICK).fit(penguins_csv, target="species")
+    data = bytearray(m.model_.to_bytes())
+    data[-1] ^= 0xFF
+    with pytest.raises(automl.ModelFileError, match="model bytes: the model file is damaged"):
+        automl._automl.Model.from_bytes(bytes(data))
+    with pytest.raises(automl.ModelFileError, match="model bytes: not an automl model file"):
+        automl._automl.Model.from_bytes(b"not a model")

@@ -130,9 +130,7 @@ impl Cache {
 /// Writes `parts` to a temporary file of a unique name beside `path`, then renames it over.
 fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     use std::io::Write;
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+    let tmp = crate::util::temp_beside(path);
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         parts.iter().try_for_each(|p| f.write_all(p))?;
@@ -182,7 +180,7 @@ fn read_or_create_key(path: &Path) -> Result<[u8; 32], String> {
     if !path.exists() {
         let mut key = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = crate::util::temp_beside(path);
         let made = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).and_then(|mut f| f.write_all(&key).and_then(|_| f.sync_all()));
         // Another run may have linked its key first: then both use that one.
         let linked = made.and_then(|_| std::fs::hard_link(&tmp, path));

@@ -40,8 +40,17 @@ class TrialsFailedError(AutoMLError):
     """Every trial of a run failed; the message lists the first failures."""
 
 
-class NotFittedError(AutoMLError, ValueError, AttributeError):
-    """The estimator is used before ``fit`` (like scikit-learn's ``NotFittedError``)."""
+try:  # With scikit-learn installed, also its NotFittedError (what its tools catch).
+    from sklearn.exceptions import NotFittedError as _NotFittedBase
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+
+    class _NotFittedBase(ValueError, AttributeError):  # type: ignore[no-redef]
+        pass
+
+
+class NotFittedError(AutoMLError, _NotFittedBase):
+    """The estimator is used before ``fit``: a ``ValueError`` and an ``AttributeError``,
+    and scikit-learn's ``NotFittedError`` when scikit-learn is installed."""
 
 
 class PluginError(AutoMLError):

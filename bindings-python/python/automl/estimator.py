@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import types
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -12,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from . import _automl
-from ._data import input_kind, labels_to_array, to_frame, to_series
+from ._data import input_kind, labels_to_array, to_frame, to_pandas, to_series
 from ._display import Progress, plot_search, table_html
-from .errors import ConfigError, NotFittedError
+from .errors import ConfigError, DataError, NotFittedError
 
 try:  # scikit-learn is optional: without it get_params/set_params come from _Params.
     from sklearn.base import BaseEstimator as _Base
@@ -43,6 +45,23 @@ _TASKS = ("auto", "binary", "multiclass", "regression")
 _EXECUTORS = ("local", "kubernetes")
 
 Data = Any  # pandas / polars DataFrame, numpy array, dict of columns, or a CSV path
+
+
+class _ClassifierMethod:
+    """A method that exists unless the estimator is a regressor (``hasattr`` is then False,
+    as with scikit-learn's ``available_if``): ``predict_proba``."""
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+        self.name = fn.__name__
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self.fn
+        if obj._task() == "regression":
+            raise AttributeError(f"{self.name} is only available for classification; this {type(obj).__name__} is a regressor")
+        return types.MethodType(self.fn, obj)
 
 
 def _engine_options(options: Dict[str, Any]) -> str:
@@ -224,6 +243,9 @@ class AutoML(_Base):
             data, source, names = os.fspath(X), os.fspath(X), None
         else:
             frame = to_frame(X)
+            if frame.width == 0:
+                shape = getattr(X, "shape", (frame.height, 0))
+                raise DataError(f"X has 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 is required.")
             if y is not None:
                 if target is not None:
                     raise ValueError("give either y or target, not both")
@@ -237,11 +259,12 @@ class AutoML(_Base):
                 frame = frame.with_columns(series.alias(target))
             else:
                 if target is None:
-                    raise ValueError("give y, or target='column' naming the target column of X")
+                    raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None: give y, or target='column' naming the target column of X")
                 if target not in frame.columns:
                     raise ValueError(f"target column {target!r} is not in X; columns: {frame.columns[:20]}")
                 label_dtype = frame[target].head(0).to_numpy().dtype
                 names = [c for c in frame.columns if c != target]
+            self._check_data(frame, target, names, options["task"])
             data, source = frame, f"{kind} DataFrame" if kind in ("pandas", "polars") else f"{kind} input"
         progress = Progress(self.verbose, options["time_budget"], options["metric"])
         try:
@@ -256,19 +279,53 @@ class AutoML(_Base):
         self.interrupted_ = bool(interrupted)
         self._input_kind = kind
         self._label_dtype = label_dtype
-        self._set_model_attributes(names)
+        self._set_model_attributes(names, has_names=kind != "numpy")
         if interrupted:
             warnings.warn(f"fit interrupted after {len(self.trials_)} trials; keeping the best model so far ({model.learner}, {model.metric} {model.validation_score:.4f})", RuntimeWarning, stacklevel=2)
         return self
 
-    def _set_model_attributes(self, names: Optional[List[str]]) -> None:
+    @staticmethod
+    def _check_data(frame: pl.DataFrame, target: str, names: List[str], task: str) -> None:
+        """What scikit-learn's conventions refuse before the engine sees the data, with
+        the messages they expect: no feature, one sample, a continuous target for a
+        classifier, several classes for a binary one."""
+        if not names:
+            raise DataError(f"X has 0 feature(s) (shape=({frame.height}, 0)) while a minimum of 1 is required.")
+        if frame.height == 1:
+            raise DataError("X has 1 sample (n_samples=1): a model needs rows to train on and rows to validate on; give more rows")
+        labels = frame[target].drop_nulls()
+        if labels.dtype.is_float():
+            labels = labels.drop_nans()
+        if task in ("binary", "multiclass") and labels.dtype.is_float():
+            fractional = labels.filter(labels != labels.floor())
+            if len(fractional):
+                raise DataError(
+                    f"Unknown label type: continuous target (values such as {fractional[0]}) for task={task!r}; "
+                    "give class labels, or use task='regression' (or 'auto')"
+                )
+        if task == "binary":
+            classes = labels.n_unique()
+            if classes > 2:
+                raise DataError(f"Only binary classification is supported with task='binary', but the target has {classes} classes; use task='multiclass' (or 'auto')")
+
+    def _set_model_attributes(self, names: Optional[List[str]], has_names: bool = True) -> None:
+        """Attributes from the fitted model. ``feature_names_in_`` only when the input had
+        column names (a frame or a CSV file), as scikit-learn sets it."""
         model = self.model_
         self.task_ = model.task
         if model.task != "regression":
             self.classes_ = labels_to_array(model.labels, self._label_dtype)
-        names = names if names is not None else model.inputs
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.n_features_in_ = len(names)
+        else:
+            self.__dict__.pop("classes_", None)
+        self._feature_names: List[str] = list(names if names is not None else model.inputs)
+        self.n_features_in_ = len(self._feature_names)
+        if has_names:
+            self.feature_names_in_ = np.array(self._feature_names, dtype=object)
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return getattr(self, "model_", None) is not None
 
     def _check_fitted(self) -> Any:
         model = getattr(self, "model_", None)
@@ -276,17 +333,30 @@ class AutoML(_Base):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
         return model
 
+    def _task(self) -> str:
+        """The fitted task, else the ``task`` parameter."""
+        return getattr(self, "task_", None) or self.task
+
     # ---------------------------------------------------------------- predicting
 
     def _frame_for_predict(self, X: Data) -> pl.DataFrame:
-        if input_kind(X) == "path":
+        """The columns to predict from. A frame's columns are matched by name (order and
+        extra columns do not matter; missing ones are named in the error); a bare array's
+        by position, so it must have ``n_features_in_`` columns."""
+        kind = input_kind(X)
+        if kind == "path":
             return pl.read_csv(os.fspath(X), infer_schema=False)
         frame = to_frame(X)
-        if input_kind(X) == "numpy" and getattr(self, "_input_kind", None) != "numpy":
-            # A bare array: give the columns the training names, in order.
-            names = list(self.feature_names_in_)
+        names = self._feature_names
+        by_position = kind == "numpy"
+        if not by_position and not hasattr(self, "feature_names_in_") and not set(self.model_.inputs) <= set(frame.columns):
+            # Fitted on an array (columns x0, x1, ...), given a frame with other names.
+            by_position = True
+            if frame.width == len(names):
+                warnings.warn(f"X has feature names, but {type(self).__name__} was fitted without feature names; its columns are taken in order", UserWarning, stacklevel=4)
+        if by_position:
             if frame.width != len(names):
-                raise ValueError(f"X has {frame.width} columns but the model was fitted on {len(names)}")
+                raise ValueError(f"X has {frame.width} features, but {type(self).__name__} is expecting {len(names)} features as input")
             frame = frame.rename(dict(zip(frame.columns, names)))
         return frame
 
@@ -303,11 +373,11 @@ class AutoML(_Base):
             return self.classes_[np.argmax(raw, axis=1)]
         return raw
 
+    @_ClassifierMethod
     def predict_proba(self, X: Data) -> np.ndarray:
-        """Class probabilities, rows x classes, columns in ``classes_`` order."""
-        model = self._check_fitted()
-        if model.task == "regression":
-            raise AttributeError("predict_proba is only available for classification; this model is a regressor")
+        """Class probabilities, rows x classes, columns in ``classes_`` order (classifiers
+        only: a regressor has no ``predict_proba``)."""
+        self._check_fitted()
         return self._raw(X)
 
     def score(self, X: Data, y: Any, sample_weight: Any = None) -> float:
@@ -358,7 +428,7 @@ class AutoML(_Base):
         schema.update({column[name]: pl.Float64 for name in extra})
         df = pl.DataFrame(rows, schema=schema)
         if self._input_kind == "pandas":
-            return df.to_pandas()
+            return to_pandas(df)
         return df
 
     def profile(self) -> Dict[str, Any]:
@@ -381,7 +451,7 @@ class AutoML(_Base):
         """Gain and split count per input feature (tree models), most important first."""
         rows = [{"feature": f, "gain": g, "splits": s} for f, g, s in self._check_fitted().feature_importance()]
         df = pl.DataFrame(rows, schema={"feature": pl.String, "gain": pl.Float64, "splits": pl.Int64})
-        return df.to_pandas() if getattr(self, "_input_kind", None) == "pandas" else df
+        return to_pandas(df) if getattr(self, "_input_kind", None) == "pandas" else df
 
     def plot(self, ax: Any = None) -> Any:
         """Score of each trial over time per learner, and the best so far (matplotlib Axes)."""
@@ -426,23 +496,44 @@ class AutoML(_Base):
         self.model_ = model
         self._input_kind = "polars"
         self._label_dtype = None
-        self._set_model_attributes(None)
+        self._set_model_attributes(None, has_names=True)
         return self
+
+    def _reproducible(self) -> bool:
+        """Whether a fit gives the same model for the same data and seed: one trial at a
+        time, stopped by trial count or score rather than the clock, here, without plugins,
+        and without the linfa trees (which break ties in hash-map order)."""
+        try:
+            learners = None if self.learners is None else {str(x) for x in self.learners}
+            return (
+                self.concurrency == 1
+                and self.time_budget is None
+                and self.trial_time_limit is None
+                and self.executor == "local"
+                and not self.plugins
+                and learners is not None
+                and not learners & {"decision_tree", "random_forest"}
+            )
+        except TypeError:  # invalid settings: fit says so
+            return False
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        task = getattr(self, "task_", self.task)
+        task = self._task()
         try:
             from sklearn.utils import ClassifierTags, RegressorTags
         except ImportError:  # scikit-learn < 1.6
             return tags
         if task in ("binary", "multiclass"):
             tags.estimator_type = "classifier"
-            tags.classifier_tags = ClassifierTags()
+            tags.classifier_tags = ClassifierTags(multi_class=self.task != "binary")
         elif task == "regression":
             tags.estimator_type = "regressor"
             tags.regressor_tags = RegressorTags()
+        tags.target_tags.required = True
+        tags.non_deterministic = not self._reproducible()
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
         tags.input_tags.string = True
+        tags.input_tags.sparse = False
         return tags
