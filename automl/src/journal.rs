@@ -6,7 +6,7 @@
 //! An append-only file is the embedded store: a torn last line (the process died while
 //! writing it) is ignored on reading, and every earlier line was synced.
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -82,10 +82,13 @@ impl Journal {
         Ok(Journal { path, file })
     }
 
-    /// Opens the journal in `dir` for appending (after [`read`]).
+    /// Opens the journal in `dir` for appending (after [`read`]), first repairing a tail
+    /// torn by a crash: a last entry cut short is cut off, one whose line break was lost
+    /// gets it, so the next entry starts on a line of its own.
     pub fn append(dir: &Path) -> Result<Self> {
         let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new().append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = OpenOptions::new().read(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        repair_tail(&mut file).map_err(|e| Error::io(&path, e))?;
         Ok(Journal { path, file })
     }
 
@@ -101,6 +104,24 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Makes the file end with a complete entry and a line break (see [`Journal::append`]).
+fn repair_tail(file: &mut File) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    let mut bytes = Vec::new();
+    file.seek(std::io::SeekFrom::Start(0))?;
+    file.read_to_end(&mut bytes)?;
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let last_start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if serde_json::from_slice::<Entry>(&bytes[last_start..]).is_ok() {
+        file.write_all(b"\n")?;
+    } else {
+        file.set_len(last_start as u64)?;
+    }
+    file.sync_data()
 }
 
 /// What a journal holds, folded.
@@ -130,15 +151,18 @@ pub fn read(dir: &Path) -> Result<JournalState> {
             Error::io(&path, e)
         }
     })?;
-    let lines: Vec<String> = BufReader::new(file).lines().collect::<std::io::Result<_>>().map_err(|e| Error::io(&path, e))?;
+    // Bytes, not text: a crash may tear the last line inside a UTF-8 character.
+    let mut bytes = Vec::new();
+    BufReader::new(file).read_to_end(&mut bytes).map_err(|e| Error::io(&path, e))?;
+    let lines: Vec<&[u8]> = bytes.strip_suffix(b"\n").unwrap_or(&bytes).split(|&b| b == b'\n').collect();
     let mut state: Option<JournalState> = None;
     let n = lines.len();
     let mut torn_tail = false;
     for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        let entry: Entry = match serde_json::from_str(line) {
+        let entry: Entry = match serde_json::from_slice(line) {
             Ok(e) => e,
             // Only the last line can be torn by a crash; anything earlier is damage.
             Err(_) if i + 1 == n => {
@@ -223,6 +247,39 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         std::fs::write(&path, format!("{}\ngarbage\n{}\n", lines[..2].join("\n"), lines[2..5].join("\n"))).expect("write");
         assert!(read(dir.path()).unwrap_err().to_string().contains("line 3 is damaged"));
+    }
+
+    #[test]
+    fn a_tail_torn_inside_a_character_is_repaired_and_a_second_resume_reads_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut j = Journal::create(dir.path()).expect("create");
+        j.write(&Entry::Start { version: JOURNAL_VERSION, experiment: "abc".into(), config: serde_json::json!({}) }).expect("write");
+        j.write(&Entry::Finished { result: result(1), elapsed_s: 1.0 }).expect("write");
+        drop(j);
+        // The crash cut the next entry in the middle of a two-byte character.
+        let path = dir.path().join(JOURNAL_FILE);
+        let mut bytes = std::fs::read(&path).expect("read");
+        let torn = serde_json::to_vec(&Entry::Finished { result: TrialResult { message: Some("é".into()), ..result(2) }, elapsed_s: 2.0 }).expect("json");
+        let cut = torn.iter().position(|&b| b == 0xc3).expect("the é") + 1;
+        bytes.extend_from_slice(&torn[..cut]);
+        std::fs::write(&path, &bytes).expect("write");
+        let state = read(dir.path()).expect("a torn character is a torn tail, not a damaged file");
+        assert!(state.torn_tail && state.spent_s == 1.0);
+        // The resumed session appends; a second resume reads all of it.
+        let mut j = Journal::append(dir.path()).expect("append");
+        j.write(&Entry::Finished { result: result(3), elapsed_s: 3.0 }).expect("write");
+        drop(j);
+        let state = read(dir.path()).expect("the second resume");
+        assert!(!state.torn_tail && state.spent_s == 3.0, "{state:?}");
+        // A last entry that lost only its line break is kept, and the next starts a line.
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.pop();
+        std::fs::write(&path, &bytes).expect("write");
+        let mut j = Journal::append(dir.path()).expect("append");
+        j.write(&Entry::Finished { result: result(4), elapsed_s: 4.0 }).expect("write");
+        drop(j);
+        let state = read(dir.path()).expect("read");
+        assert!(!state.torn_tail && state.spent_s == 4.0, "{state:?}");
     }
 
     trait WithId {
