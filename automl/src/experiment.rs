@@ -204,7 +204,7 @@ pub fn resume(dir: &Path) -> Result<Resumed> {
     }
     if let Some(custom) = custom_from_journal(&state) {
         let (spec, kubernetes) = custom?;
-        return Ok(Resumed::Custom(CustomExperiment { spec, kubernetes, out: dir.to_path_buf(), cancel: None, resume: Some(state) }));
+        return Ok(Resumed::Custom(CustomExperiment { spec, kubernetes, out: dir.to_path_buf(), force: false, cancel: None, resume: Some(state) }));
     }
     let mut options: ExperimentOptions = serde_json::from_value(state.config.clone())
         .map_err(|e| Error::Config(format!("{}: the journal's settings cannot be read by this automl version ({e})", dir.display())))?;
@@ -239,6 +239,7 @@ pub struct CustomExperiment {
     spec: CustomSpec,
     kubernetes: crate::options::KubernetesOptions,
     out: PathBuf,
+    force: bool,
     cancel: Option<CancelToken>,
     resume: Option<JournalState>,
 }
@@ -251,12 +252,17 @@ impl CustomExperiment {
         spec.check().map_err(Error::Config)?;
         spec.budgets(None)?;
         kubernetes.validate()?;
-        Ok(CustomExperiment { spec, kubernetes, out: out.to_path_buf(), cancel: None, resume: None })
+        Ok(CustomExperiment { spec, kubernetes, out: out.to_path_buf(), force: false, cancel: None, resume: None })
     }
 
     /// Lets another thread (Ctrl-C) stop the search.
     pub fn set_cancel(&mut self, token: CancelToken) {
         self.cancel = Some(token);
+    }
+
+    /// Replaces a run already recorded in the output folder instead of refusing to start.
+    pub fn set_force(&mut self, force: bool) {
+        self.force = force;
     }
 
     /// The spec.
@@ -266,7 +272,7 @@ impl CustomExperiment {
 
     /// Runs the search to its end, reporting each trial to `observer`.
     pub fn run_with(&self, observer: &mut dyn Observer) -> Result<crate::outcome::CustomResult> {
-        runner::run_custom_spec(&self.spec, &self.kubernetes, &self.out, self.cancel.clone(), self.resume.as_ref(), observer)
+        runner::run_custom_spec(&self.spec, &self.kubernetes, &self.out, self.force, self.cancel.clone(), self.resume.as_ref(), observer)
     }
 
     /// The Jobs of the first trials, as YAML, creating nothing (`--dry-run`).

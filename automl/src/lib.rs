@@ -42,6 +42,7 @@ pub mod plugins;
 
 pub mod artifact;
 pub mod journal;
+pub mod runlock;
 
 pub mod outcome;
 pub mod report;

@@ -93,7 +93,7 @@ def child_cli_memory(csv: str, what: str, out: str) -> None:
     if what == "profile":
         cmd = [str(BIN), "profile", csv, "--json"]
     else:
-        cmd = [str(BIN), "run", csv, "--target", "y", "--time-budget", "0", "--max-trials", "1", "--learners", "logistic", "--holdout", "0.2", "--concurrency", "1", "--quiet", "--out", out]
+        cmd = [str(BIN), "run", csv, "--target", "y", "--time-budget", "0", "--max-trials", "1", "--learners", "logistic", "--holdout", "0.2", "--concurrency", "1", "--quiet", "--force", "--out", out]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t
@@ -107,7 +107,7 @@ def run_json(cmd: list) -> dict:
 
 def cli_time(csv: str, target: str, trials: int, learners: str, out: str) -> float:
     t = time.perf_counter()
-    subprocess.run([str(BIN), "run", csv, "--target", target, "--time-budget", "0", "--max-trials", str(trials), "--learners", learners, "--concurrency", "1", "--seed", "0", "--quiet", "--out", out], check=True, capture_output=True)
+    subprocess.run([str(BIN), "run", csv, "--target", target, "--time-budget", "0", "--max-trials", str(trials), "--learners", learners, "--concurrency", "1", "--seed", "0", "--quiet", "--force", "--out", out], check=True, capture_output=True)
     return time.perf_counter() - t
 
 

@@ -65,6 +65,8 @@ pub struct ExperimentOptions {
     pub na_values: Vec<String>,
     /// Output folder; nothing is written when `None`.
     pub out: Option<PathBuf>,
+    /// Replace a run already recorded in `out` (otherwise it is refused).
+    pub force: bool,
     /// Seconds one trial may take; by default a third of the budget.
     pub trial_time_limit: Option<f64>,
     /// How configurations are drawn within a learner.
@@ -235,6 +237,7 @@ impl ExperimentOptions {
             seed: 0,
             na_values: Vec::new(),
             out: None,
+            force: false,
             trial_time_limit: None,
             sampler: Sampler::Tpe,
             early_stopping: true,

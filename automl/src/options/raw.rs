@@ -46,6 +46,8 @@ pub struct RawOptions {
     pub na_values: Option<Vec<String>>,
     /// Output folder.
     pub out: Option<PathBuf>,
+    /// Replace a run already recorded in the output folder.
+    pub force: Option<bool>,
     /// Seconds one trial may take.
     pub trial_time_limit: Option<f64>,
     /// tpe or random (`--search`).
@@ -178,6 +180,7 @@ impl RawOptions {
         set(&mut o.seed, self.seed);
         set(&mut o.na_values, self.na_values);
         o.out = self.out;
+        o.force = self.force.unwrap_or(false);
         o.trial_time_limit = self.trial_time_limit;
         set(&mut o.sampler, self.search);
         set(&mut o.early_stopping, self.early_stopping);
@@ -274,7 +277,7 @@ fn validation(folds: Option<usize>, holdout: Option<f64>) -> Result<Option<Valid
 
 /// The option names [`RawOptions`] knows (a test keeps the list equal to its fields).
 const FIELDS: &[&str] = &[
-    "task", "metric", "time_budget", "max_trials", "target_score", "patience", "folds", "holdout", "concurrency", "learners", "seed", "na_values", "out",
+    "task", "metric", "time_budget", "max_trials", "target_score", "patience", "folds", "holdout", "concurrency", "learners", "seed", "na_values", "out", "force",
     "trial_time_limit", "search", "early_stopping", "stopping_rule", "plugins", "plugin_memory", "plugin_timeout", "plugin_allow_dir", "plugin_allow_network",
     "plugin_allow_env", "plugin_allow_clock", "plugin_no_cache", "executor", "kubernetes",
 ];

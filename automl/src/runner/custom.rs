@@ -23,12 +23,13 @@ use crate::util::new_experiment_id;
 /// Runs `spec` on the cluster of `kube`, recording into `out`; `resume` continues the
 /// journal of a run that stopped. The result holds every trial even when none succeeded
 /// (see [`CustomResult::succeeded`]).
-pub fn run_custom_spec(spec: &ExperimentSpec, kube: &KubernetesOptions, out: &Path, cancel: Option<CancelToken>, resume: Option<&JournalState>, observer: &mut dyn Observer) -> Result<CustomResult> {
+#[allow(clippy::too_many_arguments)]
+pub fn run_custom_spec(spec: &ExperimentSpec, kube: &KubernetesOptions, out: &Path, force: bool, cancel: Option<CancelToken>, resume: Option<&JournalState>, observer: &mut dyn Observer) -> Result<CustomResult> {
     let start = Instant::now();
     let budgets = spec.budgets(cancel)?;
     let experiment = resume.map_or_else(new_experiment_id, |r| r.experiment.clone());
     let settings = serde_json::json!({ "custom": spec, "kubernetes": kube });
-    let mut recorder = Recorder::open(Some(out), resume, &experiment, settings)?;
+    let mut recorder = Recorder::open(Some(out), resume, &experiment, settings, force)?;
     let direction = spec.direction();
     let rule = spec.early_stopping.unwrap_or(true).then(|| builtin_rule(BuiltinRule::Median));
     let monitor = Arc::new(RuleMonitor::new(rule, direction, false, Vec::new()));

@@ -54,7 +54,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let experiment = resume.map_or_else(new_experiment_id, |r| r.experiment.clone());
     let settings = serde_json::to_value(options).map_err(|e| Error::Serialize { what: "the settings for the journal as JSON".into(), source: Box::new(e) })?;
     // Output only once the data is known good: a bad file leaves nothing behind.
-    let mut recorder = Recorder::open(options.out.as_deref(), resume, &experiment, settings)?;
+    let mut recorder = Recorder::open(options.out.as_deref(), resume, &experiment, settings, options.force)?;
     recorder.json_file("profile.json", &setup.profile)?;
     observer.on_profile(&setup.profile);
     let wants_train = options.wants_train_scores();

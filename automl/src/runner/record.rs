@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::journal::{self, Entry, Journal, JournalState};
 use crate::outcome::StopReason;
 use crate::report;
+use crate::runlock::RunLock;
 use crate::search::Suggestion;
 use crate::trial::TrialResult;
 use crate::util::append_json_line;
@@ -26,20 +27,43 @@ pub struct Recorder {
     spent_before: f64,
     /// Files written so far.
     pub files: Vec<PathBuf>,
+    /// The output folder's lock, held while the run records.
+    _lock: Option<RunLock>,
+}
+
+/// Refuses to start a new run in `out` when it records one already: it would truncate
+/// that run's journal and trials and replace its model.
+fn refuse_recorded_run(out: &Path) -> Result<()> {
+    if !out.join(journal::JOURNAL_FILE).exists() {
+        return Ok(());
+    }
+    let what = match journal::read(out) {
+        Ok(state) if state.ended => format!("a finished run ({} trials)", state.trials.len()),
+        Ok(state) => format!("a run that can be resumed ({} trials; continue it with `automl resume {}`)", state.trials.len(), out.display()),
+        Err(_) => "the journal of an earlier run".to_string(),
+    };
+    Err(Error::Config(format!("{} already holds {what}; choose another --out, or pass --force to replace it", out.display())))
 }
 
 impl Recorder {
     /// A recorder that writes nothing (no output folder, or a dry run).
     pub fn none() -> Self {
-        Recorder { out: None, journal: None, trials_log: None, spent_before: 0.0, files: Vec::new() }
+        Recorder { out: None, journal: None, trials_log: None, spent_before: 0.0, files: Vec::new(), _lock: None }
     }
 
     /// Opens the record in `out` (created if needed): a new journal starting with the
     /// experiment's id and `settings`, or, for a resumed run, the old one with a new
     /// session; the trials log is emptied only for a new run.
-    pub fn open(out: Option<&Path>, resume: Option<&JournalState>, experiment: &str, settings: serde_json::Value) -> Result<Self> {
+    ///
+    /// The folder is locked for the run (see [`RunLock`]); a new run into a folder that
+    /// already records one is refused unless `force`.
+    pub fn open(out: Option<&Path>, resume: Option<&JournalState>, experiment: &str, settings: serde_json::Value, force: bool) -> Result<Self> {
         let Some(out) = out else { return Ok(Self::none()) };
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let lock = RunLock::acquire(out)?;
+        if resume.is_none() && !force {
+            refuse_recorded_run(out)?;
+        }
         let (journal, spent_before) = match resume {
             None => {
                 let mut j = Journal::create(out)?;
@@ -58,7 +82,7 @@ impl Recorder {
             std::fs::write(&trials_log, b"").map_err(|e| Error::io(&trials_log, e))?;
         }
         let files = vec![journal.path().to_path_buf(), trials_log.clone()];
-        Ok(Recorder { out: Some(out.to_path_buf()), journal: Some(journal), trials_log: Some(trials_log), spent_before, files })
+        Ok(Recorder { out: Some(out.to_path_buf()), journal: Some(journal), trials_log: Some(trials_log), spent_before, files, _lock: Some(lock) })
     }
 
     /// The output folder, if the run has one.

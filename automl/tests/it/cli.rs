@@ -160,3 +160,32 @@ fn a_target_with_too_many_classes_for_its_rows_is_refused_before_any_fit() {
     let data = write(dir.path(), "ids.csv", &csv);
     refused(&["run", p(&data), "--target", "y", "--max-trials", "2", "--out", p(&dir.path().join("out"))], 3, "target 'y' has 1000 classes for 2000 rows (2.0 rows a class)");
 }
+
+#[test]
+fn a_folder_holding_a_run_is_neither_overwritten_silently_nor_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let data = example("penguins.csv");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", p(&data), "--target", "species", "--max-trials", "2", "--learners", "logistic", "--out", p(&out)];
+        args.extend_from_slice(extra);
+        automl(&args)
+    };
+    assert!(run(&[]).status.success());
+    let board = std::fs::read_to_string(out.join("leaderboard.csv")).unwrap();
+    // A second run into the same folder would truncate the first one's record.
+    refused(&["run", p(&data), "--target", "species", "--max-trials", "2", "--out", p(&out)], 2, "already holds a finished run (2 trials); choose another --out, or pass --force");
+    assert_eq!(std::fs::read_to_string(out.join("leaderboard.csv")).unwrap(), board, "the first run's files are untouched");
+    assert!(run(&["--force"]).status.success());
+    // While a run holds the folder, no other run or resume may write there.
+    let held = automl::runlock::RunLock::acquire(&out).unwrap();
+    let o = run(&["--force"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("in use by another automl run") && stderr(&o).contains(&format!("pid {}", std::process::id())), "{}", stderr(&o));
+    // A resumable run (its journal without the end) is held too.
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    let unfinished: Vec<&str> = journal.lines().filter(|l| !l.contains("\"ended\"")).collect();
+    std::fs::write(out.join("journal.jsonl"), unfinished.join("\n") + "\n").unwrap();
+    refused(&["resume", p(&out)], 2, "in use by another automl run");
+    drop(held);
+}

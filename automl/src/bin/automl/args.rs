@@ -268,9 +268,12 @@ pub struct RunArgs {
     /// Comma-separated strings read as missing values besides empty fields (e.g. NA,None).
     #[arg(long, value_delimiter = ',')]
     pub na_values: Vec<String>,
-    /// Output folder.
+    /// Output folder (locked while the run writes there).
     #[arg(long, default_value = "automl-out")]
     pub out: PathBuf,
+    /// Replace a run already recorded in --out (its journal, trials, leaderboard and model) instead of refusing to start.
+    #[arg(long)]
+    pub force: bool,
     /// Seconds one trial may take [default: a third of the budget].
     #[arg(long)]
     pub trial_time_limit: Option<f64>,
@@ -315,6 +318,7 @@ impl RunArgs {
             seed: self.seed,
             na_values: Some(self.na_values.clone()),
             out: Some(self.out.clone()),
+            force: Some(self.force),
             trial_time_limit: self.trial_time_limit,
             search: self.search,
             early_stopping: Some(!self.no_early_stopping),

@@ -153,7 +153,8 @@ fn run_experiment(a: &RunArgs) -> anyhow::Result<()> {
 fn run_spec(spec: &std::path::Path, a: &RunArgs) -> anyhow::Result<()> {
     let spec = automl::spec::ExperimentSpec::from_file(spec)?;
     let kubernetes = a.kube.raw().resolve(std::path::Path::new("data.csv"))?;
-    let experiment = automl::CustomExperiment::new(spec, kubernetes, &a.out)?;
+    let mut experiment = automl::CustomExperiment::new(spec, kubernetes, &a.out)?;
+    experiment.set_force(a.force);
     if a.kube.dry_run {
         print!("{}", experiment.dry_run()?);
         return Ok(());
