@@ -42,15 +42,20 @@ pub struct Ingested {
 /// Reads `path` (or uses `frame`), profiles it and prepares `target` for `task`.
 /// `frame`, when given, is used instead of reading `path`: moved in when this is its only
 /// reference, else copied.
-pub fn ingest(path: &Path, frame: Option<std::sync::Arc<Table>>, target: &str, task: TaskChoice, na_values: &[String]) -> Result<Ingested> {
-    let options = CsvOptions { na_values: na_values.to_vec(), text_columns: vec![target.to_string()], ..CsvOptions::default() };
+pub fn ingest(path: &Path, frame: Option<std::sync::Arc<Table>>, target: &str, task: TaskChoice, na_values: &[String], delimiter: Option<u8>) -> Result<Ingested> {
+    let options = CsvOptions { na_values: na_values.to_vec(), text_columns: vec![target.to_string()], delimiter };
+    let sniffed = (frame.is_none() && delimiter.is_none()).then(|| automl_core::data::sniff_delimiter(path)).flatten();
     let mut table = match frame {
         Some(t) => std::sync::Arc::unwrap_or_clone(t),
         None => read_csv(path, &options)?,
     };
     table.index_of(target)?;
     check_rows(path, table.n_rows, "data rows")?;
-    let (profile, prepared) = profile(path, &table, Some(target), task)?;
+    let (mut profile, prepared) = profile(path, &table, Some(target), task)?;
+    if let Some(d) = sniffed {
+        let message = format!("read with {} as the delimiter: the header has no ',' but {0} (pass --delimiter to choose another)", automl_core::data::delimiter_name(d));
+        profile.warnings.insert(0, automl_core::profile::Warning { kind: automl_core::profile::WarningKind::Delimiter, column: None, message });
+    }
     let prepared = prepared.ok_or_else(|| Error::Config("no target".into()))?;
     let features = profile.used_features();
     if features.is_empty() {
@@ -417,7 +422,7 @@ pub fn evaluate_standalone(spec: &TrialSpec, data: &DataRef, data_path: &Path, r
         Task::Multiclass => TaskChoice::Multiclass,
         Task::Regression => TaskChoice::Regression,
     };
-    let Ingested { table, target, task, features, .. } = ingest(data_path, None, &data.target, choice, &data.na_values)?;
+    let Ingested { table, target, task, features, .. } = ingest(data_path, None, &data.target, choice, &data.na_values, data.delimiter)?;
     let splits = automl_core::validation::make_splits(&spec.validation, &target, spec.split_seed)?;
     let prepared = ExperimentData::new(table, target, task, features, splits);
     let metric = automl_core::metrics::BuiltinMetric::from_name(&spec.metric)?;

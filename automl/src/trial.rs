@@ -20,6 +20,9 @@ pub struct DataRef {
     pub task: Task,
     /// Extra missing-value markers.
     pub na_values: Vec<String>,
+    /// The CSV field separator, when the user chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<u8>,
     /// SHA-256 of the file the experiment was started on; a remote trial refuses data
     /// that differs from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

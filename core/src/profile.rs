@@ -86,6 +86,8 @@ pub enum WarningKind {
     Leakage,
     /// Rows without a target value (dropped).
     MissingTarget,
+    /// The file's delimiter was detected from its header (not `,`).
+    Delimiter,
 }
 
 /// A data problem found by the profile.

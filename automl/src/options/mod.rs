@@ -24,7 +24,7 @@ mod raw;
 pub mod sandbox;
 
 pub use kubernetes::{DataSource, KubernetesOptions, Toleration};
-pub use raw::{Labels, RawKubernetes, RawOptions};
+pub use raw::{parse_delimiter, Labels, RawKubernetes, RawOptions};
 pub use sandbox::SandboxPolicy;
 
 /// The time budget when none is given, in seconds.
@@ -63,6 +63,8 @@ pub struct ExperimentOptions {
     pub seed: u64,
     /// Extra strings read as missing.
     pub na_values: Vec<String>,
+    /// The CSV field separator; `None` reads `,` unless the header shows another.
+    pub delimiter: Option<u8>,
     /// Output folder; nothing is written when `None`.
     pub out: Option<PathBuf>,
     /// Replace a run already recorded in `out` (otherwise it is refused).
@@ -236,6 +238,7 @@ impl ExperimentOptions {
             learners: None,
             seed: 0,
             na_values: Vec::new(),
+            delimiter: None,
             out: None,
             force: false,
             trial_time_limit: None,

@@ -44,6 +44,9 @@ pub struct RawOptions {
     pub seed: Option<u64>,
     /// Extra strings read as missing.
     pub na_values: Option<Vec<String>>,
+    /// The CSV field separator: one character, or `tab` [default: `,` unless the header
+    /// shows `;`, tab or `|`].
+    pub delimiter: Option<String>,
     /// Output folder.
     pub out: Option<PathBuf>,
     /// Replace a run already recorded in the output folder.
@@ -179,6 +182,7 @@ impl RawOptions {
         o.learners = self.learners;
         set(&mut o.seed, self.seed);
         set(&mut o.na_values, self.na_values);
+        o.delimiter = self.delimiter.as_deref().map(parse_delimiter).transpose()?;
         o.out = self.out;
         o.force = self.force.unwrap_or(false);
         o.trial_time_limit = self.trial_time_limit;
@@ -275,9 +279,19 @@ fn validation(folds: Option<usize>, holdout: Option<f64>) -> Result<Option<Valid
     }
 }
 
+/// A delimiter as users write it: one ASCII character other than a quote or a line
+/// break, or `tab` / `\t`.
+pub fn parse_delimiter(text: &str) -> Result<u8> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && t.is_ascii() && !matches!(t, "\"" | "\n" | "\r") => Ok(t.as_bytes()[0]),
+        t => Err(Error::Config(format!("--delimiter (delimiter) must be one character such as ';' or 'tab', not {t:?}"))),
+    }
+}
+
 /// The option names [`RawOptions`] knows (a test keeps the list equal to its fields).
 const FIELDS: &[&str] = &[
-    "task", "metric", "time_budget", "max_trials", "target_score", "patience", "folds", "holdout", "concurrency", "learners", "seed", "na_values", "out", "force",
+    "task", "metric", "time_budget", "max_trials", "target_score", "patience", "folds", "holdout", "concurrency", "learners", "seed", "na_values", "delimiter", "out", "force",
     "trial_time_limit", "search", "early_stopping", "stopping_rule", "plugins", "plugin_memory", "plugin_timeout", "plugin_allow_dir", "plugin_allow_network",
     "plugin_allow_env", "plugin_allow_clock", "plugin_no_cache", "executor", "kubernetes",
 ];

@@ -173,7 +173,7 @@ fn choose_learners<'a>(options: &ExperimentOptions, task: Task, pool: &'a [Box<d
 pub fn prepare(options: &ExperimentOptions, frame: Option<Arc<Table>>, remote: bool) -> Result<Setup> {
     let digest = Some(start_digest(&options.data, frame.as_deref())?);
     let mut plugins = load_plugins(options, remote)?;
-    let Ingested { profile, table, target, task, features, n_rows } = ingest(&options.data, frame, &options.target, options.task, &options.na_values)?;
+    let Ingested { profile, table, target, task, features, n_rows } = ingest(&options.data, frame, &options.target, options.task, &options.na_values, options.delimiter)?;
     let (metric_name, metric, extra_metrics) = choose_metric(options, task, &plugins.metrics)?;
     let direction = metric.direction();
     let plan = options.validation.unwrap_or_else(|| ValidationPlan::auto(n_rows));
@@ -203,7 +203,7 @@ impl Setup {
     /// The spec of a built-in trial; `sha256`: the data's digest, for trials that read
     /// their own copy.
     pub fn spec(&self, options: &ExperimentOptions, sha256: Option<String>, train_scores: bool) -> impl Fn(u64, &Suggestion, Option<f64>) -> TrialSpec {
-        let data = DataRef { path: options.data.clone(), target: options.target.clone(), task: self.task, na_values: options.na_values.clone(), sha256 };
+        let data = DataRef { path: options.data.clone(), target: options.target.clone(), task: self.task, na_values: options.na_values.clone(), delimiter: options.delimiter, sha256 };
         let (metric, plan, seed) = (self.metric_name.clone(), self.plan, options.seed);
         move |id, suggestion, limit| TrialSpec {
             id,

@@ -189,3 +189,21 @@ fn a_folder_holding_a_run_is_neither_overwritten_silently_nor_shared() {
     refused(&["resume", p(&out)], 2, "in use by another automl run");
     drop(held);
 }
+
+#[test]
+fn a_semicolon_separated_file_is_read_with_its_delimiter_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let comma = std::fs::read_to_string(example("penguins.csv")).unwrap();
+    // Numbers with a decimal point stay numbers: only the separator changes.
+    let data = write(dir.path(), "semi.csv", &comma.replace(',', ";"));
+    let o = automl(&["run", p(&data), "--target", "species", "--max-trials", "2", "--learners", "logistic", "--out", p(&dir.path().join("out")), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warnings = summary["warnings"].as_array().cloned().unwrap_or_default();
+    assert!(warnings.iter().any(|w| w["kind"] == "delimiter" && w["message"].as_str().unwrap_or_default().contains("';' as the delimiter")), "{warnings:?}");
+    // A tab-separated file with --delimiter tab, and a wrong choice named in the error.
+    let tabs = write(dir.path(), "tabs.tsv", &comma.replace(',', "\t"));
+    let o = automl(&["profile", p(&tabs), "--target", "species", "--delimiter", "tab", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    refused(&["profile", p(&tabs), "--delimiter", "ab"], 2, "--delimiter (delimiter) must be one character");
+}

@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 /// How to read a CSV file.
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
-    /// Field separator (default `,`).
-    pub delimiter: u8,
+    /// Field separator; `None` (the default) reads `,` unless the header shows another
+    /// (see [`sniff_delimiter`]).
+    pub delimiter: Option<u8>,
     /// Strings read as missing in every column, besides the empty field (default none:
     /// `NA` or `None` are real categories in some data sets).
     pub na_values: Vec<String>,
@@ -23,7 +24,7 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { delimiter: b',', na_values: Vec::new(), text_columns: Vec::new() }
+        CsvOptions { delimiter: None, na_values: Vec::new(), text_columns: Vec::new() }
     }
 }
 
@@ -36,9 +37,10 @@ impl Default for CsvOptions {
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     std::fs::metadata(path).map_err(io)?;
+    let delimiter = options.delimiter.or_else(|| sniff_delimiter(path)).unwrap_or(b',');
     let (check, parsed) = std::thread::scope(|scope| {
-        let check = scope.spawn(|| check_file(path, options.delimiter));
-        let parsed = read_path(path, options, Some(1000));
+        let check = scope.spawn(|| check_file(path, delimiter));
+        let parsed = read_path(path, options, delimiter, Some(1000));
         (check.join(), parsed)
     });
     match check {
@@ -50,7 +52,7 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
     let df = match parsed {
         Ok(df) => df,
         // A value past the inferred rows did not parse as the inferred type: infer from all rows.
-        Err(_) => read_path(path, options, None).map_err(|e| Error::Csv { path: path.to_path_buf(), line: 0, message: e.to_string() })?,
+        Err(_) => read_path(path, options, delimiter, None).map_err(|e| Error::Csv { path: path.to_path_buf(), line: 0, message: e.to_string() })?,
     };
     let mut table = Table::from_polars(&df)?;
     detect_dates(&mut table, &options.text_columns);
@@ -72,7 +74,30 @@ fn detect_dates(table: &mut Table, keep_text: &[String]) {
     }
 }
 
-fn read_path(path: &Path, options: &CsvOptions, infer_rows: Option<usize>) -> Result<DataFrame> {
+/// The delimiter a file's header shows when it is not `,`: a header without a `,` that
+/// holds `;`, tabs or `|` (the most frequent of them), as a semicolon- or tab-separated
+/// file's does. `None` when the header has a `,` (or none of them, or cannot be read).
+pub fn sniff_delimiter(path: &Path) -> Option<u8> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path).ok()?.take(64 << 10).read_to_end(&mut head).ok()?;
+    let header = head.split(|&b| b == b'\n').next()?;
+    if header.contains(&b',') {
+        return None;
+    }
+    let count = |d: u8| header.iter().filter(|&&b| b == d).count();
+    [b';', b'\t', b'|'].into_iter().map(|d| (count(d), d)).filter(|(n, _)| *n > 0).max().map(|(_, d)| d)
+}
+
+/// How a delimiter is written in messages.
+pub fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        d => format!("'{}'", d as char),
+    }
+}
+
+fn read_path(path: &Path, options: &CsvOptions, delimiter: u8, infer_rows: Option<usize>) -> Result<DataFrame> {
     let mut null_values: Vec<PlSmallStr> = vec!["".into()];
     null_values.extend(options.na_values.iter().map(|s| PlSmallStr::from(s.as_str())));
     let overwrite = if options.text_columns.is_empty() {
@@ -86,7 +111,7 @@ fn read_path(path: &Path, options: &CsvOptions, infer_rows: Option<usize>) -> Re
         .with_infer_schema_length(infer_rows)
         .with_schema_overwrite(overwrite)
         .map_parse_options(|p| {
-            p.with_separator(options.delimiter)
+            p.with_separator(delimiter)
                 .with_quote_char(Some(b'"'))
                 .with_null_values(Some(NullValues::AllColumns(null_values.clone())))
         })

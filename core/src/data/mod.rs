@@ -3,6 +3,6 @@ mod csv;
 mod dates;
 mod table;
 
-pub use csv::{read_csv, CsvOptions};
+pub use csv::{delimiter_name, read_csv, sniff_delimiter, CsvOptions};
 pub use dates::parse_datetime;
 pub use table::{Column, StrColumn, Table, MISSING_CODE};

@@ -268,6 +268,9 @@ pub struct RunArgs {
     /// Comma-separated strings read as missing values besides empty fields (e.g. NA,None).
     #[arg(long, value_delimiter = ',')]
     pub na_values: Vec<String>,
+    /// CSV field separator: one character such as ';', or 'tab' [default: ',' unless the header has no ',' but ';', tabs or '|'].
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
     /// Output folder (locked while the run writes there).
     #[arg(long, default_value = "automl-out")]
     pub out: PathBuf,
@@ -317,6 +320,7 @@ impl RunArgs {
             learners: self.learners.clone(),
             seed: self.seed,
             na_values: Some(self.na_values.clone()),
+            delimiter: self.delimiter.clone(),
             out: Some(self.out.clone()),
             force: Some(self.force),
             trial_time_limit: self.trial_time_limit,
@@ -368,6 +372,9 @@ pub struct ProfileArgs {
     /// Comma-separated strings read as missing values besides empty fields.
     #[arg(long, value_delimiter = ',')]
     pub na_values: Vec<String>,
+    /// CSV field separator: one character such as ';', or 'tab' [default: ',' unless the header has no ',' but ';', tabs or '|'].
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
     /// Print the profile as JSON.
     #[arg(long)]
     pub json: bool,

@@ -247,7 +247,8 @@ fn predict(a: PredictArgs) -> anyhow::Result<()> {
 }
 
 fn profile_cmd(a: ProfileArgs) -> anyhow::Result<()> {
-    let options = CsvOptions { na_values: a.na_values, text_columns: a.target.iter().cloned().collect(), ..CsvOptions::default() };
+    let delimiter = a.delimiter.as_deref().map(automl::options::parse_delimiter).transpose()?;
+    let options = CsvOptions { na_values: a.na_values, text_columns: a.target.iter().cloned().collect(), delimiter };
     let table = read_csv(&a.data, &options)?;
     let (p, _) = profile(&a.data, &table, a.target.as_deref(), a.task.unwrap_or_default())?;
     if a.json {
