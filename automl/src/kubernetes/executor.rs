@@ -85,6 +85,11 @@ impl Hub {
     }
 }
 
+/// The UID of the object that controls `pod` (its Job's, for a trial's pod).
+fn controller_uid(pod: &Pod) -> Option<&str> {
+    pod.metadata.owner_references.as_ref()?.iter().find(|o| o.controller == Some(true)).map(|o| o.uid.as_str())
+}
+
 fn trial_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<u64> {
     meta.labels.as_ref()?.get(labels::TRIAL)?.parse().ok()
 }
@@ -239,10 +244,19 @@ impl KubernetesExecutor {
         let names: Vec<String> = ids.iter().map(|&id| manifest::job_name(&self.experiment, id)).collect();
         let again: Vec<String> = lock(&self.hub.abandoned).drain(..).collect();
         self.runtime.block_on(async {
-            let deletes = names.iter().map(|n| delete_job(&jobs, n));
+            let deletes = names.iter().chain(&again).map(|n| delete_job(&jobs, n));
             let done = futures::future::join_all(deletes).await;
-            futures::future::join_all(again.iter().map(|n| delete_job(&jobs, n))).await;
-            Ok(done.into_iter().filter(|d| *d).count() + again.len())
+            let failed = done.iter().filter(|d| !**d).count();
+            if failed > 0 {
+                return Err(Error::cluster(format!(
+                    "could not delete {failed} of {} trial Job(s) (the API server did not accept the deletes); delete them with: kubectl delete jobs -n {} -l {}={}",
+                    done.len(),
+                    self.namespace,
+                    labels::EXPERIMENT,
+                    self.experiment
+                )));
+            }
+            Ok(names.len())
         })
     }
 
@@ -275,7 +289,7 @@ impl Executor for KubernetesExecutor {
         match self.delete_running(keep) {
             Ok(0) => {}
             Ok(n) => notes.push(format!("deleted {n} running trial Job(s) of experiment {}", self.experiment)),
-            Err(e) => notes.push(format!("could not delete the running trial Jobs: {e}")),
+            Err(e) => notes.push(e.to_string()),
         }
         if keep && still_running > 0 {
             notes.push(format!("--keep-jobs: {still_running} trial Job(s) left running (label {}={})", labels::EXPERIMENT, self.experiment));
@@ -426,7 +440,9 @@ impl TrialTask {
                 self.refresh(name, id).await;
                 job = lock(&self.slot.job).clone();
             }
-            let pods: Vec<Pod> = lock(&self.slot.pods).values().cloned().collect();
+            // Only the Job's own pods (its controller UID), not any pod with its labels.
+            let job_uid = job.as_ref().and_then(|j| j.metadata.uid.as_deref());
+            let pods: Vec<Pod> = lock(&self.slot.pods).values().filter(|p| job_uid.is_some() && controller_uid(p) == job_uid).cloned().collect();
             // Follow the log of the newest pod once its container has started.
             if let Some(pod) = pods.iter().filter(|p| started_container(p)).max_by_key(|p| p.metadata.creation_timestamp.clone()) {
                 let pod_name = pod.metadata.name.clone().unwrap_or_default();

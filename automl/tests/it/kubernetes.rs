@@ -422,3 +422,72 @@ fn the_monitor_judges_cluster_trials_off_the_runtimes_workers() {
     assert_eq!(JUDGED.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert_eq!(BLOCKED_ON_A_WORKER.load(std::sync::atomic::Ordering::SeqCst), 0, "the monitor ran on a runtime worker");
 }
+
+#[test]
+fn a_pod_with_a_trials_labels_but_not_its_jobs_cannot_report_for_it() {
+    // The Job's own pod logs 0.5 then 0.6, slowly; a pod someone else makes with the same
+    // labels (no owner reference to the Job) logs 0.99 at once.
+    let server = FakeApiServer::start(Kubelet::scripted(|_job, pod| {
+        if pod.metadata.owner_references.is_none() {
+            return PodScript { schedule: Schedule::After(Duration::from_millis(5)), logs: logs(&["accuracy=0.99"]), exit: Exit::Hang };
+        }
+        let slow = vec![(Duration::from_millis(600), "accuracy=0.5".to_string()), (Duration::from_millis(600), "accuracy=0.6".to_string())];
+        PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: slow, exit: Exit::Succeeded { message: None } }
+    }))
+    .expect("start");
+    let intruder = {
+        let url = server.url();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                let client = kube::Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
+                let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, NS);
+                // Wait for the trial's pod, then copy its labels onto a pod of our own.
+                for _ in 0..200 {
+                    let list = pods.list(&Default::default()).await.expect("list");
+                    if let Some(real) = list.items.into_iter().next() {
+                        let mut fake = k8s_openapi::api::core::v1::Pod::default();
+                        fake.metadata.name = Some("intruder".into());
+                        fake.metadata.labels = real.metadata.labels.clone();
+                        fake.spec = real.spec.clone();
+                        pods.create(&Default::default(), &fake).await.expect("create the intruder");
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("the trial's pod never appeared");
+            });
+        })
+    };
+    let r = run_one(&server, KubernetesOptions::default(), container(), None, |_| Control::Continue);
+    intruder.join().expect("intruder");
+    assert_eq!(r.status, TrialStatus::Ok, "{r:?}");
+    assert_eq!(r.score, Some(0.6), "{r:?}");
+    assert!(r.curve.iter().all(|(_, v)| *v != 0.99), "{r:?}");
+}
+
+#[test]
+fn deletes_that_fail_during_an_outage_are_not_counted_as_done() {
+    let server = scripted(|| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: logs(&["accuracy=0.5"]), exit: Exit::Hang });
+    let config = kube::Config::new(server.url().parse().expect("url"));
+    let mut ex = KubernetesExecutor::with_kube_client(config, KubernetesOptions { namespace: Some(NS.into()), ..KubernetesOptions::default() }, "exp1", JobTemplate::Builtin).expect("executor");
+    let job = trial_job(ex.options(), NS, "exp1", 1, None, container());
+    ex.launch_job(Launch { id: 1, learner: "custom".into(), config: Default::default(), objective: "accuracy".into(), job, adopt_only: false }, Arc::new(Continue));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.jobs(NS).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.crash();
+    let notes = Executor::shutdown(&mut ex, false);
+    assert!(notes.iter().any(|n| n.contains("could not delete 1 of 1 trial Job(s)") && n.contains("kubectl delete jobs")), "{notes:?}");
+    assert!(!notes.iter().any(|n| n.starts_with("deleted")), "{notes:?}");
+    server.restart().expect("restart");
+    assert_eq!(server.jobs(NS).len(), 1, "the Job is still there, as the note says");
+}
+
+struct Continue;
+impl TrialMonitor for Continue {
+    fn report(&self, _t: u64, _l: &str, _s: usize, _v: f64) -> Control {
+        Control::Continue
+    }
+}
