@@ -639,6 +639,13 @@ fn pod_failure(p: &Pod) -> String {
     if status.and_then(|s| s.reason.as_deref()) == Some("Evicted") {
         return format!("evicted: {}", status.and_then(|s| s.message.clone()).unwrap_or_default());
     }
+    // An eviction through the API (drain, preemption, taint manager): Kubernetes 1.26+
+    // marks the pod with a DisruptionTarget condition before it is killed.
+    let disruption = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == "DisruptionTarget" && c.status == "True"));
+    if let Some(c) = disruption {
+        let why = [c.reason.as_deref(), c.message.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+        return format!("evicted ({})", if why.is_empty() { "DisruptionTarget" } else { why.as_str() });
+    }
     let terminated = status.and_then(|s| s.container_statuses.as_ref()).and_then(|cs| cs.first()).and_then(|c| c.state.as_ref()).and_then(|s| s.terminated.as_ref());
     let Some(t) = terminated else {
         return status.and_then(|s| s.message.clone().or(s.reason.clone())).unwrap_or_default();
@@ -721,5 +728,21 @@ async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objec
             }
         }
         return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pod_evicted_through_the_api_is_reported_as_evicted() {
+        use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStatus, PodCondition, PodStatus};
+        let terminated = ContainerStateTerminated { exit_code: 137, reason: Some("Error".into()), ..Default::default() };
+        let killed = ContainerStatus { state: Some(ContainerState { terminated: Some(terminated), ..Default::default() }), ..Default::default() };
+        let condition = PodCondition { type_: "DisruptionTarget".into(), status: "True".into(), reason: Some("EvictionByEvictionAPI".into()), message: Some("Eviction API: evicting".into()), ..Default::default() };
+        let status = PodStatus { phase: Some("Failed".into()), conditions: Some(vec![condition]), container_statuses: Some(vec![killed]), ..Default::default() };
+        let pod = Pod { status: Some(status), ..Default::default() };
+        assert_eq!(pod_failure(&pod), "evicted (EvictionByEvictionAPI: Eviction API: evicting)");
     }
 }
