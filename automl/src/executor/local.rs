@@ -1,17 +1,23 @@
 //! Trials as threads of this process, one per running trial.
 use std::collections::HashSet;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 
 use automl_core::metrics::Metric;
 
 use super::{Executor, ExecutorEvent};
 use crate::error::{Error, Result};
 use crate::evaluate::{evaluate, ExperimentData};
-use crate::trial::{TrialMonitor, TrialResult, TrialSpec};
+use crate::trial::{TrialMonitor, TrialResult, TrialSpec, TrialStatus};
 
 /// Stack of a trial thread: linfa's trees recurse deeply on large data.
 const TRIAL_STACK: usize = 64 << 20;
+
+/// A panic's message, when it has one.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(no message)")
+}
 
 /// Runs each trial on its own thread over data shared by all of them.
 pub struct LocalExecutor {
@@ -41,7 +47,14 @@ impl Executor for LocalExecutor {
             .name(format!("trial-{id}"))
             .stack_size(TRIAL_STACK)
             .spawn(move || {
-                let result = evaluate(&spec, &data, metric.as_ref(), &extra, monitor.as_ref());
+                // A panic outside the guarded fit (a metric, the pipeline) fails this trial;
+                // a thread that died without a word would keep the run waiting for it.
+                let started = Instant::now();
+                let run = std::panic::catch_unwind(AssertUnwindSafe(|| evaluate(&spec, &data, metric.as_ref(), &extra, monitor.as_ref())));
+                let result = run.unwrap_or_else(|panic| {
+                    let message = format!("the trial panicked: {}", panic_text(panic.as_ref()));
+                    TrialResult::ended(spec.id, spec.learner.clone(), spec.config.clone(), TrialStatus::Failed, started.elapsed().as_secs_f64(), Some(message))
+                });
                 let _ = tx.send(result);
             })
             .map(|_| ())
@@ -67,5 +80,57 @@ impl Executor for LocalExecutor {
 
     fn shutdown(&mut self, _keep: bool) -> Vec<String> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::data::{Column, Table};
+    use automl_core::metrics::{Direction, Prediction};
+    use automl_core::profile::ColumnKind;
+    use automl_core::task::{Target, Task};
+    use automl_core::validation::{make_splits, ValidationPlan};
+
+    #[derive(Debug)]
+    struct Panicking;
+    impl Metric for Panicking {
+        fn name(&self) -> &str {
+            "panicking"
+        }
+        fn direction(&self) -> Direction {
+            Direction::Maximize
+        }
+        fn supports(&self, _task: Task) -> bool {
+            true
+        }
+        fn score(&self, _truth: &Target, _prediction: &Prediction) -> automl_core::Result<f64> {
+            panic!("a metric that panics")
+        }
+    }
+
+    struct Quiet;
+    impl TrialMonitor for Quiet {
+        fn report(&self, _trial: u64, _learner: &str, _step: usize, _score: f64) -> automl_core::learners::Control {
+            automl_core::learners::Control::Continue
+        }
+    }
+
+    #[test]
+    fn a_trial_that_panics_outside_its_fit_fails_instead_of_never_ending() {
+        let n = 40;
+        let table = Table { names: vec!["x".into()], columns: vec![Column::Numeric((0..n).map(|i| i as f64).collect())], n_rows: n };
+        let target = Target::Classes { codes: (0..n).map(|i| usize::from(i >= n / 2)).collect(), labels: vec!["a".into(), "b".into()] };
+        let plan = ValidationPlan::Holdout { fraction: 0.25 };
+        let splits = make_splits(&plan, &target, 0).expect("splits");
+        let data = Arc::new(ExperimentData::new(table, target, Task::Binary, vec![("x".into(), ColumnKind::Numeric)], splits));
+        let mut ex = LocalExecutor::new(data, Arc::new(Panicking), Vec::new());
+        let learner = automl_core::learners::learner_by_name("logistic").expect("logistic");
+        let config = learner.starts(Task::Binary, automl_core::learners::DataShape { rows: n, features: 1, classes: 2 }).remove(0);
+        let spec = TrialSpec { id: 1, learner: "logistic".into(), config, metric: "panicking".into(), validation: plan, seed: 0, split_seed: 0, time_limit_s: None, data: None, train_scores: false };
+        ex.launch(spec, false, Arc::new(Quiet)).expect("launch");
+        let Some(ExecutorEvent::Finished(r)) = ex.next_event(Duration::from_secs(60)) else { panic!("no result: the run would wait for ever") };
+        assert_eq!(r.status, TrialStatus::Failed);
+        assert!(r.message.as_deref().is_some_and(|m| m.contains("the trial panicked: a metric that panics")), "{r:?}");
     }
 }
