@@ -16,8 +16,11 @@ use crate::search::Suggestion;
 use crate::trial::TrialResult;
 
 /// Version of the journal format (2: options with `executor` and `kubernetes` as separate
-/// fields, custom trials in the `trials.jsonl` schema of built-in ones).
-pub const JOURNAL_VERSION: u32 = 2;
+/// fields, custom trials in the `trials.jsonl` schema of built-in ones; 3: `elapsed`
+/// entries).
+pub const JOURNAL_VERSION: u32 = 3;
+/// The oldest journal version this automl resumes (3 added `elapsed` entries).
+const OLDEST_VERSION: u32 = 2;
 
 /// File name of the journal inside the output folder.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -59,6 +62,13 @@ pub enum Entry {
         /// Its result.
         result: TrialResult,
         /// Seconds of search spent when it was recorded, earlier sessions included.
+        elapsed_s: f64,
+    },
+    /// Seconds of search spent so far, earlier sessions included: written as the run goes
+    /// (each dispatch, and every few seconds while trials run), so that a run killed
+    /// between two finished trials resumes with the time it really spent.
+    Elapsed {
+        /// Seconds of search spent.
         elapsed_s: f64,
     },
     /// The search ended.
@@ -173,8 +183,8 @@ pub fn read(dir: &Path) -> Result<JournalState> {
         };
         match entry {
             Entry::Start { version, experiment, config } => {
-                if version != JOURNAL_VERSION {
-                    return Err(Error::Config(format!("{}: journal version {version} is not supported by this automl (version {JOURNAL_VERSION})", path.display())));
+                if !(OLDEST_VERSION..=JOURNAL_VERSION).contains(&version) {
+                    return Err(Error::Config(format!("{}: journal version {version} is not supported by this automl (versions {OLDEST_VERSION} to {JOURNAL_VERSION})", path.display())));
                 }
                 state = Some(JournalState { experiment, config, trials: Vec::new(), spent_s: 0.0, ended: false, torn_tail: false });
             }
@@ -200,6 +210,7 @@ pub fn read(dir: &Path) -> Result<JournalState> {
                             t.3 = Some(result);
                         }
                     }
+                    Entry::Elapsed { elapsed_s } => s.spent_s = s.spent_s.max(elapsed_s),
                     Entry::Ended { .. } => s.ended = true,
                 }
             }

@@ -106,6 +106,11 @@ impl Recorder {
         self.journal(&Entry::Dispatched { trial, job: job.to_string() })
     }
 
+    /// `elapsed_s` seconds of this session's search have passed (see [`Entry::Elapsed`]).
+    pub fn elapsed(&mut self, elapsed_s: f64) -> Result<()> {
+        self.journal(&Entry::Elapsed { elapsed_s: self.spent_before + elapsed_s })
+    }
+
     /// A trial ended, `elapsed_s` seconds into this session's search: journaled, then
     /// appended to the trials log.
     pub fn finished(&mut self, result: &TrialResult, elapsed_s: f64) -> Result<()> {

@@ -99,6 +99,9 @@ enum Ended {
 }
 
 /// The loop's state.
+/// How often the time spent is journaled while trials run.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
 struct State {
     start: Instant,
     /// This session's time budget (what is left of it for a resumed run).
@@ -114,6 +117,8 @@ struct State {
     history: Vec<TrialSummary>,
     /// Seconds kept back for the final refit; refined from the best trial's fit time.
     reserve_s: f64,
+    /// When the time spent was last journaled.
+    last_heartbeat: Instant,
 }
 
 impl State {
@@ -130,6 +135,7 @@ impl State {
             best: None,
             since_improvement: 0,
             next_id: 1,
+            last_heartbeat: start,
             stop: None,
             first_trial_s: None,
             notes: Vec::new(),
@@ -266,10 +272,17 @@ impl Schedule<'_> {
     fn launch(&mut self, st: &mut State, id: u64, suggestion: Suggestion, limit: Option<f64>, adopt: bool) -> Result<()> {
         let spec = (self.spec)(id, &suggestion, limit);
         let started = self.executor.now();
+        self.heartbeat(st, started)?;
         let monitor = Arc::clone(&self.monitor) as Arc<dyn TrialMonitor>;
         self.executor.launch(spec, adopt, monitor)?;
         st.running.insert(id, Running { suggestion, started, limit });
         Ok(())
+    }
+
+    /// Journals the search time spent at `now`.
+    fn heartbeat(&mut self, st: &mut State, now: Instant) -> Result<()> {
+        st.last_heartbeat = now;
+        self.recorder.elapsed(now.saturating_duration_since(st.start).as_secs_f64())
     }
 
     /// Waits for the next event, or until the budget ends or a trial overruns its limit.
@@ -282,9 +295,13 @@ impl Schedule<'_> {
             (d, o) => d.or(o),
         };
         let now = self.executor.now();
-        let mut wait = wake.map_or(Duration::from_secs(3600), |w| w.saturating_duration_since(now));
+        // Woken at least every heartbeat, to journal the time spent.
+        let mut wait = wake.map_or(HEARTBEAT, |w| w.saturating_duration_since(now)).min(HEARTBEAT);
         if self.budgets.cancel.is_some() {
             wait = wait.min(Duration::from_millis(50));
+        }
+        if now.saturating_duration_since(st.last_heartbeat) >= HEARTBEAT {
+            self.heartbeat(st, now)?;
         }
         match self.executor.next_event(wait) {
             Some(ExecutorEvent::Dispatched { trial, job }) => self.recorder.dispatched(trial, &job)?,

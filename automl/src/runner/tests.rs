@@ -297,3 +297,34 @@ fn the_time_budget_of_a_resumed_run_is_what_was_left() {
     let ended = ex.now.duration_since(started).as_secs_f64();
     assert!((2.0..2.5).contains(&ended), "2 s were left, ended after {ended} s");
 }
+
+#[test]
+fn the_time_spent_is_journaled_as_the_run_goes_not_only_when_trials_finish() {
+    // One trial that never finishes: no `finished` entry ever says how long the run took.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut ex = FakeExecutor::new(|_| Act::Hang);
+    let mut strategy = Counting::default();
+    let mut recorder = Recorder::open(Some(dir.path()), None, "exp", serde_json::json!({}), false).expect("recorder");
+    let monitor = Arc::new(RuleMonitor::new(None, Direction::Maximize, false, Vec::new()));
+    let mut b = budgets(Some(30.0), Some(1));
+    b.trial_time_limit = Some(100.0);
+    Schedule {
+        strategy: &mut strategy,
+        executor: &mut ex,
+        monitor,
+        recorder: &mut recorder,
+        observer: &mut Silent,
+        budgets: b,
+        direction: Direction::Maximize,
+        spec: &spec,
+        reserve: RefitReserve::None,
+        run_rules: Vec::new(),
+        setup_time: Duration::ZERO,
+    }
+    .run(None)
+    .expect("the search runs");
+    drop(recorder);
+    // A controller killed just before the end would resume with nearly all of it spent.
+    let state = crate::journal::read(dir.path()).expect("journal");
+    assert!(state.spent_s >= 25.0, "the journal says {} s were spent of 30", state.spent_s);
+}
