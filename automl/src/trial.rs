@@ -156,6 +156,9 @@ pub trait TrialMonitor: Send + Sync {
     /// validation score of that step, by learners that have it, when
     /// [`wants_train`](Self::wants_train). Ignored by default.
     fn report_train(&self, _trial: u64, _step: usize, _score: f64) {}
+    /// `trial` starts over (a Kubernetes trial whose pod was replaced): the curves heard
+    /// so far were another attempt's, and are forgotten. Ignored by default.
+    fn restart(&self, _trial: u64) {}
     /// Whether scores on the training rows are wanted (they cost a metric call on the
     /// training rows per report). No by default.
     fn wants_train(&self) -> bool {

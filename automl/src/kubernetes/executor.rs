@@ -345,6 +345,8 @@ struct TrialTask {
 /// Scores read from the log so far, shared with the log-following task.
 #[derive(Default)]
 struct LogState {
+    /// The pod these lines and curves are from: a replaced pod's attempt starts over.
+    pod: String,
     curve: Vec<(usize, f64)>,
     /// `train_<objective>` values (the overfitting rule's training scores).
     train_curve: Vec<(usize, f64)>,
@@ -443,8 +445,11 @@ impl TrialTask {
             // Only the Job's own pods (its controller UID), not any pod with its labels.
             let job_uid = job.as_ref().and_then(|j| j.metadata.uid.as_deref());
             let pods: Vec<Pod> = lock(&self.slot.pods).values().filter(|p| job_uid.is_some() && controller_uid(p) == job_uid).cloned().collect();
-            // Follow the log of the newest pod once its container has started.
-            if let Some(pod) = pods.iter().filter(|p| started_container(p)).max_by_key(|p| p.metadata.creation_timestamp.clone()) {
+            // Follow the log of the current attempt once its container has started: a pod
+            // that has not failed before one that has (creation times tie within a second),
+            // then the newest.
+            let not_failed = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Failed");
+            if let Some(pod) = pods.iter().filter(|p| started_container(p)).max_by_key(|p| (not_failed(p), p.metadata.creation_timestamp.clone())) {
                 let pod_name = pod.metadata.name.clone().unwrap_or_default();
                 if following.as_deref() != Some(&pod_name) {
                     following = Some(pod_name.clone());
@@ -672,6 +677,19 @@ fn describe(e: &kube::Error) -> String {
 async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objective: String, monitor: Arc<dyn TrialMonitor>, logs: Arc<Mutex<LogState>>, slot: Arc<Slot>) {
     let params = LogParams { follow: true, container: Some(manifest::CONTAINER.to_string()), ..Default::default() };
     let mut parser = MetricLines::default();
+    {
+        // A new pod (the Job replaced a failed one) is a new attempt: its curve, not a
+        // splice of both, is what the rules judge.
+        let mut state = lock(&logs);
+        if state.pod != pod {
+            let replaced = !state.pod.is_empty();
+            *state = LogState { pod: pod.clone(), tail: std::mem::take(&mut state.tail), ..LogState::default() };
+            if replaced {
+                monitor.restart(id);
+            }
+        }
+    }
+    let current = |logs: &Mutex<LogState>| lock(logs).pod == pod;
     for _attempt in 0..20 {
         if slot.abandoned.load(Ordering::Relaxed) {
             return;
@@ -692,7 +710,7 @@ async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objec
             if seen <= already {
                 continue;
             }
-            if slot.abandoned.load(Ordering::Relaxed) {
+            if slot.abandoned.load(Ordering::Relaxed) || !current(&logs) {
                 return;
             }
             let values = parser.feed(&line);

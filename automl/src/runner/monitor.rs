@@ -165,6 +165,12 @@ impl TrialMonitor for RuleMonitor {
         self.wants_train
     }
 
+    fn restart(&self, trial: u64) {
+        lock(&self.running).remove(&trial);
+        lock(&self.running_train).remove(&trial);
+        lock(&self.running_raw).remove(&trial);
+    }
+
     fn report(&self, trial: u64, learner: &str, step: usize, score: f64) -> Control {
         if self.cancel.load(Ordering::Relaxed) || lock(&self.abandoned).contains(&trial) || lock(&self.rule_errors).contains_key(&trial) {
             return Control::Stop;

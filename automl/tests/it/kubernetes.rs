@@ -478,6 +478,14 @@ fn deletes_that_fail_during_an_outage_are_not_counted_as_done() {
         std::thread::sleep(Duration::from_millis(10));
     }
     server.crash();
+    // The outage takes effect as the server's tasks see it: wait until it refuses
+    // connections, and its open ones (the client's pool) are closed.
+    let addr = server.url().trim_start_matches("http://").to_string();
+    let down = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(&addr).is_ok() && Instant::now() < down {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let notes = Executor::shutdown(&mut ex, false);
     assert!(notes.iter().any(|n| n.contains("could not delete 1 of 1 trial Job(s)") && n.contains("kubectl delete jobs")), "{notes:?}");
     assert!(!notes.iter().any(|n| n.starts_with("deleted")), "{notes:?}");
@@ -490,4 +498,25 @@ impl TrialMonitor for Continue {
     fn report(&self, _t: u64, _l: &str, _s: usize, _v: f64) -> Control {
         Control::Continue
     }
+}
+
+#[test]
+fn a_replaced_pod_starts_its_trials_curve_over() {
+    // The first pod logs two good scores and dies; the Job (backoff limit 1) starts a
+    // second, whose own three scores are the trial's curve.
+    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = FakeApiServer::start(Kubelet::scripted(move |_job, _pod| {
+        let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let slow = |lines: &[&str]| lines.iter().map(|l| (Duration::from_millis(80), l.to_string())).collect();
+        if attempt == 0 {
+            PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: slow(&["accuracy=0.9", "accuracy=0.8"]), exit: Exit::Failed { code: 1, reason: "Error".into(), message: None } }
+        } else {
+            PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: slow(&["accuracy=0.1", "accuracy=0.2", "accuracy=0.3"]), exit: Exit::Succeeded { message: None } }
+        }
+    }))
+    .expect("start");
+    let r = run_one(&server, KubernetesOptions { backoff_limit: 1, ..KubernetesOptions::default() }, container(), None, |_| Control::Continue);
+    assert_eq!(r.status, TrialStatus::Ok, "{r:?}");
+    assert_eq!(r.curve, vec![(1, 0.1), (2, 0.2), (3, 0.3)], "{r:?}");
+    assert_eq!(r.score, Some(0.3));
 }
