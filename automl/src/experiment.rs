@@ -209,8 +209,62 @@ pub fn resume(dir: &Path) -> Result<Resumed> {
     let mut options: ExperimentOptions = serde_json::from_value(state.config.clone())
         .map_err(|e| Error::Config(format!("{}: the journal's settings cannot be read by this automl version ({e})", dir.display())))?;
     options.out = Some(dir.to_path_buf());
+    // Granted variables are journaled by name: their values are read again here.
+    options.sandbox.read_env();
     options.validate()?;
     Ok(Resumed::Builtin(Experiment { options, resume: Some(state) }))
+}
+
+/// What a resumed run takes from its journal, for the user to see before it runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reused {
+    /// Every setting that decides what runs, in words.
+    pub settings: Vec<String>,
+    /// Those that grant access or choose the code that runs (sandbox grants, the image,
+    /// its command and service account): a folder's journal may have been edited, so
+    /// these want the user's confirmation.
+    pub to_confirm: Vec<String>,
+    /// The trial image, on Kubernetes.
+    pub image: Option<String>,
+}
+
+impl Resumed {
+    /// What this run reuses from its journal.
+    pub fn reused(&self) -> Reused {
+        let mut r = Reused::default();
+        match self {
+            Resumed::Builtin(e) => {
+                let o = &e.options;
+                r.settings.push(format!("data {} (target '{}')", o.data.display(), o.target));
+                r.settings.extend(o.plugins.iter().map(|p| format!("plugin {}", p.display())));
+                r.to_confirm.extend(o.sandbox.grants());
+                if o.executor == crate::options::ExecutorKind::Kubernetes {
+                    cluster_settings(&mut r, &o.kubernetes, &o.kubernetes.image, &o.kubernetes.command);
+                }
+            }
+            #[cfg(feature = "kubernetes")]
+            Resumed::Custom(c) => {
+                r.settings.push(format!("experiment spec '{}'", c.spec.name));
+                cluster_settings(&mut r, &c.kubernetes, &c.spec.trial.image, &c.spec.trial.command);
+            }
+            #[cfg(not(feature = "kubernetes"))]
+            Resumed::Custom(_) => {}
+        }
+        r.settings.extend(r.to_confirm.iter().cloned());
+        r
+    }
+}
+
+fn cluster_settings(r: &mut Reused, k: &crate::options::KubernetesOptions, image: &str, command: &[String]) {
+    r.settings.push(format!("Kubernetes namespace {}", k.namespace.as_deref().unwrap_or("(the context's)")));
+    r.image = Some(image.to_string());
+    r.to_confirm.push(format!("trial image {image}"));
+    if !command.is_empty() {
+        r.to_confirm.push(format!("trial command {}", command.join(" ")));
+    }
+    if let Some(sa) = &k.service_account {
+        r.to_confirm.push(format!("service account {sa}"));
+    }
 }
 
 #[cfg(feature = "kubernetes")]

@@ -64,6 +64,6 @@ pub mod experiment;
 pub use artifact::ModelArtifact;
 pub use automl_core as core;
 pub use error::{Error, Result};
-pub use experiment::{resume, CustomExperiment, Experiment, ExperimentBuilder, Resumed};
+pub use experiment::{resume, CustomExperiment, Experiment, ExperimentBuilder, Resumed, Reused};
 pub use options::{CancelToken, ExecutorKind, ExperimentOptions, RawOptions};
 pub use outcome::{CustomResult, ExperimentResult, Observer, StopReason};

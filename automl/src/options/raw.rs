@@ -213,11 +213,8 @@ impl RawOptions {
         set(&mut s.read_dirs, self.plugin_allow_dir.clone());
         set(&mut s.network, self.plugin_allow_network);
         set(&mut s.clock, self.plugin_allow_clock);
-        for name in self.plugin_allow_env.iter().flatten() {
-            if let Ok(value) = std::env::var(name) {
-                s.env.push((name.clone(), value));
-            }
-        }
+        s.env_names = self.plugin_allow_env.clone().unwrap_or_default();
+        s.read_env();
         if self.plugin_no_cache == Some(true) {
             s.cache_dir = None;
         }

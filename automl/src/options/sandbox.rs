@@ -15,9 +15,13 @@ pub struct SandboxPolicy {
     pub read_dirs: Vec<PathBuf>,
     /// Allow outgoing TCP/UDP connections and name lookups.
     pub network: bool,
-    /// Pass these environment variables (not written to the journal: values may be secrets).
+    /// Pass these environment variables (their values are not written to the journal:
+    /// they may be secrets; `env_names` is, and a resumed run reads them again).
     #[serde(skip)]
     pub env: Vec<(String, String)>,
+    /// The names of the environment variables granted.
+    #[serde(default)]
+    pub env_names: Vec<String>,
     /// Give the plugin the real wall and monotonic clocks (otherwise both read zero).
     pub clock: bool,
     /// Where compiled components are cached; `None` compiles every time.
@@ -32,6 +36,7 @@ impl Default for SandboxPolicy {
             read_dirs: Vec::new(),
             network: false,
             env: Vec::new(),
+            env_names: Vec::new(),
             clock: false,
             cache_dir: default_cache_dir(),
         }
@@ -52,6 +57,27 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 impl SandboxPolicy {
+    /// Reads the values of the granted variables (`env_names`) from this process's
+    /// environment, as the run that granted them did.
+    pub fn read_env(&mut self) {
+        self.env = self.env_names.iter().filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v))).collect();
+    }
+
+    /// What this policy grants beyond the default (nothing), in words.
+    pub fn grants(&self) -> Vec<String> {
+        let mut g: Vec<String> = self.read_dirs.iter().map(|d| format!("plugins may read {}", d.display())).collect();
+        if self.network {
+            g.push("plugins may open network connections".into());
+        }
+        if !self.env_names.is_empty() {
+            g.push(format!("plugins get the environment variables {}", self.env_names.join(", ")));
+        }
+        if self.clock {
+            g.push("plugins get the real clocks".into());
+        }
+        g
+    }
+
     /// Checks the limits: at least 1 MiB of memory, a call timeout in range.
     pub fn validate(&self) -> crate::error::Result<()> {
         if self.memory_limit < 1 << 20 {

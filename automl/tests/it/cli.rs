@@ -207,3 +207,21 @@ fn a_semicolon_separated_file_is_read_with_its_delimiter_and_says_so() {
     assert!(o.status.success(), "{}", stderr(&o));
     refused(&["profile", p(&tabs), "--delimiter", "ab"], 2, "--delimiter (delimiter) must be one character");
 }
+
+#[test]
+fn resume_lists_what_it_reuses_and_wants_grants_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let data = example("penguins.csv");
+    let o = automl(&["run", p(&data), "--target", "species", "--max-trials", "2", "--learners", "logistic", "--plugin-allow-env", "HOME", "--plugin-allow-clock", "--out", p(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The grant is journaled by name (its value may be a secret), so a resume grants it too.
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    assert!(journal.contains(r#""env_names":["HOME"]"#), "{journal}");
+    let unfinished: Vec<&str> = journal.lines().filter(|l| !l.contains("\"ended\"")).collect();
+    std::fs::write(out.join("journal.jsonl"), unfinished.join("\n") + "\n").unwrap();
+    refused(&["resume", p(&out)], 2, "plugins get the environment variables HOME; plugins get the real clocks");
+    let o = automl(&["resume", p(&out), "--accept-settings"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming") && stderr(&o).contains("data ") && stderr(&o).contains("plugins get the real clocks"), "{}", stderr(&o));
+}

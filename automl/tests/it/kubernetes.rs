@@ -225,8 +225,14 @@ fn a_killed_controller_resumes_without_dispatching_twice_or_losing_results() {
     let before = journal_events(&out);
     let finished_before = count(&before, "finished");
     assert!(finished_before < 6);
-    // The cluster goes on without its controller; then the controller comes back.
-    let o = automl(&server, dir.path(), &slow, &["resume", out.to_str().expect("utf-8"), "--json", "-q"]).output().expect("resume");
+    // The cluster goes on without its controller; then the controller comes back. The
+    // journal chooses the image and command the cluster runs: resume wants them confirmed.
+    let o = automl(&server, dir.path(), &slow, &["resume", out.to_str().expect("utf-8"), "-q"]).output().expect("resume");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("trial image") && text(&o).contains("trial command") && text(&o).contains("--accept-settings"), "{}", text(&o));
+    let o = automl(&server, dir.path(), &slow, &["resume", out.to_str().expect("utf-8"), "--image", "example.com/other:1", "-q"]).output().expect("resume");
+    assert!(o.status.code() == Some(2) && text(&o).contains("not example.com/other:1"), "{}", text(&o));
+    let o = automl(&server, dir.path(), &slow, &["resume", out.to_str().expect("utf-8"), "--accept-settings", "--json", "-q"]).output().expect("resume");
     assert!(o.status.success(), "{}", text(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let board = summary["leaderboard"].as_array().expect("leaderboard");

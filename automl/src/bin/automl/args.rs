@@ -42,6 +42,12 @@ pub enum Command {
 pub struct ResumeArgs {
     /// The run's output folder (holding journal.jsonl).
     pub dir: PathBuf,
+    /// Reuse the journal's sandbox grants, trial image, command and service account (listed when resume refuses them) without restating them.
+    #[arg(long)]
+    pub accept_settings: bool,
+    /// The trial image you expect the run to use: resume refuses a journal that names another.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

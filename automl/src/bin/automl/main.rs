@@ -187,7 +187,29 @@ fn run_custom(experiment: automl::CustomExperiment, _json: bool, _quiet: bool) -
 }
 
 fn resume(a: ResumeArgs) -> anyhow::Result<()> {
-    match automl::resume(&a.dir)? {
+    let resumed = automl::resume(&a.dir)?;
+    let reused = resumed.reused();
+    if !a.quiet {
+        eprintln!("automl: resuming {} with the settings of its journal:", a.dir.display());
+        reused.settings.iter().for_each(|s| eprintln!("  {s}"));
+    }
+    let mut to_confirm = reused.to_confirm.clone();
+    if let (Some(expected), Some(journaled)) = (&a.image, &reused.image) {
+        if expected != journaled {
+            return Err(automl::Error::Config(format!("{}: the journal's trial image is {journaled}, not {expected}; resume refuses to run another image than the one you expect", a.dir.display())).into());
+        }
+        to_confirm.retain(|s| s != &format!("trial image {journaled}"));
+    }
+    if !to_confirm.is_empty() && !a.accept_settings {
+        return Err(automl::Error::Config(format!(
+            "{}: its journal grants access or chooses what runs ({}); a folder's journal can be edited, so check these and pass --accept-settings to reuse them{}",
+            a.dir.display(),
+            to_confirm.join("; "),
+            if reused.image.is_some() { " (or --image IMAGE to confirm the image)" } else { "" }
+        ))
+        .into());
+    }
+    match resumed {
         Resumed::Builtin(experiment) => run_builtin(experiment, a.json, a.quiet),
         Resumed::Custom(experiment) => run_custom(experiment, a.json, a.quiet),
     }
