@@ -52,6 +52,11 @@ pub trait Executor {
     fn remote(&self) -> bool {
         false
     }
+    /// Whether the executor can still run trials: an error (a cluster that stopped
+    /// answering) ends the run there, with its journal left resumable.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
     /// The clock budgets are measured on. Only test executors that play time change it.
     fn now(&self) -> Instant {
         Instant::now()

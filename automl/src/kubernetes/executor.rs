@@ -68,6 +68,19 @@ struct Hub {
     creating: std::sync::atomic::AtomicUsize,
     /// Jobs given up on; deleted again at shutdown in case a create raced the delete.
     abandoned: Mutex<Vec<String>>,
+    /// Since when the API server has not answered (watches and reads failing), if it has not.
+    failing_since: Mutex<Option<Instant>>,
+}
+
+impl Hub {
+    /// The API server answered.
+    fn answered(&self) {
+        *lock(&self.failing_since) = None;
+    }
+    /// A watch or read failed.
+    fn unanswered(&self) {
+        lock(&self.failing_since).get_or_insert_with(Instant::now);
+    }
 }
 
 #[derive(Default)]
@@ -124,6 +137,9 @@ impl KubernetesExecutor {
         runtime.spawn(watcher(jobs, watcher::Config::default().labels(&selector)).default_backoff().for_each(move |event| {
             let h = Arc::clone(&h);
             async move {
+                if event.is_ok() {
+                    h.answered();
+                }
                 match event {
                     Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) => {
                         if let Some(slot) = trial_of(&job.metadata).and_then(|id| h.slot(id)) {
@@ -139,7 +155,8 @@ impl KubernetesExecutor {
                         }
                     }
                     // The watcher re-lists and retries on its own (with backoff below).
-                    Ok(_) | Err(_) => {}
+                    Ok(_) => {}
+                    Err(_) => h.unanswered(),
                 }
             }
         }));
@@ -299,6 +316,17 @@ impl Executor for KubernetesExecutor {
 
     fn startup_allowance(&self) -> Duration {
         Duration::from_secs(self.cfg.startup_allowance_s)
+    }
+
+    fn check(&self) -> Result<()> {
+        let limit = Duration::from_secs(self.cfg.api_outage_s);
+        match *lock(&self.hub.failing_since) {
+            Some(since) if since.elapsed() >= limit => Err(Error::cluster(format!(
+                "the Kubernetes API server has not answered for {} s (--api-outage-limit): the run stopped; its trial Jobs may still be running, and `automl resume` continues it once the cluster is back",
+                limit.as_secs()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn remote(&self) -> bool {
@@ -516,9 +544,14 @@ impl TrialTask {
     /// Reads the Job and its pods directly (not from the watchers).
     async fn refresh(&self, name: &str, id: u64) {
         match self.jobs.get_opt(name).await {
-            Ok(Some(job)) => *lock(&self.slot.job) = Some(job),
-            Ok(None) => self.slot.job_gone.store(true, Ordering::Relaxed),
-            Err(_) => return,
+            Ok(found) => {
+                self.hub.answered();
+                match found {
+                    Some(job) => *lock(&self.slot.job) = Some(job),
+                    None => self.slot.job_gone.store(true, Ordering::Relaxed),
+                }
+            }
+            Err(_) => return self.hub.unanswered(),
         }
         let selector = format!("{}={id},{}", labels::TRIAL, name_selector(name));
         if let Ok(list) = self.pods.list(&ListParams::default().labels(&selector)).await {

@@ -139,6 +139,10 @@ pub struct KubernetesOptions {
     pub startup_allowance_s: u64,
     /// A trial whose pod cannot be scheduled for this long fails.
     pub unschedulable_timeout_s: u64,
+    /// The run stops (exit code 7, resumable) when the API server has not answered for
+    /// this long.
+    #[serde(default = "default_outage")]
+    pub api_outage_s: u64,
     /// Where trial pods find the data.
     pub data: DataSource,
     /// Leave running Jobs in place when the run is interrupted.
@@ -164,6 +168,7 @@ impl Default for KubernetesOptions {
             ttl_after_finished_s: 3600,
             startup_allowance_s: 120,
             unschedulable_timeout_s: 300,
+            api_outage_s: default_outage(),
             data: DataSource::SamePath,
             keep_jobs: false,
         }
@@ -180,7 +185,7 @@ impl KubernetesOptions {
         if self.ttl_after_finished_s < 0 {
             return bad(format!("--job-ttl must be >= 0 seconds, got {}", self.ttl_after_finished_s));
         }
-        for (name, s) in [("--startup-allowance", self.startup_allowance_s), ("--unschedulable-timeout", self.unschedulable_timeout_s)] {
+        for (name, s) in [("--startup-allowance", self.startup_allowance_s), ("--unschedulable-timeout", self.unschedulable_timeout_s), ("--api-outage-limit", self.api_outage_s)] {
             if s as f64 > super::MAX_SECONDS {
                 return bad(format!("{name} must be at most {:e} seconds, got {s}", super::MAX_SECONDS));
             }
@@ -217,4 +222,8 @@ mod tests {
             assert!(e.contains(message), "{e}");
         }
     }
+}
+
+fn default_outage() -> u64 {
+    120
 }

@@ -119,6 +119,8 @@ pub struct RawKubernetes {
     pub startup_allowance: Option<u64>,
     /// Seconds a pod may stay unschedulable.
     pub unschedulable_timeout: Option<u64>,
+    /// Seconds the API server may not answer before the run stops.
+    pub api_outage_limit: Option<u64>,
     /// `CLAIM[:MOUNT]` of the data PVC.
     pub data_pvc: Option<String>,
     /// The CSV's path inside the PVC.
@@ -248,6 +250,7 @@ impl RawKubernetes {
         set(&mut k.ttl_after_finished_s, self.job_ttl);
         set(&mut k.startup_allowance_s, self.startup_allowance);
         set(&mut k.unschedulable_timeout_s, self.unschedulable_timeout);
+        set(&mut k.api_outage_s, self.api_outage_limit);
         k.data = super::DataSource::from_options(self.data_pvc.as_deref(), self.data_path.as_deref(), self.data_url.as_deref(), data)
             .map_err(|m| Error::Config(format!("{m} (--data-pvc, --data-path, --data-url)")))?;
         set(&mut k.keep_jobs, self.keep_jobs);
@@ -296,7 +299,7 @@ const FIELDS: &[&str] = &[
 /// The option names [`RawKubernetes`] knows.
 const KUBERNETES_FIELDS: &[&str] = &[
     "namespace", "image", "image_pull_policy", "gpus", "gpu_resource", "cpu", "memory", "node_selector", "tolerations", "priority_class", "service_account",
-    "backoff_limit", "job_ttl", "startup_allowance", "unschedulable_timeout", "data_pvc", "data_path", "data_url", "keep_jobs",
+    "backoff_limit", "job_ttl", "startup_allowance", "unschedulable_timeout", "api_outage_limit", "data_pvc", "data_path", "data_url", "keep_jobs",
 ];
 
 fn check_names(prefix: &str, value: &serde_json::Value, known: &[&str]) -> Result<()> {

@@ -288,6 +288,9 @@ impl Schedule<'_> {
     /// Waits for the next event, or until the budget ends or a trial overruns its limit.
     /// True when the budget is spent (or the run was cancelled).
     fn wait(&mut self, st: &mut State) -> Result<bool> {
+        // An executor that can no longer run trials (a cluster gone) ends the run here,
+        // before the journal records an end: `automl resume` continues it.
+        self.executor.check()?;
         let grace = TRIAL_GRACE_S + self.executor.startup_allowance().as_secs_f64();
         let overdue_at = st.running.values().filter_map(|r| r.limit.map(|l| r.started + Duration::from_secs_f64(l + grace))).min();
         let wake = match (st.search_deadline(), overdue_at) {

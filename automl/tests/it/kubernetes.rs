@@ -526,3 +526,37 @@ fn a_replaced_pod_starts_its_trials_curve_over() {
     assert_eq!(r.curve, vec![(1, 0.1), (2, 0.2), (3, 0.3)], "{r:?}");
     assert_eq!(r.score, Some(0.3));
 }
+
+#[test]
+fn an_api_server_outage_ends_the_run_with_exit_7_and_a_journal_that_resumes() {
+    let server = process_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let slow = slow_trial_command(dir.path(), 3.0);
+    let data = example("penguins.csv");
+    let args = [
+        "run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "4", "--concurrency", "2", "--time-budget", "0", "--learners", "logistic",
+        "--api-outage-limit", "2", "--out", out.to_str().expect("utf-8"), "-q",
+    ];
+    let child = automl(&server, dir.path(), &slow, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&journal_events(&out), "dispatched") < 2 {
+        assert!(Instant::now() < deadline, "no dispatch");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.crash();
+    let down = Instant::now();
+    let o = child.wait_with_output().expect("wait");
+    let took = down.elapsed();
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(text(&o).contains("has not answered for 2 s") && text(&o).contains("automl resume"), "{}", text(&o));
+    println!("outage noticed and the run ended {:.1} s after the API server went down (limit 2 s)", took.as_secs_f64());
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    // Not journaled as ended: once the cluster is back, resume finishes the run.
+    assert_eq!(count(&journal_events(&out), "ended"), 0);
+    server.restart().expect("restart");
+    let o = automl(&server, dir.path(), &slow, &["resume", out.to_str().expect("utf-8"), "--accept-settings", "--json", "-q"]).output().expect("resume");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(summary["leaderboard"].as_array().map(Vec::len), Some(4), "{summary}");
+}

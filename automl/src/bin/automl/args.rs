@@ -114,6 +114,9 @@ pub struct KubeArgs {
     /// A trial whose pod stays unschedulable this many seconds fails [default: 300].
     #[arg(long, help_heading = "Kubernetes")]
     pub unschedulable_timeout: Option<u64>,
+    /// Stop the run (exit code 7; `automl resume` continues it) when the API server has not answered for this many seconds [default: 120].
+    #[arg(long, value_name = "SECONDS", help_heading = "Kubernetes")]
+    pub api_outage_limit: Option<u64>,
     /// Trial pods read the data from this PersistentVolumeClaim, mounted read-only: CLAIM[:MOUNT_PATH] (mount path default /data).
     #[arg(long, value_name = "CLAIM[:MOUNT]", help_heading = "Kubernetes", conflicts_with = "data_url")]
     pub data_pvc: Option<String>,
@@ -135,7 +138,7 @@ impl KubeArgs {
     /// Whether any cluster option was given (they mean nothing to the local executor).
     pub fn any_given(&self) -> bool {
         let strings = [&self.namespace, &self.image, &self.image_pull_policy, &self.gpu_resource, &self.cpu, &self.memory, &self.priority_class, &self.service_account, &self.data_pvc, &self.data_path, &self.data_url];
-        let numbers = [self.gpus.is_some(), self.backoff_limit.is_some(), self.job_ttl.is_some(), self.startup_allowance.is_some(), self.unschedulable_timeout.is_some()];
+        let numbers = [self.gpus.is_some(), self.backoff_limit.is_some(), self.job_ttl.is_some(), self.startup_allowance.is_some(), self.unschedulable_timeout.is_some(), self.api_outage_limit.is_some()];
         strings.iter().any(|s| s.is_some()) || numbers.iter().any(|n| *n) || !self.node_selector.is_empty() || !self.toleration.is_empty() || self.keep_jobs
     }
 
@@ -157,6 +160,7 @@ impl KubeArgs {
             job_ttl: self.job_ttl,
             startup_allowance: self.startup_allowance,
             unschedulable_timeout: self.unschedulable_timeout,
+            api_outage_limit: self.api_outage_limit,
             data_pvc: self.data_pvc.clone(),
             data_path: self.data_path.clone(),
             data_url: self.data_url.clone(),
