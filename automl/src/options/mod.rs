@@ -158,6 +158,10 @@ pub struct Budgets {
     pub cancel: Option<CancelToken>,
 }
 
+/// The time limit of a built-in trial in a run without a time budget or a
+/// `--trial-time-limit`.
+pub const STUCK_TRIAL_S: f64 = 3600.0;
+
 impl Budgets {
     /// A trial's time limit when `time_left` seconds of this session's `budget_s` remain:
     /// the given limit, else a third of the budget (at least a second, at most what is
@@ -262,7 +266,9 @@ impl ExperimentOptions {
             target_score: self.target_score,
             patience: self.patience,
             concurrency: self.concurrency,
-            trial_time_limit: self.trial_time_limit,
+            // Without a time budget, a stuck trial (a fit that never returns) would keep the
+            // run from ending: it is given up after an hour unless a limit is given.
+            trial_time_limit: self.trial_time_limit.or(self.time_budget.is_none().then_some(STUCK_TRIAL_S)),
             cancel: self.cancel.clone(),
         }
     }

@@ -328,3 +328,21 @@ fn the_time_spent_is_journaled_as_the_run_goes_not_only_when_trials_finish() {
     let state = crate::journal::read(dir.path()).expect("journal");
     assert!(state.spent_s >= 25.0, "the journal says {} s were spent of 30", state.spent_s);
 }
+
+#[test]
+fn a_stuck_trial_cannot_keep_a_run_without_a_time_budget_from_ending() {
+    // No time budget and no trial limit given: the options still bound each trial.
+    let mut options = crate::options::ExperimentOptions::new("data.csv", "y");
+    options.time_budget = None;
+    options.max_trials = Some(2);
+    options.concurrency = 1;
+    let b = options.budgets();
+    assert_eq!(b.trial_time_limit, Some(crate::options::STUCK_TRIAL_S));
+    let mut ex = FakeExecutor::new(|id| if id == 1 { Act::Hang } else { Act::Score(1.0, 0.7) });
+    let mut strategy = Counting::default();
+    let out = search(&mut ex, &mut strategy, b, None);
+    assert_eq!(out.results.len(), 2, "the run ended");
+    let stuck = out.results.iter().find(|r| r.id == 1).expect("trial 1");
+    assert_eq!(stuck.status, TrialStatus::TimedOut, "{stuck:?}");
+    assert_eq!(ex.abandoned, vec![1]);
+}

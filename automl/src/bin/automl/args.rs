@@ -287,7 +287,7 @@ pub struct RunArgs {
     /// Replace a run already recorded in --out (its journal, trials, leaderboard and model) instead of refusing to start.
     #[arg(long)]
     pub force: bool,
-    /// Seconds one trial may take [default: a third of the budget].
+    /// Seconds one trial may take [default: a third of the budget; an hour without a time budget].
     #[arg(long)]
     pub trial_time_limit: Option<f64>,
     /// Sampler within each learner's space: tpe or random [default: tpe].
