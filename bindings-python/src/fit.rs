@@ -99,11 +99,19 @@ pub fn fit(
                     Event::Refit(learner) => ("refit", learner.into_pyobject(py)?.into_any()),
                 };
                 if let (Some(cb), None) = (&progress, &callback_error) {
-                    if let Err(e) = cb.call1(py, sent) {
+                    match cb.call1(py, sent) {
+                        Ok(_) => {}
+                        // Ctrl-C while the display ran is an interrupt like any other.
+                        Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                            interrupted = true;
+                            token.cancel();
+                        }
                         // A broken progress display must not lose the run: stop it early
                         // and raise the display's error once the model is kept.
-                        token.cancel();
-                        callback_error = Some(e);
+                        Err(e) => {
+                            token.cancel();
+                            callback_error = Some(e);
+                        }
                     }
                 }
             }

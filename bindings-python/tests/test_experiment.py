@@ -67,7 +67,7 @@ def test_keyboard_interrupt_keeps_the_best_model(titanic_csv):
         m = automl.AutoML(time_budget=120, concurrency=1, verbose=False).fit(df, y)
     elapsed = time.monotonic() - start
     timer.cancel()
-    assert m.interrupted_
+    assert m.interrupted_, (elapsed, m.summary_.get("stop_reason"), m.summary_.get("trials"))
     assert m.summary_["stop_reason"] == "interrupted"
     assert elapsed < 30, f"fit went on for {elapsed:.0f} s after the interrupt"
     assert any("interrupted" in str(w.message) for w in caught)
@@ -84,6 +84,22 @@ def test_progress_callback_errors_do_not_lose_the_run(penguins_csv, monkeypatch)
     monkeypatch.setattr(_display.Progress, "__call__", broken)
     with pytest.raises(RuntimeError, match="display broke"):
         automl.AutoML(**QUICK).fit(penguins_csv, target="species")
+
+
+def test_ctrl_c_while_the_progress_display_runs_is_an_interrupt(penguins_csv, monkeypatch):
+    # Ctrl-C lands in whatever Python code runs: often the progress display.
+    from automl import _display
+
+    def interrupted(self, kind, payload):
+        if kind == "trial":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_display.Progress, "__call__", interrupted)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        m = automl.AutoML(time_budget=60, concurrency=1, verbose=False).fit(penguins_csv, target="species")
+    assert m.interrupted_
+    assert m.summary_["stop_reason"] == "interrupted"
 
 
 def test_fit_releases_the_gil(penguins_csv):

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use automl_core::learners::Control;
 use automl_core::space::Hyperparams;
-use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use futures::{AsyncBufReadExt, StreamExt};
 use kube::runtime::WatchStreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -705,86 +705,183 @@ fn describe(e: &kube::Error) -> String {
 }
 
 /// Follows a pod's log, turning objective lines into scores for the monitor. Retries
-/// while the container is being created (the API answers 400 until it runs).
+/// while the container is being created (the API answers 400 until it runs), and
+/// reconnects when a stream ends before the pod does (an API server restart, an idle
+/// timeout), skipping the lines already read.
 #[allow(clippy::too_many_arguments)]
 async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objective: String, monitor: Arc<dyn TrialMonitor>, logs: Arc<Mutex<LogState>>, slot: Arc<Slot>) {
     let params = LogParams { follow: true, container: Some(manifest::CONTAINER.to_string()), ..Default::default() };
     let mut parser = MetricLines::default();
-    {
-        // A new pod (the Job replaced a failed one) is a new attempt: its curve, not a
-        // splice of both, is what the rules judge.
-        let mut state = lock(&logs);
-        if state.pod != pod {
-            let replaced = !state.pod.is_empty();
-            *state = LogState { pod: pod.clone(), tail: std::mem::take(&mut state.tail), ..LogState::default() };
-            if replaced {
-                monitor.restart(id);
-            }
-        }
-    }
-    let current = |logs: &Mutex<LogState>| lock(logs).pod == pod;
-    for _attempt in 0..20 {
-        if slot.abandoned.load(Ordering::Relaxed) {
+    start_attempt(&logs, &pod, id, monitor.as_ref());
+    let follower = Follower { id, learner, objective, monitor, logs: Arc::clone(&logs), slot: Arc::clone(&slot), pod: pod.clone() };
+    let mut failures = 0;
+    while failures < 20 {
+        if !follower.wanted() {
             return;
         }
-        let stream = match pods.log_stream(&pod, &params).await {
-            Ok(s) => s,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                continue;
-            }
+        let Ok(stream) = pods.log_stream(&pod, &params).await else {
+            failures += 1;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
         };
-        let mut lines = stream.lines();
-        // A restarted stream replays the log from the start: skip what was read.
+        let mut stream = std::pin::pin!(stream);
+        // A new stream replays the log from the start: skip what was read.
         let already = lock(&logs).lines;
-        let mut seen = 0usize;
-        while let Ok(Some(line)) = lines.try_next().await {
+        let (mut seen, mut buf) = (0usize, Vec::new());
+        while let Some(line) = next_line(&mut stream, &mut buf).await {
             seen += 1;
             if seen <= already {
                 continue;
             }
-            if slot.abandoned.load(Ordering::Relaxed) || !current(&logs) {
+            if !follower.wanted() {
                 return;
             }
-            let values = parser.feed(&line);
-            // The objective on the training rows comes just before its validation score.
-            for v in values.iter().filter(|v| v.name.strip_prefix("train_") == Some(objective.as_str())) {
-                monitor.report_train(id, v.step, v.value);
-                lock(&logs).train_curve.push((v.step, v.value));
+            failures = 0;
+            follower.line(&line, &mut parser).await;
+        }
+        // The stream ended: at the pod's end, or cut while it runs.
+        if pod_finished(&slot, &pod) {
+            return;
+        }
+        failures += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A new pod (the Job replaced a failed one) is a new attempt: its curve, not a splice of
+/// both, is what the rules judge.
+fn start_attempt(logs: &Mutex<LogState>, pod: &str, id: u64, monitor: &dyn TrialMonitor) {
+    let mut state = lock(logs);
+    if state.pod != pod {
+        let replaced = !state.pod.is_empty();
+        *state = LogState { pod: pod.to_string(), tail: std::mem::take(&mut state.tail), ..LogState::default() };
+        if replaced {
+            monitor.restart(id);
+        }
+    }
+}
+
+/// Whether the pod's container has ended (or the pod is gone), as the watchers saw it.
+fn pod_finished(slot: &Slot, pod: &str) -> bool {
+    let pods = lock(&slot.pods);
+    let terminated = |p: &Pod| {
+        let cs = p.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+        cs.and_then(|cs| cs.first()).and_then(|c| c.state.as_ref()).is_some_and(|s| s.terminated.is_some())
+    };
+    pods.get(pod).is_none_or(terminated)
+}
+
+/// Most bytes of a log line kept; the rest of a longer line is skipped.
+const MAX_LOG_LINE: usize = 4096;
+
+/// The next line of a log as text (invalid UTF-8 replaced, at most [`MAX_LOG_LINE`]
+/// bytes kept); `None` at the end of the stream or on an error.
+async fn next_line(reader: &mut (impl futures::AsyncBufRead + Unpin), buf: &mut Vec<u8>) -> Option<String> {
+    buf.clear();
+    let mut any = false;
+    loop {
+        let chunk = reader.fill_buf().await.ok()?;
+        if chunk.is_empty() {
+            if !any {
+                return None;
             }
-            {
-                let mut state = lock(&logs);
-                state.lines += 1;
-                state.tail.push(line.chars().take(300).collect());
-                if state.tail.len() > 5 {
-                    state.tail.remove(0);
-                }
-            }
-            for v in values.into_iter().filter(|v| v.name == objective) {
-                {
-                    let mut state = lock(&logs);
-                    if state.stop_requested {
-                        continue;
-                    }
-                    state.curve.push((v.step, v.value));
-                }
-                // Stopping-rule plugins judge here: off the runtime's workers, so a slow rule
-                // stalls no other trial's watcher.
-                let (judge, name) = (Arc::clone(&monitor), learner.clone());
-                let control = tokio::task::spawn_blocking(move || judge.report(id, &name, v.step, v.value)).await.unwrap_or(Control::Continue);
-                if control == Control::Stop {
-                    lock(&logs).stop_requested = true;
-                    slot.changed.notify_one();
-                }
+            break;
+        }
+        any = true;
+        let (take, ends) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LOG_LINE.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume_unpin(take);
+        if ends {
+            break;
+        }
+    }
+    while buf.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+        buf.pop();
+    }
+    Some(String::from_utf8_lossy(buf).into_owned())
+}
+
+/// What one log follower reports to: its trial, the monitor and the trial's log state.
+struct Follower {
+    id: u64,
+    learner: String,
+    objective: String,
+    monitor: Arc<dyn TrialMonitor>,
+    logs: Arc<Mutex<LogState>>,
+    slot: Arc<Slot>,
+    pod: String,
+}
+
+impl Follower {
+    /// Still following: the trial is not abandoned and this is still its current pod.
+    fn wanted(&self) -> bool {
+        !self.slot.abandoned.load(Ordering::Relaxed) && lock(&self.logs).pod == self.pod
+    }
+
+    /// One new line: objective values go to the curve and the monitor, the line to the tail.
+    async fn line(&self, line: &str, parser: &mut MetricLines) {
+        let values = parser.feed(line);
+        // The objective on the training rows comes just before its validation score.
+        for v in values.iter().filter(|v| v.name.strip_prefix("train_") == Some(self.objective.as_str())) {
+            self.monitor.report_train(self.id, v.step, v.value);
+            lock(&self.logs).train_curve.push((v.step, v.value));
+        }
+        {
+            let mut state = lock(&self.logs);
+            state.lines += 1;
+            state.tail.push(line.chars().take(300).collect());
+            if state.tail.len() > 5 {
+                state.tail.remove(0);
             }
         }
-        return;
+        for v in values.into_iter().filter(|v| v.name == self.objective) {
+            {
+                let mut state = lock(&self.logs);
+                if state.stop_requested {
+                    continue;
+                }
+                state.curve.push((v.step, v.value));
+            }
+            // Stopping-rule plugins judge here: off the runtime's workers, so a slow rule
+            // stalls no other trial's watcher.
+            let (judge, name, id) = (Arc::clone(&self.monitor), self.learner.clone(), self.id);
+            let control = tokio::task::spawn_blocking(move || judge.report(id, &name, v.step, v.value)).await.unwrap_or(Control::Continue);
+            if control == Control::Stop {
+                lock(&self.logs).stop_requested = true;
+                self.slot.changed.notify_one();
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_are_bounded_and_invalid_utf8_is_replaced_not_fatal() {
+        let mut bytes = b"accuracy=0.5\r\n\xff\xfeok\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 10_000));
+        bytes.extend_from_slice(b"\nlast");
+        let mut reader = futures::io::Cursor::new(bytes);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let lines = runtime.block_on(async {
+            let (mut buf, mut lines) = (Vec::new(), Vec::new());
+            while let Some(line) = next_line(&mut reader, &mut buf).await {
+                lines.push(line);
+            }
+            lines
+        });
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[0], "accuracy=0.5");
+        assert_eq!(lines[1], "\u{fffd}\u{fffd}ok");
+        assert_eq!(lines[2], "x".repeat(MAX_LOG_LINE));
+        assert_eq!(lines[3], "last");
+    }
 
     #[test]
     fn a_pod_evicted_through_the_api_is_reported_as_evicted() {

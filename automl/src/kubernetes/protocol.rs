@@ -140,6 +140,10 @@ impl MetricLines {
                 w += 1;
             }
             let (Some(name), Ok(value)) = ((start < end).then(|| &line[start..end]), line[v..w].parse::<f64>()) else { continue };
+            // `1e999` parses as infinity: not a score.
+            if !value.is_finite() {
+                continue;
+            }
             if name == "step" {
                 if value >= 0.0 && value.fract() == 0.0 {
                     self.step = Some(value as usize);
@@ -157,6 +161,14 @@ impl MetricLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_score_that_is_not_finite_is_not_a_score() {
+        let mut p = MetricLines::default();
+        assert!(p.feed("accuracy=1e999").is_empty());
+        let v = p.feed("accuracy=0.5");
+        assert_eq!((v.len(), v[0].step), (1, 1), "{v:?}");
+    }
 
     #[test]
     fn a_long_message_with_many_fold_scores_is_shortened_without_underflow() {

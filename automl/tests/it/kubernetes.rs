@@ -560,3 +560,26 @@ fn an_api_server_outage_ends_the_run_with_exit_7_and_a_journal_that_resumes() {
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(summary["leaderboard"].as_array().map(Vec::len), Some(4), "{summary}");
 }
+
+#[test]
+fn a_log_stream_cut_while_the_pod_runs_is_followed_again_without_duplicates() {
+    let lines: Vec<(Duration, String)> = (1..=6).map(|i| (Duration::from_millis(150), format!("accuracy=0.{i}"))).collect();
+    let server = FakeApiServer::start(Kubelet::scripted(move |_job, _pod| PodScript { schedule: Schedule::After(Duration::from_millis(10)), logs: lines.clone(), exit: Exit::Succeeded { message: None } })).expect("start");
+    let r = std::thread::scope(|scope| {
+        let cut = scope.spawn(|| {
+            // Once the pod has logged a line or two, the API server restarts: every open
+            // stream (the log follow included) ends, then it answers again.
+            std::thread::sleep(Duration::from_millis(400));
+            server.crash();
+            std::thread::sleep(Duration::from_millis(300));
+            server.restart().expect("restart");
+        });
+        let r = run_one(&server, KubernetesOptions::default(), container(), None, |_| Control::Continue);
+        cut.join().expect("outage");
+        r
+    });
+    assert_eq!(r.status, TrialStatus::Ok, "{r:?}");
+    let expected: Vec<(usize, f64)> = (1..=6).map(|i| (i, f64::from(i as u32) / 10.0)).collect();
+    assert_eq!(r.curve, expected, "{r:?}");
+    assert_eq!(r.score, Some(0.6));
+}

@@ -40,19 +40,21 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
     let delimiter = options.delimiter.or_else(|| sniff_delimiter(path)).unwrap_or(b',');
     let (check, parsed) = std::thread::scope(|scope| {
         let check = scope.spawn(|| check_file(path, delimiter));
-        let parsed = read_path(path, options, delimiter, Some(1000));
+        let parsed = read_path(path, options, delimiter, Some(b'"'), Some(1000));
         (check.join(), parsed)
     });
-    match check {
-        Ok(Ok(())) => {}
+    let quoting = match check {
+        Ok(Ok(q)) => q,
         Ok(Err(CheckError::Io(e))) => return Err(io(e)),
         Ok(Err(CheckError::Bad(line, message))) => return Err(Error::Csv { path: path.to_path_buf(), line, message }),
         Err(_) => return Err(Error::Data(format!("{}: the CSV check failed unexpectedly", path.display()))),
-    }
+    };
+    let quote = (quoting == Quoting::Standard).then_some(b'"');
+    let parsed = if quote.is_some() { parsed } else { read_path(path, options, delimiter, quote, Some(1000)) };
     let df = match parsed {
         Ok(df) => df,
         // A value past the inferred rows did not parse as the inferred type: infer from all rows.
-        Err(_) => read_path(path, options, delimiter, None).map_err(|e| Error::Csv { path: path.to_path_buf(), line: 0, message: e.to_string() })?,
+        Err(_) => read_path(path, options, delimiter, quote, None).map_err(|e| Error::Csv { path: path.to_path_buf(), line: 0, message: e.to_string() })?,
     };
     let mut table = Table::from_polars(&df)?;
     detect_dates(&mut table, &options.text_columns);
@@ -97,7 +99,7 @@ pub fn delimiter_name(d: u8) -> String {
     }
 }
 
-fn read_path(path: &Path, options: &CsvOptions, delimiter: u8, infer_rows: Option<usize>) -> Result<DataFrame> {
+fn read_path(path: &Path, options: &CsvOptions, delimiter: u8, quote: Option<u8>, infer_rows: Option<usize>) -> Result<DataFrame> {
     let mut null_values: Vec<PlSmallStr> = vec!["".into()];
     null_values.extend(options.na_values.iter().map(|s| PlSmallStr::from(s.as_str())));
     let overwrite = if options.text_columns.is_empty() {
@@ -112,7 +114,7 @@ fn read_path(path: &Path, options: &CsvOptions, delimiter: u8, infer_rows: Optio
         .with_schema_overwrite(overwrite)
         .map_parse_options(|p| {
             p.with_separator(delimiter)
-                .with_quote_char(Some(b'"'))
+                .with_quote_char(quote)
                 .with_null_values(Some(NullValues::AllColumns(null_values.clone())))
         })
         .try_into_reader_with_file_path(Some(path.to_path_buf()))?;
@@ -124,7 +126,7 @@ enum CheckError {
     Bad(usize, String),
 }
 
-fn check_file(path: &Path, delimiter: u8) -> std::result::Result<(), CheckError> {
+fn check_file(path: &Path, delimiter: u8) -> std::result::Result<Quoting, CheckError> {
     let mut file = std::fs::File::open(path).map_err(CheckError::Io)?;
     let mut checker = Checker::new(delimiter);
     let mut buf = vec![0u8; 4 << 20];
@@ -156,6 +158,14 @@ fn check_file(path: &Path, delimiter: u8) -> std::result::Result<(), CheckError>
 
 type Bad = (usize, String);
 
+/// How a file uses quotes, as the check found: standard CSV quoting, or none at all (no
+/// field is quoted, and some hold a `"`, which is then a plain character).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    Standard,
+    None,
+}
+
 /// Quote-aware count of fields per record, fed block by block.
 struct Checker {
     delimiter: u8,
@@ -163,6 +173,15 @@ struct Checker {
     record_line: usize,
     fields: usize,
     in_quotes: bool,
+    /// At the start of a field: only there does a `"` open a quoted field (elsewhere it is
+    /// a character of the field, as in `5'10"`).
+    field_start: bool,
+    /// Just after a quoted field's closing `"`: a second `"` is an escaped quote.
+    just_closed: bool,
+    /// Whether any field is quoted.
+    quoted: bool,
+    /// The first line with a `"` inside an unquoted field.
+    inner_quote: Option<usize>,
     has_content: bool,
     header_fields: Option<usize>,
     data_rows: usize,
@@ -171,7 +190,7 @@ struct Checker {
 
 impl Checker {
     fn new(delimiter: u8) -> Self {
-        Checker { delimiter, line: 1, record_line: 1, fields: 1, in_quotes: false, has_content: false, header_fields: None, data_rows: 0, any_content: false }
+        Checker { delimiter, line: 1, record_line: 1, fields: 1, in_quotes: false, field_start: true, just_closed: false, quoted: false, inner_quote: None, has_content: false, header_fields: None, data_rows: 0, any_content: false }
     }
 
     fn end_record(&mut self) -> std::result::Result<(), Bad> {
@@ -210,28 +229,52 @@ impl Checker {
             let tail = &block[last..];
             self.fields += count(tail);
             self.has_content |= has_text(tail);
+            if let Some(&b) = block.last() {
+                self.field_start = b == delimiter || b == b'\n';
+                self.just_closed = false;
+            }
             return Ok(());
         }
         for &b in block {
-            if b == b'"' {
-                self.in_quotes = !self.in_quotes;
-                self.has_content = true;
-            } else if b == b'\n' {
-                self.line += 1;
-                if !self.in_quotes {
-                    self.end_record()?;
-                }
-            } else if !self.in_quotes && b == self.delimiter {
-                self.fields += 1;
-                self.has_content = true;
-            } else if b != b'\r' {
-                self.has_content = true;
-            }
+            self.byte(b)?;
         }
         Ok(())
     }
 
-    fn finish(mut self) -> std::result::Result<(), Bad> {
+    /// One byte of the slow path: quotes open a field only at its start, and `""` inside a
+    /// quoted field is an escaped quote.
+    fn byte(&mut self, b: u8) -> std::result::Result<(), Bad> {
+        let just_closed = std::mem::take(&mut self.just_closed);
+        if b == b'"' {
+            if self.in_quotes {
+                self.in_quotes = false;
+                self.just_closed = true;
+            } else if self.field_start || just_closed {
+                self.in_quotes = true;
+                self.quoted = true;
+            } else {
+                self.inner_quote.get_or_insert(self.line);
+            }
+            self.has_content = true;
+            self.field_start = false;
+        } else if b == b'\n' {
+            self.line += 1;
+            if !self.in_quotes {
+                self.end_record()?;
+                self.field_start = true;
+            }
+        } else if !self.in_quotes && b == self.delimiter {
+            self.fields += 1;
+            self.has_content = true;
+            self.field_start = true;
+        } else if b != b'\r' {
+            self.has_content = true;
+            self.field_start = false;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::result::Result<Quoting, Bad> {
         if self.in_quotes {
             return Err((self.record_line, "a quoted field is never closed".into()));
         }
@@ -242,13 +285,17 @@ impl Checker {
         if self.data_rows == 0 {
             return Err((2, "the file has a header but no data rows".into()));
         }
-        Ok(())
+        match (self.inner_quote, self.quoted) {
+            (None, _) => Ok(Quoting::Standard),
+            (Some(_), false) => Ok(Quoting::None),
+            (Some(line), true) => Err((line, "a '\"' inside an unquoted field, in a file that also quotes fields: quote that field and double its quotes (5'10\" becomes \"5'10\"\"\")".into())),
+        }
     }
 }
 
 /// Checks a whole buffer (see [`Checker`]); returns `(line, message)`.
 #[cfg(test)]
-fn check_structure(bytes: &[u8], delimiter: u8) -> std::result::Result<(), Bad> {
+fn check_structure(bytes: &[u8], delimiter: u8) -> std::result::Result<Quoting, Bad> {
     if let Err(e) = std::str::from_utf8(bytes) {
         let mut c = Checker::new(delimiter);
         c.feed(&bytes[..e.valid_up_to()])?;
@@ -273,6 +320,23 @@ mod tests {
     #[test]
     fn counts_quoted_delimiters_and_newlines_as_content() {
         assert!(check_structure(b"a,b\n\"x,y\",2\n\"multi\nline\",3\n\n", b',').is_ok());
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_a_character_of_it() {
+        assert!(check_structure(b"name,height\nann,5'10\"\nbob,6'1\"\n", b',').is_ok());
+        // Quoted fields still hold delimiters and escaped quotes; an unclosed one is refused.
+        assert!(check_structure(b"a,b\n\"say \"\"hi, there\"\"\",2\n", b',').is_ok());
+        assert!(check_structure(b"a,b\n\"open,2\n3,4\n", b',').unwrap_err().1.contains("never closed"));
+        // Mixed with quoted fields, polars would misread it: refused, with what to do.
+        assert!(check_structure(b"a,b\n\"x, y\",5'10\"\n", b',').unwrap_err().1.contains("quote that field"));
+        // And the file reads, with the quote kept in the value.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("heights.csv");
+        std::fs::write(&path, "name,height\nann,5'10\"\nbob,6'1\"\n").unwrap();
+        let table = read_csv(&path, &CsvOptions::default()).unwrap();
+        let crate::data::Column::Str(heights) = table.column("height").unwrap() else { panic!("text") };
+        assert_eq!(heights.get(0), Some("5'10\""));
     }
 
     #[test]
