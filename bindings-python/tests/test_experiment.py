@@ -59,6 +59,9 @@ def test_keyboard_interrupt_keeps_the_best_model(titanic_csv):
     df = pd.read_csv(titanic_csv)
     y = df.pop("survived")
     # SIGINT to ourselves while fit runs: what Ctrl-C or a notebook's stop button does.
+    # Python's own handler, as in a terminal: a process started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and Python then keeps it ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     start = time.monotonic()
     timer.start()
@@ -67,6 +70,7 @@ def test_keyboard_interrupt_keeps_the_best_model(titanic_csv):
         m = automl.AutoML(time_budget=120, concurrency=1, verbose=False).fit(df, y)
     elapsed = time.monotonic() - start
     timer.cancel()
+    signal.signal(signal.SIGINT, previous)
     assert m.interrupted_, (elapsed, m.summary_.get("stop_reason"), m.summary_.get("trials"))
     assert m.summary_["stop_reason"] == "interrupted"
     assert elapsed < 30, f"fit went on for {elapsed:.0f} s after the interrupt"
