@@ -14,11 +14,6 @@ use crate::trial::{TrialMonitor, TrialResult, TrialSpec, TrialStatus};
 /// Stack of a trial thread: linfa's trees recurse deeply on large data.
 const TRIAL_STACK: usize = 64 << 20;
 
-/// A panic's message, when it has one.
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(no message)")
-}
-
 /// Runs each trial on its own thread over data shared by all of them.
 pub struct LocalExecutor {
     data: Arc<ExperimentData>,
@@ -52,7 +47,7 @@ impl Executor for LocalExecutor {
                 let started = Instant::now();
                 let run = std::panic::catch_unwind(AssertUnwindSafe(|| evaluate(&spec, &data, metric.as_ref(), &extra, monitor.as_ref())));
                 let result = run.unwrap_or_else(|panic| {
-                    let message = format!("the trial panicked: {}", panic_text(panic.as_ref()));
+                    let message = format!("the trial panicked: {}", automl_core::learners::panic_message(&panic));
                     TrialResult::ended(spec.id, spec.learner.clone(), spec.config.clone(), TrialStatus::Failed, started.elapsed().as_secs_f64(), Some(message))
                 });
                 let _ = tx.send(result);

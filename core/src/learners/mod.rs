@@ -319,7 +319,8 @@ pub fn check_inputs(x: ArrayView2<f64>, allow_missing: bool) -> Result<()> {
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+/// A caught panic's message, when it has one.
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
 }
 
