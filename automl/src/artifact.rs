@@ -19,19 +19,22 @@ use crate::plugins::{PluginHost, StoredPreprocessor};
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
 /// Version of the file layout; bumped on any incompatible change (3: a SHA-256 of the
-/// payload follows the version).
-pub const FORMAT_VERSION: u32 = 3;
+/// payload follows the version; 4: the model is a list of weighted members, each with
+/// its preprocessing, and no write time, so the same run writes the same bytes).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Bytes before the payload: magic, version, the payload's SHA-256.
 const HEADER: usize = 8 + 4 + 32;
+
+/// Most members a model file may have (an ensemble has at most
+/// [`ROUNDS`](crate::ensemble::ROUNDS)).
+const MAX_MEMBERS: usize = 64;
 
 /// Everything `predict` needs, in one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelArtifact {
     /// Version of the crate that wrote the file.
     pub crate_version: String,
-    /// Seconds since the Unix epoch at writing.
-    pub created_unix: u64,
     /// Target column name; predictions are written under it.
     pub target: String,
     /// The task.
@@ -40,19 +43,18 @@ pub struct ModelArtifact {
     pub labels: Vec<String>,
     /// Extra missing-value markers used at training.
     pub na_values: Vec<String>,
-    /// Preprocessing plugins, fitted, with their components: replayed before `pipeline`.
+    /// Preprocessing plugins, fitted, with their components: replayed before the pipelines.
     pub preprocessors: Vec<StoredPreprocessor>,
-    /// Fitted preprocessing.
-    pub pipeline: Pipeline,
-    /// Fitted model.
-    pub model: FittedModel,
-    /// Learner name.
-    pub learner: String,
-    /// Its hyperparameters.
-    pub config: Hyperparams,
+    /// Fitted preprocessing, one per input encoding the members use.
+    pub pipelines: Vec<Pipeline>,
+    /// The model: one member, or the members of a weighted ensemble, largest weight first;
+    /// the weights sum to 1 and predictions are their weighted average.
+    pub members: Vec<Member>,
+    /// The best trial of the search: the model, or an ensemble's best-ranked candidate.
+    pub best: BestTrial,
     /// Objective metric.
     pub metric: String,
-    /// Validation score of the chosen configuration.
+    /// Validation score of the model (for an ensemble, on the out-of-fold predictions).
     pub validation_score: f64,
     /// Experiment seed.
     pub seed: u64,
@@ -60,6 +62,36 @@ pub struct ModelArtifact {
     pub data_sha256: String,
     /// Training rows used (with a target).
     pub rows: usize,
+}
+
+/// The best trial of a search, as the model file remembers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BestTrial {
+    /// Trial number.
+    pub trial: u64,
+    /// Learner name.
+    pub learner: String,
+    /// Its hyperparameters.
+    pub config: Hyperparams,
+    /// Its validation score.
+    pub score: f64,
+}
+
+/// One fitted configuration of a model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    /// The trial whose configuration it is.
+    pub trial: u64,
+    /// Learner name.
+    pub learner: String,
+    /// Its hyperparameters.
+    pub config: Hyperparams,
+    /// Its weight in the model's average.
+    pub weight: f64,
+    /// Which of the artifact's pipelines makes its inputs.
+    pub pipeline: usize,
+    /// The fitted model.
+    pub model: FittedModel,
 }
 
 impl ModelArtifact {
@@ -119,18 +151,33 @@ impl ModelArtifact {
         Ok(artifact)
     }
 
-    /// Checks that the parts fit together: the pipeline and the model each consistent,
-    /// the model reading as many columns as the pipeline makes, and the task and class
-    /// labels matching the model's outputs. The message names what is inconsistent.
+    /// Checks that the parts fit together: each pipeline and member consistent, members'
+    /// weights positive and summing to 1, each member reading as many columns as its
+    /// pipeline makes, and the task and class labels matching every member's outputs. The
+    /// message names what is inconsistent.
     pub fn check(&self) -> std::result::Result<(), String> {
-        self.pipeline.check().map_err(|e| format!("preprocessing: {e}"))?;
-        self.model.check().map_err(|e| format!("{} model: {e}", self.learner))?;
-        let width = self.pipeline.output_names().len();
-        if self.model.n_features() != width {
-            return Err(format!("the model reads {} columns but the preprocessing makes {width}", self.model.n_features()));
+        for (i, p) in self.pipelines.iter().enumerate() {
+            p.check().map_err(|e| if self.pipelines.len() > 1 { format!("preprocessing {i}: {e}") } else { format!("preprocessing: {e}") })?;
+        }
+        if self.members.is_empty() || self.members.len() > MAX_MEMBERS {
+            return Err(format!("{} members (a model has 1 to {MAX_MEMBERS})", self.members.len()));
+        }
+        let weights: f64 = self.members.iter().map(|m| m.weight).sum();
+        if self.members.iter().any(|m| !(m.weight > 0.0 && m.weight <= 1.0)) || (weights - 1.0).abs() > 1e-6 {
+            return Err(format!("member weights {:?} are not positive with a sum of 1", self.members.iter().map(|m| m.weight).collect::<Vec<_>>()));
+        }
+        self.members.iter().try_for_each(|m| self.check_member(m))
+    }
+
+    fn check_member(&self, m: &Member) -> std::result::Result<(), String> {
+        let pipeline = self.pipelines.get(m.pipeline).ok_or_else(|| format!("trial {} uses preprocessing {} of {}", m.trial, m.pipeline, self.pipelines.len()))?;
+        m.model.check().map_err(|e| format!("{} model: {e}", m.learner))?;
+        let width = pipeline.output_names().len();
+        if m.model.n_features() != width {
+            return Err(format!("the model reads {} columns but the preprocessing makes {width}", m.model.n_features()));
         }
         let labels = self.labels.len();
-        match (self.task, self.model.n_classes()) {
+        match (self.task, m.model.n_classes()) {
             (Task::Regression, None) if labels == 0 => Ok(()),
             (Task::Regression, _) => Err(format!("a regression model file with {labels} class labels or a classifier")),
             (task, None) => Err(format!("a {task} model file with a regression model")),
@@ -140,13 +187,28 @@ impl ModelArtifact {
         }
     }
 
-    /// Feature importance of a boosted model, most gain first: (column after
-    /// preprocessing, total split gain, number of splits). Empty for other learners.
+    /// The member with the largest weight (the only one of a single model).
+    pub fn primary(&self) -> &Member {
+        &self.members[0]
+    }
+
+    /// The learner's name, or `ensemble` for several members.
+    pub fn learner(&self) -> &str {
+        if self.members.len() > 1 {
+            "ensemble"
+        } else {
+            &self.primary().learner
+        }
+    }
+
+    /// Feature importance of the primary member when it is boosted, most gain first:
+    /// (column after preprocessing, total split gain, number of splits). Empty for other
+    /// learners.
     pub fn feature_importance(&self) -> Vec<(String, f64, u64)> {
-        let FittedModel::Gbdt(m) = &self.model else { return Vec::new() };
+        let primary = self.primary();
+        let FittedModel::Gbdt(m) = &primary.model else { return Vec::new() };
         let b = &m.booster;
-        let mut v: Vec<(String, f64, u64)> = self
-            .pipeline
+        let mut v: Vec<(String, f64, u64)> = self.pipelines[primary.pipeline]
             .output_names()
             .iter()
             .zip(b.importance_gain.iter().zip(&b.importance_split))
@@ -157,9 +219,16 @@ impl ModelArtifact {
         v
     }
 
-    /// Columns the model reads.
-    pub fn inputs(&self) -> &[InputColumn] {
-        self.pipeline.inputs()
+    /// Columns the model reads: those of every member's preprocessing, in the first
+    /// one's order.
+    pub fn inputs(&self) -> Vec<&InputColumn> {
+        let mut columns: Vec<&InputColumn> = Vec::new();
+        for c in self.pipelines.iter().flat_map(|p| p.inputs()) {
+            if !columns.iter().any(|k| k.name == c.name) {
+                columns.push(c);
+            }
+        }
+        columns
     }
 
     /// The raw columns a table must have: those the first preprocessing plugin was given
@@ -167,7 +236,7 @@ impl ModelArtifact {
     pub fn raw_inputs(&self) -> Vec<&str> {
         match self.preprocessors.first() {
             Some(first) => first.inputs.iter().map(String::as_str).collect(),
-            None => self.inputs().iter().map(|c| c.name.as_str()).collect(),
+            None => self.inputs().into_iter().map(|c| c.name.as_str()).collect(),
         }
     }
 
@@ -184,7 +253,7 @@ impl ModelArtifact {
         let raw = self.raw_inputs();
         let text_columns = self
             .inputs()
-            .iter()
+            .into_iter()
             .filter(|c| matches!(c.kind, ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Boolean) && raw.contains(&c.name.as_str()))
             .map(|c| c.name.clone())
             .collect();
@@ -219,15 +288,32 @@ impl ModelArtifact {
                 current = Some(p.replay(host, current.as_ref().unwrap_or(table))?);
             }
             replayed = current.unwrap_or_else(|| table.clone());
-            let names: Vec<&str> = self.inputs().iter().map(|c| c.name.as_str()).collect();
+            let names: Vec<&str> = self.inputs().into_iter().map(|c| c.name.as_str()).collect();
             missing_columns(&replayed, &names, source, "after the model's preprocessing plugins, which returned them at training")?;
             &replayed
         };
-        let x = self.pipeline.transform(table, None).map_err(|e| match e {
-            automl_core::Error::ColumnType { column, message } => automl_core::Error::ColumnType { column, message: format!("{message} (in {source})") },
-            other => other,
-        })?;
-        Ok(self.model.predict(x.view())?)
+        let mut parts = Vec::with_capacity(self.members.len());
+        let mut designs: Vec<Option<ndarray::Array2<f64>>> = vec![None; self.pipelines.len()];
+        for m in &self.members {
+            let x = match &mut designs[m.pipeline] {
+                Some(x) => x,
+                slot => slot.insert(self.transform(m.pipeline, table, source)?),
+            };
+            parts.push((m.weight, m.model.predict(x.view())?));
+        }
+        match parts.len() {
+            1 => Ok(parts.remove(0).1),
+            _ => crate::ensemble::blend(&parts).ok_or_else(|| Error::Model { path: source.into(), message: "the ensemble's members predict in different shapes".into() }),
+        }
+    }
+
+    fn transform(&self, pipeline: usize, table: &Table, source: &str) -> Result<ndarray::Array2<f64>> {
+        self.pipelines[pipeline].transform(table, None).map_err(|e| {
+            Error::Core(match e {
+                automl_core::Error::ColumnType { column, message } => automl_core::Error::ColumnType { column, message: format!("{message} (in {source})") },
+                other => other,
+            })
+        })
     }
 }
 
@@ -310,16 +396,14 @@ mod tests {
         let model = fit_guarded(l.as_ref(), &config, x.view(), &y, &mut ctx).unwrap();
         ModelArtifact {
             crate_version: "test".into(),
-            created_unix: 0,
             target: "y".into(),
             task,
             labels,
             na_values: Vec::new(),
             preprocessors: Vec::new(),
-            pipeline,
-            model,
-            learner: learner.into(),
-            config,
+            pipelines: vec![pipeline],
+            best: BestTrial { trial: 1, learner: learner.into(), config: config.clone(), score: 1.0 },
+            members: vec![Member { trial: 1, learner: learner.into(), config, weight: 1.0, pipeline: 0, model }],
             metric: "accuracy".into(),
             validation_score: 1.0,
             seed: 0,
@@ -343,7 +427,7 @@ mod tests {
     }
 
     fn first_booster_tree(artifact: &mut ModelArtifact) -> &mut automl_core::gbdt::Tree {
-        let FittedModel::Gbdt(m) = &mut artifact.model else { panic!("not a boosted model") };
+        let FittedModel::Gbdt(m) = &mut artifact.members[0].model else { panic!("not a boosted model") };
         m.booster.trees.iter_mut().flatten().find(|t| t.nodes.len() >= 2).expect("a tree with two splits")
     }
 
@@ -392,20 +476,20 @@ mod tests {
     fn a_scaler_of_the_wrong_length_is_refused_on_load() {
         let mut artifact = fitted("logistic", Task::Binary);
         // The pipeline's fields are private: corrupt it through its serde form.
-        let mut pipeline = serde_json::to_value(&artifact.pipeline).unwrap();
+        let mut pipeline = serde_json::to_value(&artifact.pipelines[0]).unwrap();
         pipeline["scaler"]["mean"].as_array_mut().unwrap().pop();
-        artifact.pipeline = serde_json::from_value(pipeline).unwrap();
+        artifact.pipelines[0] = serde_json::from_value(pipeline).unwrap();
         assert_refused(&artifact, "preprocessing: a scaler of 1 means and 2 spreads for 2 columns");
     }
 
     #[test]
     fn a_model_reading_more_columns_than_the_preprocessing_makes_is_refused_on_load() {
         let mut artifact = fitted("gbdt", Task::Binary);
-        let mut pipeline = serde_json::to_value(&artifact.pipeline).unwrap();
+        let mut pipeline = serde_json::to_value(&artifact.pipelines[0]).unwrap();
         for field in ["inputs", "steps", "output_names", "categorical"] {
             pipeline[field].as_array_mut().unwrap().pop();
         }
-        artifact.pipeline = serde_json::from_value(pipeline).unwrap();
+        artifact.pipelines[0] = serde_json::from_value(pipeline).unwrap();
         assert_refused(&artifact, "the model reads 2 columns but the preprocessing makes 1");
     }
 }

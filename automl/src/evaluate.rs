@@ -247,10 +247,18 @@ impl ExperimentData {
             .map_err(automl_core::Error::Data)
     }
 
-    /// Shape of a training fold, for search spaces.
-    pub fn shape(&self) -> DataShape {
+    /// The truth out-of-fold predictions are scored against: the validation rows of every
+    /// split, in split order (as `evaluate` concatenates a trial's predictions).
+    pub fn out_of_fold_target(&self) -> Target {
+        let rows: Vec<usize> = self.splits.iter().flat_map(|s| s.valid.iter().copied()).collect();
+        self.target.take(&rows)
+    }
+
+    /// Shape of a training fold as a learner taking `encoding` sees it, for search spaces
+    /// (tree encodings keep a category one column; the dense one spreads it over several).
+    pub fn shape(&self, encoding: Encoding) -> DataShape {
         let rows = self.splits.first().map_or(self.table.n_rows, |s| s.train.len());
-        let features = self.design(0, Encoding::Dense).map(|d| d.x_train.ncols()).unwrap_or(self.features.len());
+        let features = self.design(0, encoding).map(|d| d.x_train.ncols()).unwrap_or(self.features.len());
         DataShape { rows, features, classes: self.target.n_classes() }
     }
 }
@@ -275,7 +283,12 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
             }
         }
     };
-    let outcome = run_folds(spec, data, metric, monitor, start, &mut result, &mut score_extra);
+    let mut fold_predictions = Vec::with_capacity(data.splits.len());
+    let mut on_fold = |y: &Target, p: Prediction| {
+        score_extra(y, &p);
+        fold_predictions.push(p);
+    };
+    let outcome = run_folds(spec, data, metric, monitor, start, &mut result, &mut on_fold);
     let finished = result.fold_scores.len();
     for (m, scores) in extra.iter().zip(&extra_folds) {
         if finished > 0 && scores.len() == finished {
@@ -318,6 +331,9 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
         result.score = None;
         result.extra_scores.clear();
     }
+    if result.status == TrialStatus::Ok && fold_predictions.len() == data.splits.len() {
+        result.predictions = crate::ensemble::concat(&fold_predictions).map(Arc::new);
+    }
     result.fit_time_s = start.elapsed().as_secs_f64();
     result
 }
@@ -338,13 +354,13 @@ fn run_folds(
     monitor: &dyn TrialMonitor,
     start: Instant,
     result: &mut TrialResult,
-    score_extra: &mut dyn FnMut(&Target, &Prediction),
+    on_fold: &mut dyn FnMut(&Target, Prediction),
 ) -> automl_core::Result<()> {
     let learner = learner_by_name(&spec.learner)?;
     if !learner.supports(data.task) {
         return Err(automl_core::Error::params(&spec.learner, format!("does not support {} tasks", data.task)));
     }
-    learner.space(data.task, data.shape()).validate(&spec.learner, &spec.config)?;
+    learner.space(data.task, data.shape(learner.encoding())).validate(&spec.learner, &spec.config)?;
     let deadline = spec.time_limit_s.map(|t| start + std::time::Duration::from_secs_f64(t.max(0.0)));
     let n_splits = data.splits.len();
     for fold in 0..n_splits {
@@ -389,7 +405,7 @@ fn run_folds(
             return Err(automl_core::Error::learner(&spec.learner, format!("non-finite {} score", metric.name())));
         }
         result.fold_scores.push(score);
-        score_extra(&design.y_valid, &prediction);
+        on_fold(&design.y_valid, prediction);
         if stop_inside {
             result.status = TrialStatus::EarlyStopped;
             result.message = Some(STOPPED_BY_RULE.into());

@@ -76,6 +76,8 @@ impl ExperimentBuilder {
         early_stopping: bool => early_stopping;
         /// Which built-in rule stops trials early (default: the median rule).
         stopping_rule: BuiltinRule => stopping_rule;
+        /// A weighted ensemble of the best trials when it beats the best alone (default on).
+        ensemble: bool => ensemble;
     }
 
     /// No time budget (then another budget must be set).

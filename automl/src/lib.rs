@@ -17,6 +17,7 @@
 //! |---|---|
 //! | [`error`], [`util`] | errors with their causes; digests, JSON files, experiment ids |
 //! | [`trial`] | trials as data: spec, result, status, the monitor trait |
+//! | [`ensemble`] | out-of-fold predictions kept for the best trials; greedy ensemble selection |
 //! | [`search`], [`stopping`] | strategies (ask/tell) and early-stopping rules |
 //! | [`options`] | every option, resolved and validated in one place |
 //! | [`plugins`] | the WebAssembly plugin host (feature `plugins`) |
@@ -32,6 +33,7 @@ pub mod error;
 pub mod util;
 
 pub mod trial;
+pub mod ensemble;
 
 pub mod search;
 pub mod stopping;

@@ -63,6 +63,9 @@ pub struct ExperimentResult {
     pub best: TrialResult,
     /// The refit model.
     pub artifact: ModelArtifact,
+    /// The ensemble the model is (its members and weights are the artifact's), when the
+    /// selection found one that beats the best trial.
+    pub ensemble: Option<crate::ensemble::Selection>,
     /// Why the search stopped.
     pub stop_reason: StopReason,
     /// Seconds from start to the end of the search.

@@ -7,12 +7,14 @@ use automl_core::profile::Profile;
 use automl_core::space::{config_to_json, config_to_string};
 use serde_json::json;
 
-use crate::artifact::csv_field;
+use crate::artifact::{csv_field, Member};
+use crate::ensemble::Selection;
 use crate::error::{Error, Result};
 use crate::outcome::{CustomResult, ExperimentResult};
 use crate::trial::{TrialResult, TrialStatus};
 
-/// Successful trials by score (best first, ties by time), then early-stopped, timed-out and
+/// Successful trials by score (best first, ties to the earlier trial, so the same trials
+/// rank the same whatever their timing), then early-stopped, timed-out and
 /// failed ones.
 pub fn rank(mut trials: Vec<TrialResult>, direction: Direction) -> Vec<TrialResult> {
     let class = |t: &TrialResult| match t.status {
@@ -24,15 +26,32 @@ pub fn rank(mut trials: Vec<TrialResult>, direction: Direction) -> Vec<TrialResu
     trials.sort_by(|a, b| {
         class(a).cmp(&class(b)).then_with(|| {
             let (la, lb) = (a.score.map_or(f64::INFINITY, |s| direction.to_loss(s)), b.score.map_or(f64::INFINITY, |s| direction.to_loss(s)));
-            la.total_cmp(&lb).then(a.fit_time_s.total_cmp(&b.fit_time_s))
+            la.total_cmp(&lb).then(a.id.cmp(&b.id))
         })
     });
     trials
 }
 
-/// Writes `leaderboard.csv`.
+/// The ensemble a model is, as a leaderboard row: its selection and refit members.
+#[derive(Clone, Copy)]
+pub struct EnsembleRow<'a> {
+    /// Scores and weights.
+    pub selection: &'a Selection,
+    /// The members, with their learners.
+    pub members: &'a [Member],
+}
+
+impl EnsembleRow<'_> {
+    /// The members as JSON: trial, learner and weight each.
+    pub fn members_json(&self) -> serde_json::Value {
+        json!(self.members.iter().map(|m| json!({"trial": m.trial, "learner": m.learner, "weight": m.weight})).collect::<Vec<_>>())
+    }
+}
+
+/// Writes `leaderboard.csv`: the ensemble first when the model is one (trial `ensemble`,
+/// its members and weights as its hyperparameters), then the trials.
 /// Other metrics (plugins that are not the objective) follow as one column each.
-pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str) -> Result<()> {
+pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str, ensemble: Option<EnsembleRow>) -> Result<()> {
     let extra: std::collections::BTreeSet<&str> = trials.iter().flat_map(|t| t.extra_scores.keys().map(String::as_str)).collect();
     const COLUMNS: [&str; 10] = ["rank", "trial", "learner", "metric", "score", "score_std", "fit_time_s", "status", "hyperparameters", "message"];
     let mut s = COLUMNS.join(",");
@@ -42,11 +61,19 @@ pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str) -> R
         let _ = write!(s, ",{}", csv_field(&column));
     }
     s.push('\n');
+    let first = usize::from(ensemble.is_some());
+    if let Some(e) = ensemble {
+        let fit_time: f64 = e.members.iter().filter_map(|m| trials.iter().find(|t| t.id == m.trial)).map(|t| t.fit_time_s).sum();
+        let note = format!("weighted ensemble of {} trials, scored on the validation rows (the best trial alone: {})", e.members.len(), e.selection.best_single);
+        let _ = write!(s, "1,ensemble,ensemble,{metric},{},,{fit_time:.3},ok,{},{}", e.selection.score, csv_field(&json!({"members": e.members_json()}).to_string()), csv_field(&note));
+        s.push_str(&",".repeat(extra.len()));
+        s.push('\n');
+    }
     for (i, t) in trials.iter().enumerate() {
         let _ = write!(
             s,
             "{},{},{},{},{},{},{:.3},{},{},{}",
-            i + 1,
+            first + i + 1,
             t.id,
             t.learner,
             metric,
@@ -99,6 +126,7 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
         "validation": r.validation,
         "rows": r.artifact.rows,
         "best": trial_json(&r.best),
+        "model": model_json(r),
         "trials": {
             "total": r.leaderboard.len(),
             "ok": count(TrialStatus::Ok),
@@ -115,6 +143,18 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
         "notes": r.notes,
         "plugins": r.plugins,
         "files": r.files,
+    })
+}
+
+/// What the model is: its learner (`ensemble` for several members), validation score and
+/// members with their weights.
+fn model_json(r: &ExperimentResult) -> serde_json::Value {
+    let members = r.artifact.members.iter().map(|m| json!({"trial": m.trial, "learner": m.learner, "weight": m.weight})).collect::<Vec<_>>();
+    json!({
+        "learner": r.artifact.learner(),
+        "validation_score": r.artifact.validation_score,
+        "best_trial_score": r.ensemble.as_ref().map(|e| e.best_single),
+        "members": members,
     })
 }
 
@@ -173,6 +213,10 @@ pub fn summary_text(r: &ExperimentResult) -> String {
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "best: {} {} = {:.4} ({})", r.best.learner, r.metric, r.best.score.unwrap_or(f64::NAN), config_to_string(&r.best.config));
+    if let Some(e) = &r.ensemble {
+        let members: Vec<String> = r.artifact.members.iter().map(|m| format!("{} #{} {:.2}", m.learner, m.trial, m.weight)).collect();
+        let _ = writeln!(s, "model: ensemble {} = {:.4} on the validation rows (best trial alone {:.4}): {}", r.metric, e.score, e.best_single, members.join(", "));
+    }
     if !r.best.extra_scores.is_empty() {
         let others: Vec<String> = r.best.extra_scores.iter().map(|(name, v)| format!("{name} = {v:.4}")).collect();
         let _ = writeln!(s, "      also {} (columns of leaderboard.csv)", others.join(", "));

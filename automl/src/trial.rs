@@ -120,6 +120,10 @@ pub struct TrialResult {
     pub fit_time_s: f64,
     /// Why it failed or stopped.
     pub message: Option<String>,
+    /// Its predictions of every validation row (splits concatenated in order), for the
+    /// ensemble: kept in this process only, for the best trials (see `ensemble`).
+    #[serde(skip)]
+    pub predictions: Option<std::sync::Arc<automl_core::metrics::Prediction>>,
 }
 
 impl TrialResult {
@@ -131,7 +135,7 @@ impl TrialResult {
 
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Hyperparams, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
-        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, message }
+        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, message, predictions: None }
     }
 }
 

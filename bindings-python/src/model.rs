@@ -97,15 +97,43 @@ impl Model {
     fn inputs(&self) -> Vec<String> {
         self.artifact.inputs().iter().map(|c| c.name.clone()).collect()
     }
-    /// The chosen learner.
+    /// The chosen learner, or "ensemble" for a weighted ensemble (see ``members``).
     #[getter]
     fn learner(&self) -> String {
-        self.artifact.learner.clone()
+        self.artifact.learner().to_string()
     }
-    /// Its hyperparameters, as JSON.
+    /// Its hyperparameters, as JSON (an ensemble's: its members, each with its trial,
+    /// learner, weight and hyperparameters).
     #[getter]
     fn config_json(&self) -> String {
-        automl::core::space::config_to_json(&self.artifact.config).to_string()
+        match self.artifact.members.as_slice() {
+            [one] => automl::core::space::config_to_json(&one.config).to_string(),
+            members => serde_json::json!({ "members": members.iter().map(|m| serde_json::json!({
+                "trial": m.trial, "learner": m.learner, "weight": m.weight,
+                "hyperparameters": automl::core::space::config_to_json(&m.config),
+            })).collect::<Vec<_>>() }).to_string(),
+        }
+    }
+    /// The search's best trial's learner (the model, or an ensemble's best-ranked candidate).
+    #[getter]
+    fn best_learner(&self) -> String {
+        self.artifact.best.learner.clone()
+    }
+    /// The best trial's hyperparameters, as JSON.
+    #[getter]
+    fn best_config_json(&self) -> String {
+        automl::core::space::config_to_json(&self.artifact.best.config).to_string()
+    }
+    /// The best trial's validation score.
+    #[getter]
+    fn best_score(&self) -> f64 {
+        self.artifact.best.score
+    }
+    /// The model's members as (trial, learner, weight), largest weight first: one for a
+    /// single model.
+    #[getter]
+    fn members(&self) -> Vec<(u64, String, f64)> {
+        self.artifact.members.iter().map(|m| (m.trial, m.learner.clone(), m.weight)).collect()
     }
     /// Objective metric of the search.
     #[getter]

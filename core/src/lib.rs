@@ -5,6 +5,7 @@
 //! scheduled; the `automl` crate builds experiments on top.
 pub mod data;
 pub mod error;
+pub mod forest;
 pub mod gbdt;
 pub mod learners;
 pub mod metrics;

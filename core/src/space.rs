@@ -61,6 +61,25 @@ pub fn config_to_json(config: &Hyperparams) -> serde_json::Value {
     )
 }
 
+/// Reads a configuration from a JSON object of plain values (as [`config_to_json`] writes
+/// it): integers become [`ParamValue::Int`], other numbers floats, strings choices.
+/// [`SearchSpace::clamp`] then fits it to a learner's space.
+pub fn config_from_json(value: &serde_json::Value) -> std::result::Result<Hyperparams, String> {
+    let object = value.as_object().ok_or("hyperparameters are not a JSON object")?;
+    object
+        .iter()
+        .map(|(k, v)| {
+            let p = match v {
+                serde_json::Value::Number(n) if n.is_i64() => ParamValue::Int(n.as_i64().unwrap_or_default()),
+                serde_json::Value::Number(n) => ParamValue::Float(n.as_f64().filter(|f| f.is_finite()).ok_or(format!("'{k}' is not a finite number"))?),
+                serde_json::Value::String(s) => ParamValue::Choice(s.clone()),
+                other => return Err(format!("'{k}' is {other}, not a number or a string")),
+            };
+            Ok((k.clone(), p))
+        })
+        .collect()
+}
+
 /// The values a hyperparameter may take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Domain {
@@ -170,6 +189,34 @@ impl SearchSpace {
                     (i as f64 + 0.5) / options.len() as f64
                 }
                 _ => 0.5,
+            })
+            .collect()
+    }
+
+    /// `config` fitted to this space: each parameter's value brought inside its domain
+    /// (numbers clamped to the bounds, integers rounded, an unknown choice replaced by the
+    /// first), a missing one set to the middle of its domain, and names the space does not
+    /// have dropped.
+    pub fn clamp(&self, config: &Hyperparams) -> Hyperparams {
+        let number = |v: Option<&ParamValue>| match v {
+            Some(ParamValue::Float(x)) => Some(*x),
+            Some(ParamValue::Int(i)) => Some(*i as f64),
+            _ => None,
+        };
+        let middle = self.from_unit(&vec![0.5; self.params.len()]);
+        self.params
+            .iter()
+            .map(|p| {
+                let given = config.get(&p.name);
+                let value = match &p.domain {
+                    Domain::Float { low, high, .. } => number(given).map(|x| ParamValue::Float(x.clamp(*low, *high))),
+                    Domain::Int { low, high, .. } => number(given).map(|x| ParamValue::Int((x.round() as i64).clamp(*low, *high))),
+                    Domain::Choice(options) => match given {
+                        Some(ParamValue::Choice(s)) if options.contains(s) => Some(ParamValue::Choice(s.clone())),
+                        _ => options.first().map(|o| ParamValue::Choice(o.clone())),
+                    },
+                };
+                (p.name.clone(), value.or_else(|| middle.get(&p.name).cloned()).unwrap_or(ParamValue::Float(0.0)))
             })
             .collect()
     }

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Benchmark `automl run` on the shared datasets beside the peers' results.
 
-    python3 examples/bench/bench.py [--budget 30] [--concurrency 1] [--only adult,titanic]
+    python3 examples/bench/bench.py [--budget 30] [--short-budget 10] [--single] [--predict-rows 100000]
+                                    [--concurrency 1] [--only adult,titanic]
                                     [--bench-dir ../shared/bench] [--bin target/release/automl]
 
 For each dataset in BENCH/data/manifest.json: fit on splits/NAME.train.csv with the given
 budget, predict splits/NAME.test.csv, score with BENCH/score.py, and print a table with
-FLAML's and the best peer's held-out score (from BENCH/peers.csv), wall time against the
-budget, time to the first finished trial, and peak memory. Needs numpy, pandas and
+the model's held-out score (an ensemble or one trial), with --single the best single
+trial's (the same run with --no-ensemble), with --short-budget a second budget's,
+FLAML's, AutoGluon's and the best peer's (from BENCH/peers.csv), wall time against the
+budget, time to the first finished trial, peak memory, and with --predict-rows the time
+`automl predict` takes on that many rows. Needs numpy, pandas and
 scikit-learn for score.py (installed with pip when missing). Builds the release binary
 when --bin is not given.
 """
@@ -45,7 +49,8 @@ def run_measured(cmd):
 
 
 def peer_scores(peers_csv, dataset, key):
-    best, flaml = None, None
+    """FLAML's, AutoGluon's and the best peer's (score, tool) on `dataset` for `key`."""
+    best, flaml, autogluon = None, None, None
     with open(peers_csv) as f:
         for row in csv.DictReader(f):
             if row["dataset"] != dataset or row["status"] != "ok" or not row.get(key):
@@ -53,14 +58,69 @@ def peer_scores(peers_csv, dataset, key):
             v = float(row[key])
             if row["tool"] == "flaml":
                 flaml = v
+            if row["tool"] == "autogluon":
+                autogluon = v
             if best is None or v > best[0]:
                 best = (v, row["tool"])
-    return flaml, best
+    return flaml, autogluon, best
+
+
+def run_once(binary, bench, d, budget, concurrency, extra, tmp):
+    """One `automl run` on the train split and its held-out scores; a row for the table."""
+    name, target, task = d["name"], d["target"], d["task"]
+    train = bench / "data" / "splits" / f"{name}.train.csv"
+    test = bench / "data" / "splits" / f"{name}.test.csv"
+    out = Path(tmp) / f"out-{budget}-{len(extra)}"
+    code, wall, rss, stdout, stderr = run_measured([
+        binary, "run", str(train), "--target", target, "--time-budget", str(budget),
+        "--concurrency", str(concurrency), "--out", str(out), "--json", "--quiet", *extra])
+    if code != 0:
+        print(f"{name}: failed: {stderr.strip()}", file=sys.stderr)
+        return {"error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {code}"}
+    summary = json.loads(stdout)
+    model = out / "model.automl"
+    pred = Path(tmp) / "pred.csv"
+    subprocess.run([binary, "predict", "--model", str(model), str(test), "--out", str(pred)], check=True)
+    score_cmd = [sys.executable, str(bench / "score.py"), "--test", str(test), "--target", target, "--pred", str(pred), "--task", task]
+    if task != "regression":
+        proba = Path(tmp) / "proba.csv"
+        subprocess.run([binary, "predict", "--model", str(model), str(test), "--proba", "--out", str(proba)], check=True)
+        score_cmd += ["--proba", str(proba)]
+    scores = json.loads(subprocess.run(score_cmd, check=True, capture_output=True, text=True).stdout)
+    key = "r2" if task == "regression" else "accuracy"
+    return {
+        "score": scores[key], "model": summary["model"]["learner"], "members": len(summary["model"]["members"]),
+        "best_learner": summary["best"]["learner"], "trials": summary["trials"]["total"],
+        "wall_s": wall, "budget_s": budget, "first_trial_s": summary["seconds"]["first_trial"],
+        # The process's own VmHWM: ru_maxrss would include the Python parent's size at fork.
+        "peak_rss_mb": summary.get("peak_rss_mb") or rss, "all_scores": scores, "model_path": str(model),
+    }
+
+
+def predict_seconds(binary, model, test, tmp, rows=100_000):
+    """Wall seconds of `automl predict` on `rows` rows (the test split repeated)."""
+    big = Path(tmp) / "big.csv"
+    with open(test) as f:
+        header, *lines = f.read().splitlines()
+    with open(big, "w") as f:
+        f.write(header + "\n")
+        for i in range(rows):
+            f.write(lines[i % len(lines)] + "\n")
+    start = time.monotonic()
+    subprocess.run([binary, "predict", "--model", str(model), str(big), "--out", str(Path(tmp) / "big.pred.csv")], check=True)
+    return time.monotonic() - start
+
+
+def fmt(v, spec=".4f"):
+    return "-" if v is None else format(v, spec)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=float, default=30.0)
+    ap.add_argument("--budget", type=float, default=30.0, help="the main budget (seconds)")
+    ap.add_argument("--short-budget", type=float, default=0.0, help="also run at this budget (say 10) and print its column")
+    ap.add_argument("--single", action="store_true", help="also run the main budget with --no-ensemble (the best single trial)")
+    ap.add_argument("--predict-rows", type=int, default=0, help="also time `automl predict` on this many rows (say 100000)")
     ap.add_argument("--concurrency", type=int, default=1)
     ap.add_argument("--only", default="")
     ap.add_argument("--bench-dir", default=str(ROOT.parent / "shared" / "bench"))
@@ -78,56 +138,45 @@ def main():
     only = set(filter(None, a.only.split(",")))
     rows = []
     for d in manifest:
-        name, target, task = d["name"], d["target"], d["task"]
+        name, task = d["name"], d["task"]
         if only and name not in only:
             continue
-        train = bench / "data" / "splits" / f"{name}.train.csv"
-        test = bench / "data" / "splits" / f"{name}.test.csv"
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "out"
-            code, wall, rss, stdout, stderr = run_measured([
-                binary, "run", str(train), "--target", target, "--time-budget", str(a.budget),
-                "--concurrency", str(a.concurrency), "--out", str(out), "--json", "--quiet"])
-            if code != 0:
-                rows.append({"dataset": name, "task": task, "error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {code}"})
-                print(f"{name}: failed: {stderr.strip()}", file=sys.stderr)
-                continue
-            summary = json.loads(stdout)
-            pred = Path(tmp) / "pred.csv"
-            subprocess.run([binary, "predict", "--model", str(out / "model.automl"), str(test), "--out", str(pred)], check=True)
-            score_cmd = [sys.executable, str(bench / "score.py"), "--test", str(test), "--target", target, "--pred", str(pred), "--task", task]
-            if task != "regression":
-                proba = Path(tmp) / "proba.csv"
-                subprocess.run([binary, "predict", "--model", str(out / "model.automl"), str(test), "--proba", "--out", str(proba)], check=True)
-                score_cmd += ["--proba", str(proba)]
-            scores = json.loads(subprocess.run(score_cmd, check=True, capture_output=True, text=True).stdout)
         key = "r2" if task == "regression" else "accuracy"
-        flaml, best = peer_scores(bench / "peers.csv", name, key)
-        rows.append({
-            "dataset": name, "task": task, "metric": key, "score": scores[key], "flaml": flaml,
-            "best_peer": best[0] if best else None, "best_tool": best[1] if best else None,
-            "best_learner": summary["best"]["learner"], "trials": summary["trials"]["total"],
-            "wall_s": wall, "budget_s": a.budget, "first_trial_s": summary["seconds"]["first_trial"],
-            # The process's own VmHWM: ru_maxrss would include the Python parent's size at fork.
-            "peak_rss_mb": summary.get("peak_rss_mb") or rss, "all_scores": scores,
-        })
-        r = rows[-1]
-        print(f"{name}: {key} {r['score']:.4f} (flaml {flaml}, best peer {best}) wall {wall:.1f}s", file=sys.stderr)
+        flaml, autogluon, best = peer_scores(bench / "peers.csv", name, key)
+        row = {"dataset": name, "task": task, "metric": key, "flaml": flaml, "autogluon": autogluon,
+               "best_peer": best[0] if best else None, "best_tool": best[1] if best else None}
+        with tempfile.TemporaryDirectory() as tmp:
+            row["main"] = run_once(binary, bench, d, a.budget, a.concurrency, [], tmp)
+            if a.single:
+                row["single"] = run_once(binary, bench, d, a.budget, a.concurrency, ["--no-ensemble"], tmp)
+            if a.short_budget:
+                row["short"] = run_once(binary, bench, d, a.short_budget, a.concurrency, [], tmp)
+            if a.predict_rows and "error" not in row["main"]:
+                test = bench / "data" / "splits" / f"{name}.test.csv"
+                row["predict_s"] = predict_seconds(binary, row["main"]["model_path"], test, tmp, a.predict_rows)
+        rows.append(row)
+        m = row["main"]
+        print(f"{name}: {key} {m.get('score')} (flaml {flaml}, best peer {best}) {m.get('model')} wall {m.get('wall_s')}", file=sys.stderr)
 
-    print(f"\nautoml run, {a.budget:.0f} s budget, concurrency {a.concurrency}; held-out scores on the fixed test splits\n")
-    header = f"| dataset | task | metric | automl | FLAML | best peer | vs FLAML | best learner | trials | wall s | over budget | first trial s | peak RSS MB |"
+    print(f"\nautoml run, {a.budget:.0f} s budget, concurrency {a.concurrency}; held-out scores on the fixed test splits")
+    print("(automl: the model, an ensemble or one trial; single: the same run with --no-ensemble; peers from peers.csv at 30 s)\n")
+    short = f" | automl {a.short_budget:.0f} s" if a.short_budget else ""
+    header = f"| dataset | metric | automl | model | single{short} | FLAML | AutoGluon | best peer | vs best | vs FLAML | trials | wall s | over budget | first trial s | peak RSS MB | predict {a.predict_rows} rows s |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for r in rows:
-        if "error" in r:
-            print(f"| {r['dataset']} | {r['task']} | | failed: {r['error']} | | | | | | | | | |")
+        m = r["main"]
+        if "error" in m:
+            print(f"| {r['dataset']} | {r['metric']} | failed: {m['error']} |" + " |" * (header.count("|") - 4))
             continue
-        fl = f"{r['flaml']:.4f}" if r["flaml"] is not None else "-"
+        single = r.get("single", {}).get("score")
+        sh = f" | {fmt(r.get('short', {}).get('score'))}" if a.short_budget else ""
         bp = f"{r['best_peer']:.4f} ({r['best_tool']})" if r["best_peer"] is not None else "-"
-        diff = f"{r['score'] - r['flaml']:+.4f}" if r["flaml"] is not None else "-"
-        over = 100.0 * (r["wall_s"] - r["budget_s"]) / r["budget_s"]
-        first = f"{r['first_trial_s']:.2f}" if r["first_trial_s"] is not None else "-"
-        print(f"| {r['dataset']} | {r['task']} | {r['metric']} | {r['score']:.4f} | {fl} | {bp} | {diff} | {r['best_learner']} | {r['trials']} | {r['wall_s']:.1f} | {over:+.1f}% | {first} | {r['peak_rss_mb']:.0f} |")
+        vs_best = fmt(m["score"] - r["best_peer"], "+.4f") if r["best_peer"] is not None else "-"
+        vs_flaml = fmt(m["score"] - r["flaml"], "+.4f") if r["flaml"] is not None else "-"
+        over = 100.0 * (m["wall_s"] - m["budget_s"]) / m["budget_s"]
+        model = m["model"] + (f" ({m['members']})" if m["members"] > 1 else "")
+        print(f"| {r['dataset']} | {r['metric']} | {m['score']:.4f} | {model} | {fmt(single)}{sh} | {fmt(r['flaml'])} | {fmt(r['autogluon'])} | {bp} | {vs_best} | {vs_flaml} | {m['trials']} | {m['wall_s']:.1f} | {over:+.1f}% | {fmt(m['first_trial_s'], '.2f')} | {m['peak_rss_mb']:.0f} | {fmt(r.get('predict_s'), '.2f')} |")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2))
 

@@ -77,6 +77,13 @@ pub struct ExperimentOptions {
     pub early_stopping: bool,
     /// The built-in early-stopping rule (median by default).
     pub stopping_rule: BuiltinRule,
+    /// Build a weighted ensemble of the best trials when it beats the best one alone.
+    #[serde(default = "yes")]
+    pub ensemble: bool,
+    /// Configurations to try first, in order, before the learners' own starts (a warm
+    /// start, as FLAML's `starting_points`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub starting_points: Vec<crate::search::Suggestion>,
     /// Rows already in memory (from a DataFrame, say), used instead of reading `data`;
     /// `data` then only names them in messages. The target is one of its columns.
     #[serde(skip)]
@@ -249,6 +256,8 @@ impl ExperimentOptions {
             sampler: Sampler::Tpe,
             early_stopping: true,
             stopping_rule: BuiltinRule::Median,
+            ensemble: true,
+            starting_points: Vec::new(),
             frame: None,
             cancel: None,
             plugins: Vec::new(),
@@ -304,4 +313,8 @@ impl ExperimentOptions {
 /// Trials at once by default: one per core.
 pub fn default_concurrency() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn yes() -> bool {
+    true
 }

@@ -61,6 +61,11 @@ pub struct RawOptions {
     /// median, no-improvement or overfitting.
     #[serde(default, deserialize_with = "parsed")]
     pub stopping_rule: Option<BuiltinRule>,
+    /// Build a weighted ensemble of the best trials [default: true].
+    pub ensemble: Option<bool>,
+    /// A JSON file of configurations to try first: a list of objects with `learner` and
+    /// `hyperparameters` (as in `trials.jsonl`).
+    pub starting_points: Option<PathBuf>,
     /// WebAssembly plugins.
     pub plugins: Option<Vec<PathBuf>>,
     /// Memory cap per plugin instance, in MiB [default: 256].
@@ -191,6 +196,10 @@ impl RawOptions {
         set(&mut o.sampler, self.search);
         set(&mut o.early_stopping, self.early_stopping);
         set(&mut o.stopping_rule, self.stopping_rule);
+        set(&mut o.ensemble, self.ensemble);
+        if let Some(path) = &self.starting_points {
+            o.starting_points = read_starting_points(path)?;
+        }
         set(&mut o.plugins, self.plugins);
         set(&mut o.executor, self.executor);
         match self.kubernetes {
@@ -292,7 +301,7 @@ pub fn parse_delimiter(text: &str) -> Result<u8> {
 /// The option names [`RawOptions`] knows (a test keeps the list equal to its fields).
 const FIELDS: &[&str] = &[
     "task", "metric", "time_budget", "max_trials", "target_score", "patience", "folds", "holdout", "concurrency", "learners", "seed", "na_values", "delimiter", "out", "force",
-    "trial_time_limit", "search", "early_stopping", "stopping_rule", "plugins", "plugin_memory", "plugin_timeout", "plugin_allow_dir", "plugin_allow_network",
+    "trial_time_limit", "search", "early_stopping", "stopping_rule", "ensemble", "starting_points", "plugins", "plugin_memory", "plugin_timeout", "plugin_allow_dir", "plugin_allow_network",
     "plugin_allow_env", "plugin_allow_clock", "plugin_no_cache", "executor", "kubernetes",
 ];
 
@@ -359,4 +368,22 @@ mod tests {
             assert!(e.to_string().contains(message), "{json}: {e}");
         }
     }
+}
+
+/// Reads a starting-points file: a JSON list of `{"learner": ..., "hyperparameters": {...}}`.
+fn read_starting_points(path: &std::path::Path) -> Result<Vec<crate::search::Suggestion>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bad = |m: String| Error::Config(format!("{}: {m}; expected a JSON list of {{\"learner\": NAME, \"hyperparameters\": {{...}}}}", path.display()));
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let items = value.as_array().ok_or_else(|| bad("not a list".into()))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let learner = item.get("learner").and_then(|l| l.as_str()).ok_or_else(|| bad(format!("entry {i} has no \"learner\"")))?;
+            let params = item.get("hyperparameters").cloned().unwrap_or(serde_json::json!({}));
+            let config = automl_core::space::config_from_json(&params).map_err(|m| bad(format!("entry {i}: {m}")))?;
+            Ok(crate::search::Suggestion { learner: learner.to_string(), config })
+        })
+        .collect()
 }

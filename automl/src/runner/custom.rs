@@ -54,7 +54,7 @@ pub fn run_custom_spec(spec: &ExperimentSpec, kube: &KubernetesOptions, out: &Pa
     notes.extend(crate::executor::Executor::shutdown(&mut executor, kube.keep_jobs));
     recorder.ended(search.stop_reason)?;
     let leaderboard = report::rank(search.results, direction);
-    recorder.leaderboard(&leaderboard, &spec.objective.metric)?;
+    recorder.leaderboard(&leaderboard, &spec.objective.metric, None)?;
     Ok(CustomResult { experiment, leaderboard, stop_reason: search.stop_reason, elapsed_s: start.elapsed().as_secs_f64(), notes, files: recorder.files })
 }
 

@@ -85,15 +85,23 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     notes.extend(executor.shutdown(options.kubernetes.keep_jobs));
     recorder.ended(search.stop_reason)?;
     let leaderboard = report::rank(search.results, setup.direction);
-    recorder.leaderboard(&leaderboard, &setup.metric_name)?;
+    recorder.leaderboard(&leaderboard, &setup.metric_name, None)?;
     if !leaderboard.iter().any(TrialResult::refittable) {
         return Err(crate::outcome::no_successful_trial(&leaderboard));
     }
     let refit_start = Instant::now();
     let spent = resume.map_or(0.0, |r| r.spent_s);
     let deadline = options.time_budget.map(|t| start + Duration::from_secs_f64((t - spent).max(0.0)));
-    let refitted = refit::refit_best(&leaderboard, &setup.data, deadline, options.seed, observer)?;
+    let selection = options.ensemble.then(|| crate::ensemble::select(&leaderboard, &setup.data.out_of_fold_target(), setup.metric.as_ref(), deadline)).flatten();
+    let ctx = refit::RefitContext { data: &setup.data, metric: setup.metric.as_ref(), deadline, fold_share, seed: options.seed };
+    let mut refitted = refit::refit_model(&leaderboard, selection, &ctx, observer)?;
     let refit_s = refit_start.elapsed().as_secs_f64();
+    notes.append(&mut refitted.notes);
+    let ensemble = refitted.ensemble.clone();
+    if let Some(e) = &ensemble {
+        notes.push(format!("the model is a weighted ensemble of {} trials ({}), scoring {:.5} on the validation rows against {:.5} for the best trial alone", e.members.len(), e.members.iter().map(|(id, w)| format!("{id}: {w:.2}")).collect::<Vec<_>>().join(", "), e.score, e.best_single));
+        recorder.leaderboard(&leaderboard, &setup.metric_name, Some(crate::report::EnsembleRow { selection: e, members: &refitted.members }))?;
+    }
     let best = refitted.trial.clone();
     if best.status == TrialStatus::EarlyStopped {
         notes.push(format!(
@@ -118,6 +126,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         leaderboard,
         best,
         artifact,
+        ensemble,
         stop_reason: search.stop_reason,
         search_s: search.search_s,
         refit_s,

@@ -127,11 +127,13 @@ impl Recorder {
     }
 
     /// Writes `leaderboard.csv` (trials ranked best first).
-    pub fn leaderboard(&mut self, ranked: &[TrialResult], metric: &str) -> Result<()> {
+    pub fn leaderboard(&mut self, ranked: &[TrialResult], metric: &str, ensemble: Option<report::EnsembleRow>) -> Result<()> {
         let Some(out) = &self.out else { return Ok(()) };
         let p = out.join(LEADERBOARD_FILE);
-        report::write_leaderboard(&p, ranked, metric)?;
-        self.files.push(p);
+        report::write_leaderboard(&p, ranked, metric, ensemble)?;
+        if !self.files.contains(&p) {
+            self.files.push(p);
+        }
         Ok(())
     }
 

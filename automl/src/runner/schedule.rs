@@ -19,6 +19,9 @@ use crate::plugins::{StoppingPlugin, TrialSummary, Verdict};
 use crate::search::{AskContext, Strategy, Suggestion};
 use crate::trial::{TrialMonitor, TrialResult, TrialSpec, TrialStatus};
 
+/// Trials after the best whose refit time the reserve counts, for an ensemble.
+const ENSEMBLE_RESERVE_TRIALS: usize = 3;
+
 /// Seconds a trial may overrun its limit before it is abandoned.
 const TRIAL_GRACE_S: f64 = 1.0;
 
@@ -150,11 +153,17 @@ impl State {
         Some(self.start + Duration::from_secs_f64((budget - self.reserve_s).max(0.0)))
     }
 
-    /// A new best needs about its per-fold fit time, scaled to all rows, for the refit.
-    fn refine_reserve(&mut self, best: &TrialResult, reserve: RefitReserve) {
+    /// The refit needs about the per-fold fit times of the trials it will fit, scaled to
+    /// all rows: the best trial's, and those of the next best that an ensemble may add
+    /// (their share of the reserve is smaller: an ensemble drops members that do not fit).
+    fn refine_reserve(&mut self, reserve: RefitReserve, direction: Direction) {
         let (RefitReserve::Refit { fold_share }, Some(budget)) = (reserve, self.budget_s) else { return };
-        let per_fold = best.fit_time_s / best.fold_scores.len().max(1) as f64;
-        self.reserve_s = (per_fold / fold_share * 1.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.3 * budget);
+        let mut ok: Vec<&TrialResult> = self.results.iter().filter(|t| t.status == TrialStatus::Ok && t.score.is_some()).collect();
+        ok.sort_by(|a, b| direction.to_loss(a.score.unwrap_or(f64::NAN)).total_cmp(&direction.to_loss(b.score.unwrap_or(f64::NAN))));
+        let per_fold = |t: &TrialResult| t.fit_time_s / t.fold_scores.len().max(1) as f64 / fold_share;
+        let Some(best) = ok.first() else { return };
+        let others: f64 = ok.iter().skip(1).take(ENSEMBLE_RESERVE_TRIALS).map(|t| per_fold(t)).sum();
+        self.reserve_s = (per_fold(best) * 1.5 + others * 0.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.35 * budget);
     }
 }
 
@@ -371,7 +380,6 @@ impl Schedule<'_> {
             && result.score.is_some_and(|s| st.best.as_ref().and_then(|b| b.score).is_none_or(|b| self.direction.better(s, b)));
         if improved {
             st.since_improvement = 0;
-            st.refine_reserve(&result, self.reserve);
             st.best = Some(result.clone());
         } else {
             st.since_improvement += 1;
@@ -382,6 +390,8 @@ impl Schedule<'_> {
         }
         st.history.push(TrialSummary { trial: result.id, learner: result.learner.clone(), score: result.score, finished_s: elapsed.as_secs_f64() });
         st.results.push(result);
+        crate::ensemble::keep_best(&mut st.results, self.direction);
+        st.refine_reserve(self.reserve, self.direction);
         self.observer.on_trial(&st.results[st.results.len() - 1], st.best.as_ref(), elapsed);
         self.check_goals(st);
         self.judge_run(st);

@@ -154,7 +154,7 @@ fn choose_metric(options: &ExperimentOptions, task: Task, plugins: &[MetricPlugi
 /// The learners to search: the named ones (each must fit the task), or all that do.
 fn choose_learners<'a>(options: &ExperimentOptions, task: Task, pool: &'a [Box<dyn Learner>]) -> Result<Vec<&'a dyn Learner>> {
     let Some(names) = &options.learners else {
-        return Ok(pool.iter().filter(|l| l.supports(task)).map(|l| l.as_ref()).collect());
+        return Ok(pool.iter().filter(|l| l.supports(task) && l.by_default()).map(|l| l.as_ref()).collect());
     };
     names
         .iter()
@@ -182,7 +182,7 @@ pub fn prepare(options: &ExperimentOptions, frame: Option<Arc<Table>>, remote: b
     let data = Arc::new(ExperimentData::new(table, target.clone(), task, features, splits).with_preprocessors(preprocessors));
     let pool = all_learners();
     let chosen = choose_learners(options, task, &pool)?;
-    let strategy = LearnerSearch::new(&chosen, task, data.shape(), options.sampler, options.seed);
+    let strategy = LearnerSearch::new(&chosen, task, &|encoding| data.shape(encoding), options.sampler, options.seed).with_starting_points(&options.starting_points).map_err(Error::Config)?;
     Ok(Setup { profile, data, target, task, n_rows, metric_name, metric, extra_metrics, direction, plan, strategy, plugins, digest, digest_value: String::new() })
 }
 

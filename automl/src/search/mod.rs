@@ -7,12 +7,14 @@
 use std::collections::HashMap;
 
 use automl_core::learners::{DataShape, Learner};
+use automl_core::preprocess::Encoding;
 use automl_core::space::{Hyperparams, SearchSpace};
 use automl_core::task::Task;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+pub mod portfolio;
 pub(crate) mod tpe;
 
 pub use tpe::Tpe;
@@ -76,6 +78,7 @@ struct Arm {
     space: SearchSpace,
     starts: Vec<Hyperparams>,
     cost_hint: f64,
+    leads: bool,
     history: Vec<(Vec<f64>, f64)>,
     best: f64,
     trials: usize,
@@ -85,6 +88,10 @@ struct Arm {
 
 /// Search across learners (see the module documentation).
 pub struct LearnerSearch {
+    /// Configurations given to try first, in order (fitted to their learner's space).
+    first: std::collections::VecDeque<Suggestion>,
+    /// The portfolio's configurations, tried in order after the first trial.
+    portfolio: std::collections::VecDeque<Suggestion>,
     arms: Vec<Arm>,
     sampler: Sampler,
     rng: Xoshiro256PlusPlus,
@@ -92,15 +99,17 @@ pub struct LearnerSearch {
 }
 
 impl LearnerSearch {
-    /// A search over `learners` for data of `shape`.
-    pub fn new(learners: &[&dyn Learner], task: Task, shape: DataShape, sampler: Sampler, seed: u64) -> Self {
+    /// A search over `learners` for data of `shape` (as a learner of each input encoding
+    /// sees it).
+    pub fn new(learners: &[&dyn Learner], task: Task, shape: &dyn Fn(Encoding) -> DataShape, sampler: Sampler, seed: u64) -> Self {
         let mut arms: Vec<Arm> = learners
             .iter()
             .map(|l| Arm {
                 name: l.name().to_string(),
-                space: l.space(task, shape),
-                starts: l.starts(task, shape),
-                cost_hint: l.relative_cost(shape),
+                space: l.space(task, shape(l.encoding())),
+                starts: l.starts(task, shape(l.encoding())),
+                cost_hint: l.relative_cost(shape(l.encoding())),
+                leads: l.leads(),
                 history: Vec::new(),
                 best: f64::INFINITY,
                 trials: 0,
@@ -109,14 +118,93 @@ impl LearnerSearch {
             })
             .collect();
         arms.sort_by(|a, b| a.cost_hint.total_cmp(&b.cost_hint));
-        LearnerSearch { arms, sampler, rng: Xoshiro256PlusPlus::seed_from_u64(seed), seen: HashMap::new() }
+        let names: Vec<&str> = learners.iter().map(|l| l.name()).collect();
+        let portfolio = portfolio::entries(task, &names)
+            .into_iter()
+            .filter_map(|s| arms.iter().find(|a| a.name == s.learner).map(|a| Suggestion { config: a.space.clamp(&s.config), learner: s.learner }))
+            .collect();
+        LearnerSearch { first: Default::default(), portfolio, arms, sampler, rng: Xoshiro256PlusPlus::seed_from_u64(seed), seen: HashMap::new() }
+    }
+
+    /// The next given starting point; or, once every learner has had its first start (or
+    /// is too slow for one), the next portfolio entry whose learner is not expected to
+    /// take more than half the time left (one that is is dropped). Each is counted as a
+    /// trial of its learner.
+    fn next_queued(&mut self, ctx: &AskContext) -> Option<Suggestion> {
+        loop {
+            let from_portfolio = self.first.is_empty();
+            let fresh_left = (0..self.arms.len()).any(|i| !self.arms[i].starts.is_empty() && self.arms[i].trials == 0 && !self.too_slow(i, ctx, 0.25));
+            let s = match self.first.pop_front() {
+                Some(s) => s,
+                None if !fresh_left => self.portfolio.pop_front()?,
+                None => return None,
+            };
+            let Some(i) = self.arms.iter().position(|a| a.name == s.learner) else { continue };
+            if from_portfolio && self.too_slow(i, ctx, 0.5) {
+                continue;
+            }
+            if self.seen.insert(format!("{}:{:?}", s.learner, s.config), 1).is_none() {
+                let arm = &mut self.arms[i];
+                arm.trials += 1;
+                arm.starts.retain(|c| c != &s.config);
+                return Some(s);
+            }
+        }
+    }
+
+    /// Tries `points` first, in order, each fitted to its learner's space; a point of a
+    /// learner not searched is an error naming it.
+    pub fn with_starting_points(mut self, points: &[Suggestion]) -> Result<Self, String> {
+        for (i, p) in points.iter().enumerate() {
+            let arm = self.arms.iter().find(|a| a.name == p.learner).ok_or_else(|| {
+                let known: Vec<&str> = self.arms.iter().map(|a| a.name.as_str()).collect();
+                format!("starting point {i} is of learner '{}', which this run does not search (it searches {})", p.learner, known.join(", "))
+            })?;
+            self.first.push_back(Suggestion { learner: p.learner.clone(), config: arm.space.clamp(&p.config) });
+        }
+        Ok(self)
+    }
+
+    /// Seconds a trial of arm `i` is expected to take: its mean so far, or for an arm not
+    /// tried yet its cost hint scaled by how the hints of tried arms compared with their
+    /// measured times; `None` before anything was measured, and always without a time
+    /// budget (time then costs nothing, and a run of `--max-trials` is reproducible).
+    fn expected_cost(&self, i: usize, ctx: &AskContext) -> Option<f64> {
+        let a = &self.arms[i];
+        ctx.time_left?;
+        if a.trials > 0 {
+            return Some(a.cost / a.trials as f64);
+        }
+        let mut ratios: Vec<f64> = self.arms.iter().filter(|t| t.trials > 0 && t.cost > 0.0).map(|t| t.cost / t.trials as f64 / t.cost_hint.max(1e-6)).collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios.get(ratios.len() / 2).map(|r| r * a.cost_hint)
+    }
+
+    /// Whether arm `i` is expected to take more than `share` of the time left.
+    fn too_slow(&self, i: usize, ctx: &AskContext, share: f64) -> bool {
+        match (ctx.time_left, self.expected_cost(i, ctx)) {
+            (Some(t), Some(c)) => c > share * t,
+            _ => false,
+        }
     }
 
     fn pick_arm(&mut self, ctx: &AskContext) -> Option<usize> {
-        // Cost-aware start: every learner's first configuration, cheapest learner first,
-        // then every learner's further starts (a boosting learner's cheap start says little
-        // about what it can do).
-        if let Some(i) = self.arms.iter().position(|a| !a.starts.is_empty() && a.trials == 0) {
+        // Cost-aware start: the cheapest learner's first configuration; under a time
+        // budget, then the further starts of learners that lead on most data (the
+        // booster's defaults: its cheap start says little about what it can do); then
+        // every other learner's first configuration, cheapest first, leaving out under a
+        // time budget those expected to take more than a quarter of the time left; then
+        // every learner's further starts.
+        let fresh = |a: &Arm| !a.starts.is_empty() && a.trials == 0;
+        let tried_any = self.arms.iter().any(|a| a.trials > 0);
+        if !tried_any {
+            return self.arms.iter().position(fresh);
+        }
+        let budgeted = ctx.time_left.is_some();
+        if let Some(i) = (0..self.arms.len()).find(|&i| budgeted && self.arms[i].leads && !self.arms[i].starts.is_empty() && self.arms[i].failures < self.arms[i].trials.max(1) && !self.too_slow(i, ctx, 0.5)) {
+            return Some(i);
+        }
+        if let Some(i) = (0..self.arms.len()).find(|&i| fresh(&self.arms[i]) && !self.too_slow(i, ctx, 0.25)) {
             return Some(i);
         }
         if let Some(i) = self.arms.iter().position(|a| !a.starts.is_empty() && a.failures < a.trials.max(1)) {
@@ -130,9 +218,7 @@ impl LearnerSearch {
                 let a = &self.arms[i];
                 // Give up on learners that only fail, and on those too slow for the time left.
                 let failing = a.failures >= 3 && a.failures == a.trials;
-                let mean_cost = a.cost / a.trials.max(1) as f64;
-                let too_slow = ctx.time_left.is_some_and(|t| a.trials > 0 && mean_cost > t);
-                !failing && !too_slow
+                !failing && !self.too_slow(i, ctx, 1.0)
             })
             .collect();
         if usable.is_empty() {
@@ -141,16 +227,17 @@ impl LearnerSearch {
         if self.rng.gen::<f64>() < 0.1 {
             return Some(usable[self.rng.gen_range(0..usable.len())]);
         }
-        // Rank learners by best loss; favour the leaders, discounted by their cost.
+        // Rank learners by best loss; favour the leaders, discounted by their cost under a
+        // time budget (without one, a trial's time costs nothing).
         let mut ranked = usable.clone();
         ranked.sort_by(|&a, &b| self.arms[a].best.total_cmp(&self.arms[b].best));
-        let min_cost = usable.iter().map(|&i| self.arms[i].cost / self.arms[i].trials.max(1) as f64).fold(f64::INFINITY, f64::min).max(1e-3);
+        let cost = |i: usize| self.expected_cost(i, ctx).unwrap_or(1.0);
+        let min_cost = usable.iter().map(|&i| cost(i)).fold(f64::INFINITY, f64::min).max(1e-3);
         let weights: Vec<f64> = ranked
             .iter()
             .enumerate()
             .map(|(rank, &i)| {
-                let a = &self.arms[i];
-                let mean_cost = (a.cost / a.trials.max(1) as f64).max(1e-3);
+                let mean_cost = cost(i).max(1e-3);
                 0.5f64.powi(rank as i32 * 2) / (mean_cost / min_cost).sqrt().max(1.0).min(10.0)
             })
             .collect();
@@ -168,6 +255,9 @@ impl LearnerSearch {
 
 impl Strategy for LearnerSearch {
     fn ask(&mut self, ctx: &AskContext) -> Option<Suggestion> {
+        if let Some(s) = self.next_queued(ctx) {
+            return Some(s);
+        }
         for _ in 0..50 {
             let i = self.pick_arm(ctx)?;
             let arm = &mut self.arms[i];
@@ -199,6 +289,8 @@ impl Strategy for LearnerSearch {
     }
 
     fn replay(&mut self, suggestion: &Suggestion, outcome: Option<(Option<f64>, f64)>) {
+        self.first.retain(|s| s != suggestion);
+        self.portfolio.retain(|s| s != suggestion);
         if let Some(arm) = self.arms.iter_mut().find(|a| a.name == suggestion.learner) {
             arm.starts.retain(|c| c != &suggestion.config);
             arm.trials += 1;
@@ -264,7 +356,7 @@ mod tests {
         let learners = all_learners();
         let refs: Vec<&dyn Learner> = learners.iter().filter(|l| l.supports(Task::Binary)).map(|l| l.as_ref()).collect();
         let shape = DataShape { rows: 1000, features: 10, classes: 2 };
-        let mut s = LearnerSearch::new(&refs, Task::Binary, shape, Sampler::Tpe, 0);
+        let mut s = LearnerSearch::new(&refs, Task::Binary, &|_| shape, Sampler::Tpe, 0);
         let ctx = AskContext::default();
         let first: Vec<Suggestion> = (0..refs.len()).map(|_| s.ask(&ctx).unwrap()).collect();
         let cheapest = refs.iter().min_by(|a, b| a.relative_cost(shape).total_cmp(&b.relative_cost(shape))).unwrap().name();

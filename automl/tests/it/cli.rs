@@ -37,7 +37,10 @@ fn run_then_predict_end_to_end() {
     assert!(o.stderr.is_empty(), "no progress when stderr is not a terminal: {}", stderr(&o));
     let leaderboard = std::fs::read_to_string(out.join("leaderboard.csv")).unwrap();
     assert!(leaderboard.starts_with("rank,trial,learner,metric,score,score_std,fit_time_s,status,hyperparameters"));
-    assert_eq!(leaderboard.lines().count(), 7);
+    // One row per trial, and the ensemble's own row when the model is one.
+    let ensemble = summary["model"]["learner"] == "ensemble";
+    assert_eq!(leaderboard.lines().count(), 7 + usize::from(ensemble));
+    assert_eq!(leaderboard.lines().nth(1).is_some_and(|l| l.starts_with("1,ensemble,")), ensemble);
 
     let preds = dir.path().join("preds.csv");
     let o = automl(&["predict", "--model", p(&out.join("model.automl")), p(&data), "--out", p(&preds)]);
@@ -224,4 +227,29 @@ fn resume_lists_what_it_reuses_and_wants_grants_confirmed() {
     let o = automl(&["resume", p(&out), "--accept-settings"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("resuming") && stderr(&o).contains("data ") && stderr(&o).contains("plugins get the real clocks"), "{}", stderr(&o));
+}
+
+#[test]
+fn starting_points_run_first_fitted_to_their_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let points = dir.path().join("points.json");
+    std::fs::write(&points, r#"[{"learner": "logistic", "hyperparameters": {"alpha": 1e9}}, {"learner": "gbdt", "hyperparameters": {"n_estimators": 7, "num_leaves": 100000}}]"#).unwrap();
+    let out = dir.path().join("out");
+    let data = example("penguins.csv");
+    let o = automl(&["run", p(&data), "--target", "species", "--max-trials", "3", "--starting-points", p(&points), "--out", p(&out), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut trials: Vec<serde_json::Value> = std::fs::read_to_string(out.join("trials.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    trials.sort_by_key(|t| t["trial"].as_u64());
+    assert_eq!(trials[0]["learner"], "logistic");
+    assert_eq!(trials[1]["learner"], "gbdt");
+    assert_eq!(trials[1]["hyperparameters"]["n_estimators"], 7);
+    // Out of its space: brought to the space's bound, so the trial runs.
+    let leaves = trials[1]["hyperparameters"]["num_leaves"].as_i64().unwrap();
+    assert!(leaves < 100000 && trials[1]["status"] == "ok", "{}", trials[1]);
+    assert!(trials[0]["hyperparameters"]["alpha"].as_f64().unwrap() < 1e9);
+    // A point of a learner the run does not search names it.
+    std::fs::write(&points, r#"[{"learner": "ridge", "hyperparameters": {}}]"#).unwrap();
+    refused(&["run", p(&data), "--target", "species", "--starting-points", p(&points)], 2, "starting point 0 is of learner 'ridge'");
+    std::fs::write(&points, r#"{"learner": "gbdt"}"#).unwrap();
+    refused(&["run", p(&data), "--target", "species", "--starting-points", p(&points)], 2, "points.json: not a list");
 }

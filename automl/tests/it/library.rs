@@ -187,3 +187,63 @@ fn boosting_reports_training_scores_for_the_overfitting_rule() {
         assert!(train.is_finite() && valid.is_finite());
     }
 }
+
+/// A reproducible run of `learners` on penguins: 14 trials, one at a time, no time budget.
+fn reproducible_run(out: &std::path::Path, ensemble: bool) -> automl::ExperimentResult {
+    Experiment::builder(example("penguins.csv"), "species").no_time_budget().max_trials(14).concurrency(1).seed(5).ensemble(ensemble).out(out).build().unwrap().run().unwrap()
+}
+
+#[test]
+fn the_model_is_a_weighted_ensemble_of_the_best_trials_that_predict_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = reproducible_run(dir.path(), true);
+    let e = result.ensemble.as_ref().expect("log-loss on penguins: an ensemble beats the best trial");
+    assert!(e.score < e.best_single, "{e:?}");
+    assert_eq!(result.artifact.validation_score, e.score);
+    let members = &result.artifact.members;
+    assert!(members.len() >= 2 && members.len() == e.members.len(), "{e:?}");
+    assert!((members.iter().map(|m| m.weight).sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(members.windows(2).all(|w| w[0].weight >= w[1].weight), "largest weight first");
+    assert_eq!(result.artifact.learner(), "ensemble");
+    // Every member is a finished trial of the leaderboard.
+    for m in members {
+        let t = result.leaderboard.iter().find(|t| t.id == m.trial).expect("a member is a trial");
+        assert_eq!((t.status, &t.learner), (TrialStatus::Ok, &m.learner));
+    }
+    // The leaderboard shows the ensemble as its own first row, with members and weights.
+    let board = std::fs::read_to_string(dir.path().join("leaderboard.csv")).unwrap();
+    let row = board.lines().nth(1).unwrap();
+    assert!(row.starts_with("1,ensemble,ensemble,log_loss,"), "{row}");
+    assert!(row.contains(&format!("\"\"trial\"\":{}", members[0].trial)), "{row}");
+    assert_eq!(board.lines().count(), result.leaderboard.len() + 2);
+    // The model file replays the ensemble: its prediction is the weighted average of
+    // its members' predictions, each alone.
+    let csv = example("penguins.csv");
+    let loaded = ModelArtifact::load(&dir.path().join("model.automl")).unwrap();
+    let p = loaded.predict_csv(&csv).unwrap();
+    assert_eq!(p, result.artifact.predict_csv(&csv).unwrap());
+    let Prediction::Classes(proba) = &p else { panic!("probabilities") };
+    let mut average = ndarray::Array2::<f64>::zeros(proba.dim());
+    for m in members {
+        let mut alone = loaded.clone();
+        alone.members = vec![automl::artifact::Member { weight: 1.0, ..m.clone() }];
+        let Prediction::Classes(q) = alone.predict_csv(&csv).unwrap() else { panic!("probabilities") };
+        average.scaled_add(m.weight, &q);
+    }
+    assert!(proba.iter().zip(&average).all(|(a, b)| (a - b).abs() < 1e-12));
+    // Without the ensemble, the model is the best trial alone.
+    let single = reproducible_run(&dir.path().join("single"), false);
+    assert!(single.ensemble.is_none());
+    assert_eq!(single.artifact.members.len(), 1);
+    assert_eq!(single.artifact.members[0].trial, single.best.id);
+}
+
+#[test]
+fn the_same_data_seed_and_trial_budget_give_a_byte_identical_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = reproducible_run(&dir.path().join("a"), true);
+    let b = reproducible_run(&dir.path().join("b"), true);
+    assert!(a.ensemble.is_some(), "the ensemble is covered too");
+    let bytes = |r: &str| std::fs::read(dir.path().join(r).join("model.automl")).unwrap();
+    assert!(bytes("a") == bytes("b"), "model.automl differs between two identical runs");
+}

@@ -117,6 +117,9 @@ class AutoML(_Base):
         Seconds one trial may take (default: a third of the budget).
     early_stopping : bool
         Stop poor trials early (median rule).
+    ensemble : bool
+        Make the model a weighted ensemble of the best trials when that beats the best
+        trial alone on the validation rows (greedy selection, as AutoGluon does).
     search : "tpe" or "random"
         How configurations are drawn within a learner.
     verbose : bool or None
@@ -140,6 +143,7 @@ class AutoML(_Base):
         learners: Optional[Sequence[str]] = None,
         trial_time_limit: Optional[float] = None,
         early_stopping: bool = True,
+        ensemble: bool = True,
         search: str = "tpe",
         verbose: Optional[bool] = None,
     ):
@@ -158,6 +162,7 @@ class AutoML(_Base):
         self.learners = learners
         self.trial_time_limit = trial_time_limit
         self.early_stopping = early_stopping
+        self.ensemble = ensemble
         self.search = search
         self.verbose = verbose
 
@@ -205,6 +210,7 @@ class AutoML(_Base):
             "learners": None if self.learners is None else [str(x) for x in self.learners],
             "trial_time_limit": number("trial_time_limit", self.trial_time_limit),
             "early_stopping": bool(self.early_stopping),
+            "ensemble": bool(self.ensemble),
             "search": self.search,
             "plugins": [os.fspath(p) for p in self.plugins],
         }
@@ -438,14 +444,30 @@ class AutoML(_Base):
 
     @property
     def best_config(self) -> Dict[str, Any]:
-        """The chosen learner and its hyperparameters."""
+        """The best trial's learner and hyperparameters (the model, or the best-ranked
+        candidate of an ensemble: see ``ensemble_``)."""
         model = self._check_fitted()
-        return {"learner": model.learner, **json.loads(model.config_json)}
+        return {"learner": model.best_learner, **json.loads(model.best_config_json)}
 
     @property
     def best_score(self) -> float:
-        """Validation score of the chosen configuration."""
+        """Validation score of the best trial (``model_score_`` is the model's)."""
+        return float(self._check_fitted().best_score)
+
+    @property
+    def model_score_(self) -> float:
+        """Validation score of the model: an ensemble's on the out-of-fold rows, else the
+        best trial's."""
         return float(self._check_fitted().validation_score)
+
+    @property
+    def ensemble_(self) -> Optional[List[Dict[str, Any]]]:
+        """The members of the model as dicts of trial, learner and weight (largest weight
+        first) when the model is a weighted ensemble of the best trials; else None."""
+        members = self._check_fitted().members
+        if len(members) < 2:
+            return None
+        return [{"trial": t, "learner": l, "weight": w} for t, l, w in members]
 
     def feature_importance(self) -> Any:
         """Gain and split count per input feature (tree models), most important first."""
@@ -502,7 +524,8 @@ class AutoML(_Base):
     def _reproducible(self) -> bool:
         """Whether a fit gives the same model for the same data and seed: one trial at a
         time, stopped by trial count or score rather than the clock, here, without plugins,
-        and without the linfa trees (which break ties in hash-map order)."""
+        and without linfa's decision tree (which breaks ties in hash-map order; it is not
+        among the default learners)."""
         try:
             learners = None if self.learners is None else {str(x) for x in self.learners}
             return (
@@ -511,8 +534,7 @@ class AutoML(_Base):
                 and self.trial_time_limit is None
                 and self.executor == "local"
                 and not self.plugins
-                and learners is not None
-                and not learners & {"decision_tree", "random_forest"}
+                and (learners is None or "decision_tree" not in learners)
             )
         except TypeError:  # invalid settings: fit says so
             return False

@@ -47,6 +47,10 @@ pub struct GbdtParams {
     pub lambda_l2: f64,
     /// Least gain to split (default 0).
     pub min_split_gain: f64,
+    /// Largest absolute leaf output before shrinkage; 0 for no limit (default 0, as in
+    /// LightGBM). Rare classes of a softmax have leaves of tiny hessian sums whose Newton
+    /// steps are huge; a limit keeps them from blowing up the raw scores.
+    pub max_delta_step: f64,
     /// Share of rows drawn for each tree (default 1).
     pub bagging_fraction: f64,
     /// Share of columns drawn for each tree (default 1).
@@ -87,6 +91,7 @@ impl Default for GbdtParams {
             lambda_l1: 0.0,
             lambda_l2: 0.0,
             min_split_gain: 0.0,
+            max_delta_step: 0.0,
             bagging_fraction: 1.0,
             feature_fraction: 1.0,
             max_bin: 255,
@@ -122,7 +127,7 @@ impl GbdtParams {
         if !(self.feature_fraction > 0.0 && self.feature_fraction <= 1.0) {
             return bad("feature_fraction", self.feature_fraction.to_string());
         }
-        if self.lambda_l1 < 0.0 || self.lambda_l2 < 0.0 || self.min_child_weight < 0.0 || self.min_split_gain < 0.0 {
+        if self.lambda_l1 < 0.0 || self.lambda_l2 < 0.0 || self.min_child_weight < 0.0 || self.min_split_gain < 0.0 || !(self.max_delta_step >= 0.0) {
             return Err("regularisation parameters must be >= 0".into());
         }
         Ok(())
@@ -262,7 +267,8 @@ impl Threads {
     /// Everything on the calling thread.
     pub(crate) const INLINE: Threads = Threads(None);
 
-    fn new(n: usize) -> Result<Self, String> {
+    /// A pool of `n` threads, or inline for `n <= 1`.
+    pub(crate) fn new(n: usize) -> Result<Self, String> {
         if n <= 1 {
             return Ok(Threads(None));
         }

@@ -198,3 +198,58 @@ fn a_tree_that_could_loop_or_index_past_its_arrays_fails_its_check() {
     let e = broken(&|b| b.trees[0][0].leaves[0] = f64::NAN);
     assert!(e.contains("non-finite value"), "{e}");
 }
+
+const NOISE: f64 = 6.0;
+
+/// Large, very imbalanced multiclass data: seven classes from 55% down to 0.3% of the rows,
+/// each a noisy blob in four dimensions, rare classes overlapping common ones.
+fn imbalanced(n: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
+    let shares = [0.55, 0.3, 0.1, 0.03, 0.01, 0.007, 0.003];
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut x = Array2::zeros((n, 4));
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let u = rng.gen::<f64>();
+        let mut acc = 0.0;
+        let c = shares.iter().position(|s| {
+            acc += s;
+            u < acc
+        });
+        let c = c.unwrap_or(shares.len() - 1);
+        for j in 0..4 {
+            let centre = ((c * (j + 3)) % 5) as f64 * 0.8;
+            x[[i, j]] = centre + (rng.gen::<f64>() - 0.5) * NOISE;
+        }
+        y.push(c as f64);
+    }
+    (x, y)
+}
+
+/// Held-out multiclass log-loss and accuracy of `p` on (x, y), and the largest raw score.
+fn softmax_scores(p: &GbdtParams, n: usize) -> (f64, f64, f64) {
+    let (x, y) = imbalanced(n, 3);
+    let (tx, ty) = imbalanced(n / 2, 4);
+    let k = 7;
+    let b = Booster::fit(p, Objective::Softmax { k }, x.view(), &y, &[false; 4], None, &mut no_callback()).unwrap();
+    let raw = b.predict_raw(tx.view());
+    let proba = b.predict(tx.view());
+    let loss = Objective::Softmax { k }.loss(&raw, &ty);
+    let right = proba.rows().into_iter().zip(&ty).filter(|(r, &t)| crate::metrics::argmax(r.iter().copied()) == t as usize).count();
+    (loss, right as f64 / ty.len() as f64, raw.iter().fold(0.0f64, |m, v| m.max(v.abs())))
+}
+
+#[test]
+fn softmax_on_large_very_imbalanced_data_does_not_collapse() {
+    // Rare classes' leaves have hessian sums near zero: without a bound on leaf outputs
+    // their Newton steps explode. The learner's bound keeps the booster sane.
+    let base = GbdtParams { num_rounds: 200, ..GbdtParams::default() };
+    let bounded = GbdtParams { max_delta_step: 5.0, ..base.clone() };
+    let (loss, accuracy, largest) = softmax_scores(&bounded, 12_000);
+    let (free_loss, free_accuracy, free_largest) = softmax_scores(&base, 12_000);
+    eprintln!("bounded: log-loss {loss:.4}, accuracy {accuracy:.4}, largest raw {largest:.1}; unbounded: {free_loss:.4}, {free_accuracy:.4}, {free_largest:.1}");
+    // The class prior alone scores about 1.11 (entropy of the shares); the majority class 0.55.
+    assert!(loss < 0.9 && accuracy > 0.6, "bounded: {loss} {accuracy}");
+    assert!(largest < 100.0, "raw scores stay bounded: {largest}");
+    // The bound costs nothing where nothing explodes.
+    assert!(loss <= free_loss + 0.01 && accuracy >= free_accuracy - 0.01, "bounded {loss} {accuracy}, unbounded {free_loss} {free_accuracy}");
+}

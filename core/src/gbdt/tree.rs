@@ -297,7 +297,9 @@ pub fn grow(threads: &super::Threads, binned: &Binned, grad: &[f64], hess: &[f64
     // Leaf outputs, and links from nodes to leaf indices.
     let mut values = Vec::with_capacity(leaves.len());
     for (i, leaf) in leaves.iter().enumerate() {
-        values.push(-threshold_l1(leaf.g, p.lambda_l1) / (leaf.h + p.lambda_l2) * p.learning_rate);
+        let step = -threshold_l1(leaf.g, p.lambda_l1) / (leaf.h + p.lambda_l2);
+        let step = if p.max_delta_step > 0.0 { step.clamp(-p.max_delta_step, p.max_delta_step) } else { step };
+        values.push(step * p.learning_rate);
         if let Some((parent, is_left)) = leaf.parent {
             let link = !(i as i32);
             if is_left {

@@ -39,6 +39,11 @@ impl GbdtLearner {
     }
 }
 
+/// Largest leaf output (before shrinkage) of a softmax tree: a rare class's leaves have
+/// hessian sums near zero, and unbounded Newton steps there make raw scores explode and
+/// the model collapse (LightGBM's defaults do on large, very imbalanced multiclass data).
+const SOFTMAX_MAX_DELTA_STEP: f64 = 5.0;
+
 fn start(rounds: i64, leaves: i64, l2: f64) -> Hyperparams {
     Hyperparams::from([
         ("n_estimators".into(), ParamValue::Int(rounds)),
@@ -85,13 +90,19 @@ impl Learner for GbdtLearner {
     fn relative_cost(&self, shape: DataShape) -> f64 {
         0.05 + shape.rows as f64 * shape.features as f64 / 2e6
     }
+    fn leads(&self) -> bool {
+        true
+    }
     fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
-        let params = Self::params(config, ctx)?;
+        let mut params = Self::params(config, ctx)?;
         let (objective, n_classes) = match y {
             Target::Values(_) => (Objective::SquaredError, 0),
             Target::Classes { labels, .. } if labels.len() == 2 => (Objective::Logistic, 2),
             Target::Classes { labels, .. } => (Objective::Softmax { k: labels.len() }, labels.len()),
         };
+        if matches!(objective, Objective::Softmax { .. }) {
+            params.max_delta_step = SOFTMAX_MAX_DELTA_STEP;
+        }
         let yv = y.as_f64();
         let valid = ctx.valid;
         let valid_y = valid.map(|(_, t)| t.as_f64());

@@ -18,6 +18,7 @@ use crate::task::{Target, Task};
 
 mod bayes;
 mod boost;
+mod forest;
 mod knn;
 mod linear;
 mod logistic;
@@ -25,7 +26,9 @@ mod svm;
 mod tree;
 
 pub use boost::{GbdtLearner, GbdtModel};
-pub use tree::{ForestModel, TreeModel};
+pub use crate::forest::ForestModel;
+pub use forest::ForestLearner;
+pub use tree::TreeModel;
 
 /// Size of the data a learner will see, for spaces and cost estimates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +112,16 @@ pub trait Learner: Send + Sync {
     fn starts(&self, task: Task, shape: DataShape) -> Vec<Hyperparams>;
     /// Rough cost of the first start relative to a logistic regression (for ordering).
     fn relative_cost(&self, shape: DataShape) -> f64;
+    /// Whether a run searches it when `--learners` does not name the learners (yes by
+    /// default; no for a learner another supersedes, and that a run names explicitly).
+    fn by_default(&self) -> bool {
+        true
+    }
+    /// Whether the learner leads on most tabular data, so its further starts run before
+    /// other learners' first ones (the booster). No by default.
+    fn leads(&self) -> bool {
+        false
+    }
     /// Fits. Called through [`fit_guarded`], which has validated the inputs.
     fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel>;
 }
@@ -126,7 +139,7 @@ pub enum FittedModel {
     ElasticNet(linear::ElasticNetModel),
     /// A classification tree with leaf class frequencies.
     Tree(TreeModel),
-    /// A forest of classification trees.
+    /// A random forest or extra-trees (classification or regression).
     Forest(ForestModel),
     /// Gaussian naive Bayes.
     NaiveBayes(bayes::NaiveBayesModel),
@@ -164,7 +177,7 @@ impl FittedModel {
             FittedModel::Logistic(_) | FittedModel::Svc(_) => Some(2),
             FittedModel::MultiLogistic(m) => Some(m.n_classes),
             FittedModel::Tree(m) => Some(m.n_classes),
-            FittedModel::Forest(m) => Some(m.n_classes),
+            FittedModel::Forest(m) => (m.n_classes > 0).then_some(m.n_classes),
             FittedModel::NaiveBayes(m) => Some(m.n_classes),
             FittedModel::Knn(m) => (m.n_classes > 0).then_some(m.n_classes),
             FittedModel::Gbdt(m) => (m.n_classes > 0).then_some(m.n_classes),
@@ -219,7 +232,7 @@ impl FittedModel {
         if x.ncols() != self.n_features() {
             return Err(Error::Data(format!("the model expects {} input columns, got {}", self.n_features(), x.ncols())));
         }
-        check_inputs(x, matches!(self, FittedModel::Gbdt(_)))?;
+        check_inputs(x, matches!(self, FittedModel::Gbdt(_) | FittedModel::Forest(_)))?;
         let p = catch_unwind(AssertUnwindSafe(|| self.predict_unchecked(x)))
             .map_err(|panic| Error::learner("predict", panic_message(&panic)))??;
         if !p.is_finite() {
@@ -235,7 +248,7 @@ impl FittedModel {
             FittedModel::Linear(m) => m.predict(x),
             FittedModel::ElasticNet(m) => m.predict(x),
             FittedModel::Tree(m) => Prediction::Classes(m.predict_proba(x)),
-            FittedModel::Forest(m) => Prediction::Classes(m.predict_proba(x)),
+            FittedModel::Forest(m) => forest::predict(m, x),
             FittedModel::NaiveBayes(m) => m.predict(x),
             FittedModel::Knn(m) => m.predict(x)?,
             FittedModel::Svc(m) => m.predict(x),
@@ -268,7 +281,8 @@ pub fn all_learners() -> Vec<Box<dyn Learner>> {
         Box::new(linear::ElasticNetLearner { ridge: true }),
         Box::new(linear::ElasticNetLearner { ridge: false }),
         Box::new(tree::DecisionTreeLearner),
-        Box::new(tree::RandomForestLearner),
+        Box::new(forest::ForestLearner { extra: false }),
+        Box::new(forest::ForestLearner { extra: true }),
         Box::new(bayes::NaiveBayesLearner),
         Box::new(knn::KnnLearner),
         Box::new(svm::SvmLearner),

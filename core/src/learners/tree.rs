@@ -1,18 +1,15 @@
-//! Decision trees and random forests of linfa-trees, with leaf class frequencies for
-//! probabilities. linfa has no regression tree, so both are classification-only.
+//! Decision trees of linfa-trees, with leaf class frequencies for probabilities. linfa has
+//! no regression tree, so this is classification-only (forests are [`crate::forest`]).
 use std::collections::BTreeMap;
 
 use linfa::prelude::*;
 use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
-use rand::seq::index::sample;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{class_codes, Check, Control, DataShape, FitContext, FittedModel, Learner};
+use super::{class_codes, Check, DataShape, FitContext, FittedModel, Learner};
 use crate::error::{Error, Result};
-use crate::metrics::Prediction;
-use crate::space::{get_f64, get_str, get_usize, Hyperparams, ParamValue, SearchSpace};
+use crate::space::{get_str, get_usize, Hyperparams, ParamValue, SearchSpace};
 use crate::task::{Target, Task};
 
 /// Deepest tree the spaces allow; leaf keys are paths packed in a u64.
@@ -167,6 +164,11 @@ impl Learner for DecisionTreeLearner {
     fn supports(&self, task: Task) -> bool {
         task.is_classification()
     }
+    /// Superseded by the engine's forests (deterministic, regression too), and linfa breaks
+    /// ties in hash-map order, which would make runs irreproducible: named, it runs.
+    fn by_default(&self) -> bool {
+        false
+    }
     fn space(&self, _task: Task, shape: DataShape) -> SearchSpace {
         tree_space(shape)
     }
@@ -179,117 +181,5 @@ impl Learner for DecisionTreeLearner {
     fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
         let (codes, k) = class_codes(self.name(), y)?;
         Ok(FittedModel::Tree(TreeModel::fit(&tree_params(config, self.name())?, x, &codes, k)?))
-    }
-}
-
-/// A fitted random forest: trees on bootstrap rows and a subset of columns each.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ForestModel {
-    trees: Vec<(TreeModel, Vec<usize>)>,
-    pub(super) n_classes: usize,
-    pub(super) n_features: usize,
-}
-
-impl ForestModel {
-    /// Class probabilities: the mean of the trees' leaf frequencies.
-    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let mut out = Array2::zeros((x.nrows(), self.n_classes));
-        for (tree, features) in &self.trees {
-            tree.add_proba(x.select(Axis(1), features).view(), &mut out);
-        }
-        out /= self.trees.len().max(1) as f64;
-        out
-    }
-
-    /// Number of trees.
-    pub fn n_trees(&self) -> usize {
-        self.trees.len()
-    }
-
-    pub(super) fn check(&self) -> Check {
-        if self.trees.is_empty() {
-            return Err("a forest without trees".into());
-        }
-        self.trees.iter().enumerate().try_for_each(|(i, (tree, features))| {
-            if tree.n_classes != self.n_classes {
-                return Err(format!("tree {i} has {} classes, the forest {}", tree.n_classes, self.n_classes));
-            }
-            if features.len() != tree.n_features || features.iter().any(|&f| f >= self.n_features) {
-                return Err(format!("tree {i} reads {} features, not {} of the forest's {}", features.len(), tree.n_features, self.n_features));
-            }
-            tree.check().map_err(|e| format!("tree {i}: {e}"))
-        })
-    }
-}
-
-/// Random forest of linfa trees, grown tree by tree so it can stop at a deadline or when
-/// the early-stopping rule says so.
-pub struct RandomForestLearner;
-
-impl Learner for RandomForestLearner {
-    fn name(&self) -> &'static str {
-        "random_forest"
-    }
-    fn description(&self) -> &'static str {
-        "random forest of linfa trees with column subsets per tree (classification)"
-    }
-    fn supports(&self, task: Task) -> bool {
-        task.is_classification()
-    }
-    fn space(&self, _task: Task, shape: DataShape) -> SearchSpace {
-        tree_space(shape).int("n_trees", 10, 200, true).float("feature_fraction", 0.2, 1.0, false).float("sample_fraction", 0.3, 1.0, false)
-    }
-    fn starts(&self, _task: Task, _shape: DataShape) -> Vec<Hyperparams> {
-        let mut c = tree_start(10);
-        c.insert("n_trees".into(), ParamValue::Int(30));
-        c.insert("feature_fraction".into(), ParamValue::Float(0.6));
-        c.insert("sample_fraction".into(), ParamValue::Float(0.8));
-        vec![c]
-    }
-    fn relative_cost(&self, shape: DataShape) -> f64 {
-        10.0 * (1.0 + shape.features as f64 / 10.0)
-    }
-    fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
-        let name = self.name();
-        let (codes, k) = class_codes(name, y)?;
-        let params = tree_params(config, name)?;
-        let n_trees = get_usize(config, "n_trees", name)?.max(1);
-        let n_cols = ((x.ncols() as f64 * get_f64(config, "feature_fraction", name)?).ceil() as usize).clamp(1, x.ncols());
-        let n_rows = ((x.nrows() as f64 * get_f64(config, "sample_fraction", name)?).ceil() as usize).max(2);
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(ctx.seed);
-        let report_every = (n_trees / 5).max(5);
-        let mut valid_sum = ctx.valid.map(|(vx, _)| Array2::<f64>::zeros((vx.nrows(), k)));
-        let mut trees = Vec::with_capacity(n_trees);
-        while trees.len() < n_trees {
-            let rows: Vec<usize> = (0..n_rows).map(|_| rng.gen_range(0..x.nrows())).collect();
-            let mut features = sample(&mut rng, x.ncols(), n_cols).into_vec();
-            features.sort_unstable();
-            let sub = x.select(Axis(0), &rows).select(Axis(1), &features);
-            let sub_codes: Array1<usize> = rows.iter().map(|&r| codes[r]).collect();
-            let distinct = { let mut s = sub_codes.to_vec(); s.sort_unstable(); s.dedup(); s.len() };
-            if distinct < 2 {
-                continue; // a bootstrap of one class teaches nothing
-            }
-            let tree = TreeModel::fit(&params, sub.view(), &sub_codes, k)?;
-            if let (Some((vx, _)), Some(sum)) = (ctx.valid, valid_sum.as_mut()) {
-                tree.add_proba(vx.select(Axis(1), &features).view(), sum);
-            }
-            trees.push((tree, features));
-            let done = trees.len();
-            if done % report_every == 0 && done < n_trees {
-                if let Some(sum) = &valid_sum {
-                    if ctx.report(done, &Prediction::Classes(sum / done as f64), None) == Control::Stop {
-                        break;
-                    }
-                }
-            }
-            if ctx.expired() {
-                break;
-            }
-        }
-        if trees.is_empty() {
-            return Err(Error::learner(name, "no tree could be grown"));
-        }
-        Ok(FittedModel::Forest(ForestModel { trees, n_classes: k, n_features: x.ncols() }))
     }
 }

@@ -296,6 +296,12 @@ pub struct RunArgs {
     /// Do not stop poor trials early (median stopping rule).
     #[arg(long)]
     pub no_early_stopping: bool,
+    /// Keep the best trial alone as the model, without building a weighted ensemble of the best trials (built by default when it beats the best trial on the validation rows).
+    #[arg(long)]
+    pub no_ensemble: bool,
+    /// JSON file of configurations to try first, in order: a list of {"learner": NAME, "hyperparameters": {...}} (the shape of trials.jsonl's entries); values are fitted to the learner's search space.
+    #[arg(long, value_name = "FILE")]
+    pub starting_points: Option<PathBuf>,
     /// Built-in early-stopping rule: median, no-improvement or overfitting (see `automl plugin list`) [default: median].
     #[arg(long)]
     pub stopping_rule: Option<BuiltinRule>,
@@ -336,6 +342,8 @@ impl RunArgs {
             trial_time_limit: self.trial_time_limit,
             search: self.search,
             early_stopping: Some(!self.no_early_stopping),
+            ensemble: Some(!self.no_ensemble),
+            starting_points: self.starting_points.clone(),
             stopping_rule: self.stopping_rule,
             plugins: Some(self.plugin.clone()),
             executor: self.kube.executor,

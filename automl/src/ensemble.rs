@@ -1,0 +1,219 @@
+//! Ensemble selection (Caruana et al. 2004, as in AutoGluon's weighted ensemble and
+//! auto-sklearn): the trials' out-of-fold predictions, kept within a memory bound, and a
+//! greedy forward selection with replacement that optimises the run's metric on them.
+//!
+//! Every finished trial predicts the validation rows of each split; those predictions,
+//! concatenated in split order, are its out-of-fold predictions ([`OutOfFold`]). Only the
+//! best [`KEPT_TRIALS`] trials keep theirs, and never more than [`KEPT_BYTES`] in all
+//! ([`keep_best`]). After the search, [`select`] builds the ensemble over them.
+use std::sync::Arc;
+use std::time::Instant;
+
+use automl_core::metrics::{Direction, Metric, Prediction};
+use automl_core::task::Target;
+use ndarray::{Array1, Array2, Axis};
+
+use crate::trial::{TrialResult, TrialStatus};
+
+/// Most trials whose out-of-fold predictions are kept for the ensemble.
+pub const KEPT_TRIALS: usize = 24;
+/// Most bytes of out-of-fold predictions kept in all (rows × classes × 8 per trial).
+pub const KEPT_BYTES: usize = 512 << 20;
+/// Rounds of greedy selection: the ensemble has at most this many picks (with repeats).
+pub const ROUNDS: usize = 25;
+
+/// A trial's predictions of every validation row, splits concatenated in order.
+pub type OutOfFold = Arc<Prediction>;
+
+/// Bytes a prediction holds.
+pub fn bytes_of(p: &Prediction) -> usize {
+    match p {
+        Prediction::Classes(m) => m.len() * 8,
+        Prediction::Values(v) => v.len() * 8,
+    }
+}
+
+/// The per-split predictions of a trial joined into one, in split order; `None` when
+/// they do not agree in kind or class count.
+pub fn concat(parts: &[Prediction]) -> Option<Prediction> {
+    match parts.first()? {
+        Prediction::Classes(_) => {
+            let views: Option<Vec<_>> = parts.iter().map(|p| if let Prediction::Classes(m) = p { Some(m.view()) } else { None }).collect();
+            ndarray::concatenate(Axis(0), &views?).ok().map(Prediction::Classes)
+        }
+        Prediction::Values(_) => {
+            let views: Option<Vec<_>> = parts.iter().map(|p| if let Prediction::Values(v) = p { Some(v.view()) } else { None }).collect();
+            ndarray::concatenate(Axis(0), &views?).ok().map(Prediction::Values)
+        }
+    }
+}
+
+/// Drops the out-of-fold predictions of all but the best [`KEPT_TRIALS`] finished trials
+/// of `results`, and of the weakest beyond [`KEPT_BYTES`]. Called after every trial, so at
+/// most one trial more than the bound is held at any time.
+pub fn keep_best(results: &mut [TrialResult], direction: Direction) {
+    let mut holders: Vec<usize> = (0..results.len()).filter(|&i| results[i].predictions.is_some()).collect();
+    holders.sort_by(|&a, &b| {
+        let loss = |i: usize| results[i].score.map_or(f64::INFINITY, |s| direction.to_loss(s));
+        loss(a).total_cmp(&loss(b)).then(results[a].id.cmp(&results[b].id))
+    });
+    let mut bytes = 0usize;
+    for (rank, &i) in holders.iter().enumerate() {
+        let size = results[i].predictions.as_deref().map_or(0, bytes_of);
+        let keep = rank < KEPT_TRIALS && results[i].status == TrialStatus::Ok && bytes + size <= KEPT_BYTES;
+        if keep {
+            bytes += size;
+        } else {
+            results[i].predictions = None;
+        }
+    }
+}
+
+/// An ensemble: trials with weights summing to 1, and its score on the out-of-fold rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// `(trial id, weight)`, largest weight first (ties by trial id).
+    pub members: Vec<(u64, f64)>,
+    /// The metric on the weighted average of the members' out-of-fold predictions.
+    pub score: f64,
+    /// The best single trial's score on the same rows.
+    pub best_single: f64,
+}
+
+/// Greedy forward selection with replacement over the trials of `ranked` that kept their
+/// out-of-fold predictions: start from nothing, add in each of [`ROUNDS`] rounds the trial
+/// whose addition scores best (ties to the better-ranked trial), and keep the best
+/// ensemble seen. `None` when fewer than two trials have predictions, or when the best
+/// ensemble is a single trial or does not beat the best trial.
+/// Rounds stop at `deadline`, keeping the best ensemble so far.
+pub fn select(ranked: &[TrialResult], truth: &Target, metric: &dyn Metric, deadline: Option<Instant>) -> Option<Selection> {
+    let candidates: Vec<(u64, &Prediction)> = ranked.iter().filter_map(|t| t.predictions.as_deref().map(|p| (t.id, p))).collect();
+    if candidates.len() < 2 || candidates.iter().any(|(_, p)| p.len() != truth.len()) {
+        return None;
+    }
+    let direction = metric.direction();
+    let mut sum = zeros_like(candidates[0].1);
+    let mut counts = vec![0usize; candidates.len()];
+    let (mut best, mut best_counts) = (None::<f64>, counts.clone());
+    let mut best_single = None::<f64>;
+    for round in 0..ROUNDS {
+        if round > 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let n = (round + 1) as f64;
+        let mut pick: Option<(usize, f64)> = None;
+        for (i, (_, p)) in candidates.iter().enumerate() {
+            let Some(score) = score_average(&sum, p, n, truth, metric) else { continue };
+            if round == 0 {
+                best_single = Some(best_single.map_or(score, |b| if direction.better(score, b) { score } else { b }));
+            }
+            if pick.is_none_or(|(_, s)| direction.better(score, s)) {
+                pick = Some((i, score));
+            }
+        }
+        let (i, score) = pick?;
+        add(&mut sum, candidates[i].1);
+        counts[i] += 1;
+        if best.is_none_or(|b| direction.better(score, b)) {
+            best = Some(score);
+            best_counts.clone_from(&counts);
+        }
+    }
+    let (score, best_single) = (best?, best_single?);
+    let picks: usize = best_counts.iter().sum();
+    let mut members: Vec<(u64, f64)> = candidates.iter().zip(&best_counts).filter(|(_, &c)| c > 0).map(|((id, _), &c)| (*id, c as f64 / picks as f64)).collect();
+    members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    (members.len() > 1 && direction.better(score, best_single)).then_some(Selection { members, score, best_single })
+}
+
+/// The score of `(sum + p) / n`.
+fn score_average(sum: &Prediction, p: &Prediction, n: f64, truth: &Target, metric: &dyn Metric) -> Option<f64> {
+    let average = match (sum, p) {
+        (Prediction::Classes(s), Prediction::Classes(m)) if s.dim() == m.dim() => Prediction::Classes((s + m) / n),
+        (Prediction::Values(s), Prediction::Values(v)) if s.len() == v.len() => Prediction::Values((s + v) / n),
+        _ => return None,
+    };
+    metric.score(truth, &average).ok().filter(|s| s.is_finite())
+}
+
+fn zeros_like(p: &Prediction) -> Prediction {
+    match p {
+        Prediction::Classes(m) => Prediction::Classes(Array2::zeros(m.dim())),
+        Prediction::Values(v) => Prediction::Values(Array1::zeros(v.len())),
+    }
+}
+
+fn add(sum: &mut Prediction, p: &Prediction) {
+    match (sum, p) {
+        (Prediction::Classes(s), Prediction::Classes(m)) => *s += m,
+        (Prediction::Values(s), Prediction::Values(v)) => *s += v,
+        _ => {}
+    }
+}
+
+/// The weighted average of `parts` (weights summing to 1); `None` when they differ in
+/// kind or shape.
+pub fn blend(parts: &[(f64, Prediction)]) -> Option<Prediction> {
+    let (_, first) = parts.first()?;
+    let mut sum = zeros_like(first);
+    for (w, p) in parts {
+        match (&mut sum, p) {
+            (Prediction::Classes(s), Prediction::Classes(m)) if s.dim() == m.dim() => s.scaled_add(*w, m),
+            (Prediction::Values(s), Prediction::Values(v)) if s.len() == v.len() => s.scaled_add(*w, v),
+            _ => return None,
+        }
+    }
+    Some(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::metrics::BuiltinMetric;
+    use automl_core::space::Hyperparams;
+
+    fn trial(id: u64, score: f64, p: Prediction) -> TrialResult {
+        let mut t = TrialResult::ended(id, "x".into(), Hyperparams::new(), TrialStatus::Ok, 1.0, None);
+        t.score = Some(score);
+        t.predictions = Some(Arc::new(p));
+        t
+    }
+
+    #[test]
+    fn two_models_wrong_on_different_rows_make_an_ensemble_better_than_either() {
+        // Truth 0,1,0,1; each model is confidently right on three rows and unsure on one.
+        let truth = Target::Classes { codes: vec![0, 1, 0, 1], labels: vec!["a".into(), "b".into()] };
+        let a = Prediction::Classes(ndarray::array![[0.9, 0.1], [0.45, 0.55], [0.4, 0.6], [0.1, 0.9]]);
+        let b = Prediction::Classes(ndarray::array![[0.6, 0.4], [0.4, 0.6], [0.9, 0.1], [0.55, 0.45]]);
+        let ranked = vec![trial(1, 0.75, a), trial(2, 0.75, b)];
+        let s = select(&ranked, &truth, &BuiltinMetric::Accuracy, None).expect("an ensemble");
+        assert_eq!(s.score, 1.0);
+        assert_eq!(s.best_single, 0.75);
+        assert_eq!(s.members.len(), 2);
+        assert!((s.members.iter().map(|m| m.1).sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_ensemble_when_one_trial_is_best_alone() {
+        let truth = Target::Values(vec![1.0, 2.0, 3.0]);
+        let good = Prediction::Values(ndarray::array![1.0, 2.0, 3.0]);
+        let bad = Prediction::Values(ndarray::array![3.0, 0.0, 9.0]);
+        let ranked = vec![trial(1, 1.0, good), trial(2, -5.0, bad)];
+        assert_eq!(select(&ranked, &truth, &BuiltinMetric::R2, None), None);
+    }
+
+    #[test]
+    fn only_the_best_trials_keep_their_predictions() {
+        let p = || Prediction::Values(ndarray::Array1::zeros(10));
+        let mut results: Vec<TrialResult> = (0..40).map(|i| trial(i, i as f64, p())).collect();
+        keep_best(&mut results, Direction::Maximize);
+        let kept: Vec<u64> = results.iter().filter(|t| t.predictions.is_some()).map(|t| t.id).collect();
+        assert_eq!(kept, (16..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn blending_weights_predictions() {
+        let b = blend(&[(0.25, Prediction::Values(ndarray::array![4.0])), (0.75, Prediction::Values(ndarray::array![8.0]))]).expect("same shapes");
+        assert_eq!(b, Prediction::Values(ndarray::array![7.0]));
+    }
+}
