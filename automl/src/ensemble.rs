@@ -21,6 +21,11 @@ pub const KEPT_TRIALS: usize = 24;
 pub const KEPT_BYTES: usize = 512 << 20;
 /// Rounds of greedy selection: the ensemble has at most this many picks (with repeats).
 pub const ROUNDS: usize = 25;
+/// Share of the first member's prediction time each further member may add on average:
+/// members are admitted while the distinct members' prediction times sum to at most
+/// `first × (1 + PREDICT_SHARE × (members − 1))` (a k-nearest-neighbours model costing
+/// four times the booster it would join is left out).
+pub const PREDICT_SHARE: f64 = 0.2;
 
 /// A trial's predictions of every validation row, splits concatenated in order.
 pub type OutOfFold = Arc<Prediction>;
@@ -85,9 +90,13 @@ pub struct Selection {
 /// whose addition scores best (ties to the better-ranked trial), and keep the best
 /// ensemble seen. `None` when fewer than two trials have predictions, or when the best
 /// ensemble is a single trial or does not beat the best trial.
-/// Rounds stop at `deadline`, keeping the best ensemble so far.
+/// Rounds stop at `deadline`, keeping the best ensemble so far. With `deadline` (a run
+/// with a time budget) members are also bounded by their measured prediction time
+/// ([`PREDICT_SHARE`]); without one, time costs nothing, as in the search, and the same
+/// trials give the same ensemble.
 pub fn select(ranked: &[TrialResult], truth: &Target, metric: &dyn Metric, deadline: Option<Instant>) -> Option<Selection> {
     let candidates: Vec<(u64, &Prediction)> = ranked.iter().filter_map(|t| t.predictions.as_deref().map(|p| (t.id, p))).collect();
+    let costs: Vec<f64> = ranked.iter().filter(|t| t.predictions.is_some()).map(|t| if deadline.is_some() { t.predict_time_s } else { 0.0 }).collect();
     if candidates.len() < 2 || candidates.iter().any(|(_, p)| p.len() != truth.len()) {
         return None;
     }
@@ -107,6 +116,9 @@ pub fn select(ranked: &[TrialResult], truth: &Target, metric: &dyn Metric, deadl
             if round == 0 {
                 best_single = Some(best_single.map_or(score, |b| if direction.better(score, b) { score } else { b }));
             }
+            if !affordable(&counts, &costs, i) {
+                continue;
+            }
             if pick.is_none_or(|(_, s)| direction.better(score, s)) {
                 pick = Some((i, score));
             }
@@ -124,6 +136,18 @@ pub fn select(ranked: &[TrialResult], truth: &Target, metric: &dyn Metric, deadl
     let mut members: Vec<(u64, f64)> = candidates.iter().zip(&best_counts).filter(|(_, &c)| c > 0).map(|((id, _), &c)| (*id, c as f64 / picks as f64)).collect();
     members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     (members.len() > 1 && direction.better(score, best_single)).then_some(Selection { members, score, best_single })
+}
+
+/// Whether candidate `i` may join the members counted in `counts` within the prediction
+/// cost bound ([`PREDICT_SHARE`]); the first member always may.
+fn affordable(counts: &[usize], costs: &[f64], i: usize) -> bool {
+    if counts[i] > 0 {
+        return true;
+    }
+    let chosen: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] > 0).collect();
+    let Some(&first) = chosen.iter().max_by(|&&a, &&b| counts[a].cmp(&counts[b]).then(b.cmp(&a))) else { return true };
+    let total: f64 = chosen.iter().map(|&j| costs[j]).sum::<f64>() + costs[i];
+    total <= costs[first] * (1.0 + PREDICT_SHARE * chosen.len() as f64) + 1e-9
 }
 
 /// The score of `(sum + p) / n`.
@@ -191,6 +215,16 @@ mod tests {
         assert_eq!(s.best_single, 0.75);
         assert_eq!(s.members.len(), 2);
         assert!((s.members.iter().map(|m| m.1).sum::<f64>() - 1.0).abs() < 1e-12);
+        // The same second model, ten times slower to predict than the first, stays out;
+        // at a fifth of the first's cost it is in.
+        let mut slow = ranked.clone();
+        slow[0].predict_time_s = 1.0;
+        slow[1].predict_time_s = 10.0;
+        let later = Some(Instant::now() + std::time::Duration::from_secs(60));
+        assert_eq!(select(&slow, &truth, &BuiltinMetric::Accuracy, later), None);
+        assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, None).is_some(), "without a time budget, time costs nothing");
+        slow[1].predict_time_s = 0.2;
+        assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, later).is_some());
     }
 
     #[test]

@@ -399,7 +399,9 @@ fn run_folds(
         drop(ctx);
         result.curve.extend(curve.into_inner());
         result.train_curve.extend(train_curve.into_inner());
+        let predicting = Instant::now();
         let prediction = model.predict(design.x_valid.view())?;
+        result.predict_time_s += predicting.elapsed().as_secs_f64();
         let score = metric.score(&design.y_valid, &prediction)?;
         if !score.is_finite() {
             return Err(automl_core::Error::learner(&spec.learner, format!("non-finite {} score", metric.name())));

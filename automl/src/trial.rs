@@ -118,6 +118,10 @@ pub struct TrialResult {
     pub extra_scores: std::collections::BTreeMap<String, f64>,
     /// Seconds spent.
     pub fit_time_s: f64,
+    /// Seconds its models spent predicting the validation rows (all folds): what an
+    /// ensemble member would add to a prediction's cost.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub predict_time_s: f64,
     /// Why it failed or stopped.
     pub message: Option<String>,
     /// Its predictions of every validation row (splits concatenated in order), for the
@@ -135,7 +139,7 @@ impl TrialResult {
 
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Hyperparams, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
-        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, message, predictions: None }
+        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, predict_time_s: 0.0, message, predictions: None }
     }
 }
 
@@ -179,3 +183,7 @@ impl TrialMonitor for NoMonitor {
     }
 }
 
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}

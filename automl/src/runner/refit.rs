@@ -87,8 +87,9 @@ impl Shared {
         Ok(self.pipelines.len() - 1)
     }
 
-    /// Fits `trial`'s configuration on all rows.
-    fn fit(&mut self, trial: &TrialResult, ctx: &RefitContext) -> Result<Member> {
+    /// Fits `trial`'s configuration on all rows; a fit that ran into the deadline (an
+    /// iterative learner stops there, with fewer rounds or trees than its trial) is noted.
+    fn fit(&mut self, trial: &TrialResult, ctx: &RefitContext, notes: &mut Vec<String>) -> Result<Member> {
         let learner = learner_by_name(&trial.learner)?;
         let index = self.pipeline(ctx.data, learner.encoding())?;
         let table = self.prepared.as_ref().map_or(&ctx.data.table, |p| &p.table);
@@ -98,6 +99,9 @@ impl Shared {
         fit.deadline = ctx.deadline;
         fit.categorical = pipeline.categorical();
         let model: FittedModel = fit_guarded(learner.as_ref(), &trial.config, x.view(), &ctx.data.target, &mut fit)?;
+        if fit.expired() {
+            notes.push(format!("the refit of trial {} ({}) reached the end of the time budget and may have stopped short of its configuration (fewer rounds or trees): give the run more time", trial.id, trial.learner));
+        }
         Ok(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0, pipeline: index, model })
     }
 
@@ -118,49 +122,67 @@ impl Shared {
     }
 }
 
-/// Refits the model: `selection`'s ensemble when there is one and it survives its refit,
+/// Refits the model: `selection`'s ensemble when there is one and it survives its refit;
+/// else the best trial's member when it was refit with the ensemble (no second refit);
 /// else the best refittable trial of `ranked` that fits.
 pub fn refit_model(ranked: &[TrialResult], selection: Option<Selection>, ctx: &RefitContext, observer: &mut dyn Observer) -> Result<Refitted> {
     let mut shared = Shared::new(ctx.data)?;
     let mut notes = Vec::new();
-    if let Some(selection) = selection {
-        match refit_ensemble(ranked, selection, ctx, shared, &mut notes, observer) {
-            Ok(r) => return Ok(r),
-            Err(back) => shared = back,
+    let best = ranked.iter().find(|t| t.refittable());
+    if let (Some(selection), Some(best)) = (selection, best) {
+        let members = refit_members(ranked, &selection, best.id, ctx, &mut shared, &mut notes, observer);
+        if let Some(kept) = kept_ensemble(ranked, &selection, &members, ctx) {
+            let members = members.into_iter().map(|m| Member { weight: kept.members.iter().find(|k| k.0 == m.trial).map_or(m.weight, |k| k.1), ..m }).collect();
+            return Ok(shared.into_refitted(best.clone(), members, Some(kept), notes));
         }
         notes.push("the ensemble no longer beat the best trial without the members left out: the model is the best trial alone".into());
+        if let Some(m) = members.into_iter().find(|m| m.trial == best.id) {
+            return Ok(shared.into_refitted(best.clone(), vec![Member { weight: 1.0, ..m }], None, notes));
+        }
     }
     refit_best(ranked, ctx, shared, notes, observer)
 }
 
-/// Refits the members of `selection`, largest weight first. Gives the shared parts back
-/// when fewer than two remain or they no longer beat the best trial.
-fn refit_ensemble(ranked: &[TrialResult], selection: Selection, ctx: &RefitContext, mut shared: Shared, notes: &mut Vec<String>, observer: &mut dyn Observer) -> Result<Refitted, Shared> {
+/// Seconds the refit of `trial` on all rows is expected to take: its per-fold fit time
+/// scaled to all rows.
+fn refit_estimate(trial: &TrialResult, ctx: &RefitContext) -> f64 {
+    trial.fit_time_s / trial.fold_scores.len().max(1) as f64 / ctx.fold_share
+}
+
+/// Refits the members of `selection`: the best trial first when it is one (the model if
+/// the ensemble falls apart), then by weight. A member whose refit would not fit the time
+/// left is left out, as is one whose refit fails; each with a note.
+#[allow(clippy::too_many_arguments)]
+fn refit_members(ranked: &[TrialResult], selection: &Selection, best: u64, ctx: &RefitContext, shared: &mut Shared, notes: &mut Vec<String>, observer: &mut dyn Observer) -> Vec<Member> {
+    let mut order = selection.members.clone();
+    order.sort_by_key(|&(id, _)| id != best);
     let mut members = Vec::new();
-    for &(id, weight) in &selection.members {
+    for (id, weight) in order {
         let Some(trial) = ranked.iter().find(|t| t.id == id) else { continue };
-        let estimate = trial.fit_time_s / trial.fold_scores.len().max(1) as f64 / ctx.fold_share;
+        let estimate = refit_estimate(trial, ctx);
         let late = ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);
-        if late && !members.is_empty() {
+        if late && !(members.is_empty() && id == best) {
             notes.push(format!("trial {id} ({}) was left out of the ensemble: its refit (about {estimate:.1} s) would not fit the time left", trial.learner));
             continue;
         }
         observer.on_refit(trial);
-        match shared.fit(trial, ctx) {
+        match shared.fit(trial, ctx, notes) {
             Ok(m) => members.push(Member { weight, ..m }),
             Err(e) => notes.push(format!("trial {id} ({}) was left out of the ensemble: its refit failed: {e}", trial.learner)),
         }
     }
-    let kept = match members.len() {
-        n if n == selection.members.len() => Some(selection),
-        n if n >= 2 => rescore(ranked, &members, ctx, selection.best_single),
+    members.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.trial.cmp(&b.trial)));
+    members
+}
+
+/// The ensemble the refit `members` make: the selection when all were refit, else the
+/// ones left scored again; `None` with fewer than two or when they no longer win.
+fn kept_ensemble(ranked: &[TrialResult], selection: &Selection, members: &[Member], ctx: &RefitContext) -> Option<Selection> {
+    match members.len() {
+        n if n == selection.members.len() => Some(selection.clone()),
+        n if n >= 2 => rescore(ranked, members, ctx, selection.best_single),
         _ => None,
-    };
-    let (Some(kept), Some(best)) = (kept, ranked.iter().find(|t| t.refittable())) else { return Err(shared) };
-    for m in &mut members {
-        m.weight = kept.members.iter().find(|k| k.0 == m.trial).map_or(m.weight, |k| k.1);
     }
-    Ok(shared.into_refitted(best.clone(), members, Some(kept), std::mem::take(notes)))
 }
 
 /// The selection of the members left, scored again on the out-of-fold rows; `None` when
@@ -183,9 +205,14 @@ fn refit_best(ranked: &[TrialResult], ctx: &RefitContext, mut shared: Shared, no
     let mut last_error = None;
     // Finished trials rank first; trials stopped early by a rule, with their last score,
     // stand in when none finished.
+    let mut notes = notes;
     for candidate in ranked.iter().filter(|t| t.refittable()).take(CANDIDATES) {
         observer.on_refit(candidate);
-        match shared.fit(candidate, ctx) {
+        // The model's one configuration gets the time its trial took (scaled to all rows)
+        // even past the budget: a refit cut short is a worse model than its score says.
+        let needed = Instant::now() + std::time::Duration::from_secs_f64(refit_estimate(candidate, ctx) * 1.5);
+        let ctx = RefitContext { deadline: ctx.deadline.map(|d| d.max(needed)), ..*ctx };
+        match shared.fit(candidate, &ctx, &mut notes) {
             Ok(member) => return Ok(shared.into_refitted(candidate.clone(), vec![member], None, notes)),
             Err(e) => last_error = Some(format!("refit of trial {} ({}) failed: {e}", candidate.id, candidate.learner)),
         }
