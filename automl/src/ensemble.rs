@@ -26,6 +26,10 @@ pub const ROUNDS: usize = 25;
 /// `first × (1 + PREDICT_SHARE × (members − 1))` (a k-nearest-neighbours model costing
 /// four times the booster it would join is left out).
 pub const PREDICT_SHARE: f64 = 0.2;
+/// Below this many seconds of the heaviest member's measured prediction time, timings are
+/// noise (and prediction cheap): the bound is not applied, so the same trials on small
+/// data give the same ensemble whatever the timings.
+pub const PREDICT_TIMING_FLOOR_S: f64 = 0.01;
 
 /// A trial's predictions of every validation row, splits concatenated in order.
 pub type OutOfFold = Arc<Prediction>;
@@ -139,13 +143,17 @@ pub fn select(ranked: &[TrialResult], truth: &Target, metric: &dyn Metric, deadl
 }
 
 /// Whether candidate `i` may join the members counted in `counts` within the prediction
-/// cost bound ([`PREDICT_SHARE`]); the first member always may.
+/// cost bound ([`PREDICT_SHARE`]); the first member always may, and any may when the
+/// heaviest member's time is under [`PREDICT_TIMING_FLOOR_S`].
 fn affordable(counts: &[usize], costs: &[f64], i: usize) -> bool {
     if counts[i] > 0 {
         return true;
     }
     let chosen: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] > 0).collect();
     let Some(&first) = chosen.iter().max_by(|&&a, &&b| counts[a].cmp(&counts[b]).then(b.cmp(&a))) else { return true };
+    if costs[first] < PREDICT_TIMING_FLOOR_S {
+        return true;
+    }
     let total: f64 = chosen.iter().map(|&j| costs[j]).sum::<f64>() + costs[i];
     total <= costs[first] * (1.0 + PREDICT_SHARE * chosen.len() as f64) + 1e-9
 }
@@ -220,6 +228,9 @@ mod tests {
         let mut slow = ranked.clone();
         slow[0].predict_time_s = 1.0;
         slow[1].predict_time_s = 10.0;
+        let tiny = slow.iter().map(|t| TrialResult { predict_time_s: t.predict_time_s / 1000.0, ..t.clone() }).collect::<Vec<_>>();
+        let soon = Some(Instant::now() + std::time::Duration::from_secs(60));
+        assert!(select(&tiny, &truth, &BuiltinMetric::Accuracy, soon).is_some(), "timings of a millisecond are noise");
         let later = Some(Instant::now() + std::time::Duration::from_secs(60));
         assert_eq!(select(&slow, &truth, &BuiltinMetric::Accuracy, later), None);
         assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, None).is_some(), "without a time budget, time costs nothing");
