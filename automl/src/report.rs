@@ -44,8 +44,13 @@ pub struct EnsembleRow<'a> {
 impl EnsembleRow<'_> {
     /// The members as JSON: trial, learner and weight each.
     pub fn members_json(&self) -> serde_json::Value {
-        json!(self.members.iter().map(|m| json!({"trial": m.trial, "learner": m.learner, "weight": m.weight})).collect::<Vec<_>>())
+        members_json(self.members)
     }
+}
+
+/// A model's members as JSON: trial, learner and weight each.
+fn members_json(members: &[Member]) -> serde_json::Value {
+    json!(members.iter().map(|m| json!({"trial": m.trial, "learner": m.learner, "weight": m.weight})).collect::<Vec<_>>())
 }
 
 /// Writes `leaderboard.csv`: the ensemble first when the model is one (trial `ensemble`,
@@ -149,7 +154,7 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
 /// What the model is: its learner (`ensemble` for several members), validation score and
 /// members with their weights.
 fn model_json(r: &ExperimentResult) -> serde_json::Value {
-    let members = r.artifact.members.iter().map(|m| json!({"trial": m.trial, "learner": m.learner, "weight": m.weight})).collect::<Vec<_>>();
+    let members = members_json(&r.artifact.members);
     json!({
         "learner": r.artifact.learner(),
         "validation_score": r.artifact.validation_score,
