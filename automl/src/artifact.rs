@@ -20,15 +20,17 @@ use crate::plugins::{PluginHost, StoredPreprocessor};
 pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
 /// Version of the file layout; bumped on any incompatible change (3: a SHA-256 of the
 /// payload follows the version; 4: the model is a list of weighted members, each with
-/// its preprocessing, and no write time, so the same run writes the same bytes).
-pub const FORMAT_VERSION: u32 = 4;
+/// its preprocessing, and no write time, so the same run writes the same bytes; 5: a
+/// member says which validation split fitted it, for bagged models).
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Bytes before the payload: magic, version, the payload's SHA-256.
 const HEADER: usize = 8 + 4 + 32;
 
 /// Most members a model file may have (an ensemble has at most
-/// [`ROUNDS`](crate::ensemble::ROUNDS)).
-const MAX_MEMBERS: usize = 64;
+/// [`ROUNDS`](crate::ensemble::ROUNDS) configurations, each bagged over at most as many
+/// split models as `--cv` allows in practice).
+const MAX_MEMBERS: usize = 1024;
 
 /// Everything `predict` needs, in one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +92,9 @@ pub struct Member {
     pub weight: f64,
     /// Which of the artifact's pipelines makes its inputs.
     pub pipeline: usize,
+    /// The validation split whose training rows fitted it (a bagged configuration has one
+    /// member per split); `None` when it was refit on all rows.
+    pub fold: Option<usize>,
     /// The fitted model.
     pub model: FittedModel,
 }
@@ -192,9 +197,18 @@ impl ModelArtifact {
         &self.members[0]
     }
 
-    /// The learner's name, or `ensemble` for several members.
+    /// How many configurations (trials) the members are: a bagged configuration is one
+    /// however many split models it has.
+    pub fn configurations(&self) -> usize {
+        let mut trials: Vec<u64> = self.members.iter().map(|m| m.trial).collect();
+        trials.sort_unstable();
+        trials.dedup();
+        trials.len()
+    }
+
+    /// The learner's name, or `ensemble` for several configurations.
     pub fn learner(&self) -> &str {
-        if self.members.len() > 1 {
+        if self.configurations() > 1 {
             "ensemble"
         } else {
             &self.primary().learner
@@ -403,7 +417,7 @@ mod tests {
             preprocessors: Vec::new(),
             pipelines: vec![pipeline],
             best: BestTrial { trial: 1, learner: learner.into(), config: config.clone(), score: 1.0 },
-            members: vec![Member { trial: 1, learner: learner.into(), config, weight: 1.0, pipeline: 0, model }],
+            members: vec![Member { trial: 1, learner: learner.into(), config, weight: 1.0, pipeline: 0, fold: None, model }],
             metric: "accuracy".into(),
             validation_score: 1.0,
             seed: 0,

@@ -61,19 +61,26 @@ pub fn concat(parts: &[Prediction]) -> Option<Prediction> {
 /// of `results`, and of the weakest beyond [`KEPT_BYTES`]. Called after every trial, so at
 /// most one trial more than the bound is held at any time.
 pub fn keep_best(results: &mut [TrialResult], direction: Direction) {
-    let mut holders: Vec<usize> = (0..results.len()).filter(|&i| results[i].predictions.is_some()).collect();
+    retain_best(results, direction, KEPT_BYTES, |t| t.predictions.as_deref().map(bytes_of), |t| t.predictions = None);
+}
+
+/// Keeps what `size` measures (`None`: the trial holds nothing) for the best
+/// [`KEPT_TRIALS`] finished trials within `max_bytes` in all, and calls `drop` on the
+/// others that hold it.
+pub fn retain_best(results: &mut [TrialResult], direction: Direction, max_bytes: usize, size: impl Fn(&TrialResult) -> Option<usize>, drop: impl Fn(&mut TrialResult)) {
+    let mut holders: Vec<usize> = (0..results.len()).filter(|&i| size(&results[i]).is_some()).collect();
     holders.sort_by(|&a, &b| {
         let loss = |i: usize| results[i].score.map_or(f64::INFINITY, |s| direction.to_loss(s));
         loss(a).total_cmp(&loss(b)).then(results[a].id.cmp(&results[b].id))
     });
     let mut bytes = 0usize;
     for (rank, &i) in holders.iter().enumerate() {
-        let size = results[i].predictions.as_deref().map_or(0, bytes_of);
-        let keep = rank < KEPT_TRIALS && results[i].status == TrialStatus::Ok && bytes + size <= KEPT_BYTES;
+        let held = size(&results[i]).unwrap_or(0);
+        let keep = rank < KEPT_TRIALS && results[i].status == TrialStatus::Ok && bytes + held <= max_bytes;
         if keep {
-            bytes += size;
+            bytes += held;
         } else {
-            results[i].predictions = None;
+            drop(&mut results[i]);
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use automl_core::data::{read_csv, CsvOptions, Table};
-use automl_core::learners::{fit_guarded, learner_by_name, Control, DataShape, FitContext};
+use automl_core::learners::{fit_guarded, learner_by_name, Control, DataShape, FitContext, FittedModel};
 use automl_core::metrics::{Metric, Prediction};
 use automl_core::preprocess::{Encoding, Pipeline};
 use automl_core::profile::{profile, ColumnKind};
@@ -121,6 +121,9 @@ pub struct FoldDesign {
     pub categorical: Vec<bool>,
     /// Validation targets.
     pub y_valid: Target,
+    /// The engine's preprocessing fitted on the training rows: a bagged model's fold
+    /// members replay it.
+    pub pipeline: Pipeline,
 }
 
 /// An experiment's data, ready for trials: rows with a target, features to use, splits,
@@ -139,6 +142,9 @@ pub struct ExperimentData {
     pub splits: Vec<Split>,
     /// User preprocessing plugins, applied in order before the engine's pipeline.
     pub preprocessors: Vec<PreprocessorPlugin>,
+    /// Whether trials keep their split models, for a bagged final model (never with
+    /// preprocessing plugins: the model file holds one fitted set of them).
+    keep_fold_models: bool,
     designs: Vec<[OnceLock<Result<Arc<FoldDesign>, String>>; 3]>,
     fold_tables: Vec<OnceLock<Result<Arc<Prepared>, String>>>,
 }
@@ -199,13 +205,25 @@ impl ExperimentData {
     pub fn new(table: Table, target: Target, task: Task, features: Vec<(String, ColumnKind)>, splits: Vec<Split>) -> Self {
         let designs = splits.iter().map(|_| [OnceLock::new(), OnceLock::new(), OnceLock::new()]).collect();
         let fold_tables = splits.iter().map(|_| OnceLock::new()).collect();
-        ExperimentData { table, target, task, features, splits, preprocessors: Vec::new(), designs, fold_tables }
+        ExperimentData { table, target, task, features, splits, preprocessors: Vec::new(), keep_fold_models: false, designs, fold_tables }
     }
 
     /// Adds user preprocessing plugins (before any trial runs).
     pub fn with_preprocessors(mut self, plugins: Vec<PreprocessorPlugin>) -> Self {
         self.preprocessors = plugins;
         self
+    }
+
+    /// Trials keep their split models for a bagged final model when `keep` and there are
+    /// no preprocessing plugins (call after [`Self::with_preprocessors`]).
+    pub fn with_fold_models(mut self, keep: bool) -> Self {
+        self.keep_fold_models = keep && self.preprocessors.is_empty();
+        self
+    }
+
+    /// Whether trials keep their split models.
+    pub fn keeps_fold_models(&self) -> bool {
+        self.keep_fold_models
     }
 
     /// The feature table of split `fold` after the preprocessing plugins fitted on its
@@ -239,6 +257,7 @@ impl ExperimentData {
                         y_train: self.target.take(&split.train),
                         x_valid: pipeline.transform(table, Some(&split.valid))?,
                         y_valid: self.target.take(&split.valid),
+                        pipeline,
                     })
                 };
                 build().map(Arc::new).map_err(|e| e.to_string())
@@ -284,9 +303,14 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
         }
     };
     let mut fold_predictions = Vec::with_capacity(data.splits.len());
-    let mut on_fold = |y: &Target, p: Prediction| {
+    let mut fold_models = Vec::new();
+    let keep_models = data.keeps_fold_models();
+    let mut on_fold = |y: &Target, p: Prediction, model: FittedModel| {
         score_extra(y, &p);
         fold_predictions.push(p);
+        if keep_models {
+            fold_models.push(model);
+        }
     };
     let outcome = run_folds(spec, data, metric, monitor, start, &mut result, &mut on_fold);
     let finished = result.fold_scores.len();
@@ -333,6 +357,9 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
     }
     if result.status == TrialStatus::Ok && fold_predictions.len() == data.splits.len() {
         result.predictions = crate::ensemble::concat(&fold_predictions).map(Arc::new);
+        if keep_models && fold_models.len() == data.splits.len() {
+            result.fold_models = crate::bagging::fold_models(fold_models).map(Arc::new);
+        }
     }
     result.fit_time_s = start.elapsed().as_secs_f64();
     result
@@ -354,7 +381,7 @@ fn run_folds(
     monitor: &dyn TrialMonitor,
     start: Instant,
     result: &mut TrialResult,
-    on_fold: &mut dyn FnMut(&Target, Prediction),
+    on_fold: &mut dyn FnMut(&Target, Prediction, FittedModel),
 ) -> automl_core::Result<()> {
     let learner = learner_by_name(&spec.learner)?;
     if !learner.supports(data.task) {
@@ -407,7 +434,7 @@ fn run_folds(
             return Err(automl_core::Error::learner(&spec.learner, format!("non-finite {} score", metric.name())));
         }
         result.fold_scores.push(score);
-        on_fold(&design.y_valid, prediction);
+        on_fold(&design.y_valid, prediction, model);
         if stop_inside {
             result.status = TrialStatus::EarlyStopped;
             result.message = Some(STOPPED_BY_RULE.into());

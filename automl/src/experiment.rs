@@ -78,6 +78,8 @@ impl ExperimentBuilder {
         stopping_rule: BuiltinRule => stopping_rule;
         /// A weighted ensemble of the best trials when it beats the best alone (default on).
         ensemble: bool => ensemble;
+        /// Refit on all rows, bag the split models, or auto (bag under k-fold, else refit).
+        final_fit: crate::bagging::FinalFit => final_fit;
     }
 
     /// No time budget (then another budget must be set).

@@ -18,6 +18,7 @@
 //! | [`error`], [`util`] | errors with their causes; digests, JSON files, experiment ids |
 //! | [`trial`] | trials as data: spec, result, status, the monitor trait |
 //! | [`ensemble`] | out-of-fold predictions kept for the best trials; greedy ensemble selection |
+//! | [`bagging`] | split models kept for the best trials, for a bagged final model |
 //! | [`search`], [`stopping`] | strategies (ask/tell) and early-stopping rules |
 //! | [`options`] | every option, resolved and validated in one place |
 //! | [`plugins`] | the WebAssembly plugin host (feature `plugins`) |
@@ -34,6 +35,7 @@ pub mod util;
 
 pub mod trial;
 pub mod ensemble;
+pub mod bagging;
 
 pub mod search;
 pub mod stopping;

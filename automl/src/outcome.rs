@@ -66,6 +66,8 @@ pub struct ExperimentResult {
     /// The ensemble the model is (its members and weights are the artifact's), when the
     /// selection found one that beats the best trial.
     pub ensemble: Option<crate::ensemble::Selection>,
+    /// How the model's configurations were fitted: bagged, refit, or both.
+    pub final_fit: crate::bagging::FinalFitUsed,
     /// Why the search stopped.
     pub stop_reason: StopReason,
     /// Seconds from start to the end of the search.

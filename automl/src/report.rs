@@ -48,9 +48,24 @@ impl EnsembleRow<'_> {
     }
 }
 
-/// A model's members as JSON: trial, learner and weight each.
+/// A model's configurations as JSON: trial, learner, weight, and how it was fitted
+/// (`refit`, or `bag` with the number of split models averaged).
 fn members_json(members: &[Member]) -> serde_json::Value {
-    json!(members.iter().map(|m| json!({"trial": m.trial, "learner": m.learner, "weight": m.weight})).collect::<Vec<_>>())
+    let mut rows: Vec<(&Member, f64, usize)> = Vec::new();
+    for m in members {
+        match rows.iter_mut().find(|(r, _, _)| r.trial == m.trial) {
+            Some((_, weight, models)) => {
+                *weight += m.weight;
+                *models += 1;
+            }
+            None => rows.push((m, m.weight, 1)),
+        }
+    }
+    let row = |(m, weight, models): (&Member, f64, usize)| {
+        let fit = if m.fold.is_some() { "bag" } else { "refit" };
+        json!({"trial": m.trial, "learner": m.learner, "weight": weight, "fit": fit, "models": models})
+    };
+    json!(rows.into_iter().map(row).collect::<Vec<_>>())
 }
 
 /// Writes `leaderboard.csv`: the ensemble first when the model is one (trial `ensemble`,
@@ -68,8 +83,8 @@ pub fn write_leaderboard(path: &Path, trials: &[TrialResult], metric: &str, ense
     s.push('\n');
     let first = usize::from(ensemble.is_some());
     if let Some(e) = ensemble {
-        let fit_time: f64 = e.members.iter().filter_map(|m| trials.iter().find(|t| t.id == m.trial)).map(|t| t.fit_time_s).sum();
-        let note = format!("weighted ensemble of {} trials, scored on the validation rows (the best trial alone: {})", e.members.len(), e.selection.best_single);
+        let fit_time: f64 = e.selection.members.iter().filter_map(|(id, _)| trials.iter().find(|t| t.id == *id)).map(|t| t.fit_time_s).sum();
+        let note = format!("weighted ensemble of {} trials, scored on the validation rows (the best trial alone: {})", e.selection.members.len(), e.selection.best_single);
         let _ = write!(s, "1,ensemble,ensemble,{metric},{},,{fit_time:.3},ok,{},{}", e.selection.score, csv_field(&json!({"members": e.members_json()}).to_string()), csv_field(&note));
         s.push_str(&",".repeat(extra.len()));
         s.push('\n');
@@ -159,6 +174,7 @@ fn model_json(r: &ExperimentResult) -> serde_json::Value {
         "learner": r.artifact.learner(),
         "validation_score": r.artifact.validation_score,
         "best_trial_score": r.ensemble.as_ref().map(|e| e.best_single),
+        "final_fit": r.final_fit.name(),
         "members": members,
     })
 }
@@ -219,9 +235,10 @@ pub fn summary_text(r: &ExperimentResult) -> String {
     let _ = writeln!(s);
     let _ = writeln!(s, "best: {} {} = {:.4} ({})", r.best.learner, r.metric, r.best.score.unwrap_or(f64::NAN), config_to_string(&r.best.config));
     if let Some(e) = &r.ensemble {
-        let members: Vec<String> = r.artifact.members.iter().map(|m| format!("{} #{} {:.2}", m.learner, m.trial, m.weight)).collect();
+        let members: Vec<String> = e.members.iter().map(|(trial, w)| format!("{} #{trial} {w:.2}", r.leaderboard.iter().find(|t| t.id == *trial).map_or("?", |t| t.learner.as_str()))).collect();
         let _ = writeln!(s, "model: ensemble {} = {:.4} on the validation rows (best trial alone {:.4}): {}", r.metric, e.score, e.best_single, members.join(", "));
     }
+    let _ = writeln!(s, "final fit: {}", r.final_fit.describe());
     if !r.best.extra_scores.is_empty() {
         let others: Vec<String> = r.best.extra_scores.iter().map(|(name, v)| format!("{name} = {v:.4}")).collect();
         let _ = writeln!(s, "      also {} (columns of leaderboard.csv)", others.join(", "));

@@ -128,6 +128,26 @@ pub struct TrialResult {
     /// ensemble: kept in this process only, for the best trials (see `ensemble`).
     #[serde(skip)]
     pub predictions: Option<std::sync::Arc<automl_core::metrics::Prediction>>,
+    /// Its model of each split, for a bagged final model: kept in this process only, for
+    /// the best trials, when every split finished (see `bagging`).
+    #[serde(skip)]
+    pub fold_models: Option<std::sync::Arc<FoldModels>>,
+}
+
+/// The models a trial fitted on each split's training rows, in split order.
+#[derive(Debug)]
+pub struct FoldModels {
+    /// One per split.
+    pub models: Vec<automl_core::learners::FittedModel>,
+    /// Their size encoded in a model file, the measure of the memory bound.
+    pub bytes: usize,
+}
+
+impl PartialEq for FoldModels {
+    /// The same fold models: the same object (fitted models have no equality of their own).
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 impl TrialResult {
@@ -139,7 +159,7 @@ impl TrialResult {
 
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Hyperparams, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
-        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, predict_time_s: 0.0, message, predictions: None }
+        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, predict_time_s: 0.0, message, predictions: None, fold_models: None }
     }
 }
 

@@ -80,6 +80,9 @@ pub struct ExperimentOptions {
     /// Build a weighted ensemble of the best trials when it beats the best one alone.
     #[serde(default = "yes")]
     pub ensemble: bool,
+    /// Refit the model's configurations on all rows, or bag their split models.
+    #[serde(default)]
+    pub final_fit: crate::bagging::FinalFit,
     /// Configurations to try first, in order, before the learners' own starts (a warm
     /// start, as FLAML's `starting_points`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -257,6 +260,7 @@ impl ExperimentOptions {
             early_stopping: true,
             stopping_rule: BuiltinRule::Median,
             ensemble: true,
+            final_fit: crate::bagging::FinalFit::Auto,
             starting_points: Vec::new(),
             frame: None,
             cancel: None,

@@ -63,6 +63,9 @@ pub struct RawOptions {
     pub stopping_rule: Option<BuiltinRule>,
     /// Build a weighted ensemble of the best trials [default: true].
     pub ensemble: Option<bool>,
+    /// auto, refit or bag (`--final-fit`).
+    #[serde(default, deserialize_with = "parsed")]
+    pub final_fit: Option<crate::bagging::FinalFit>,
     /// A JSON file of configurations to try first: a list of objects with `learner` and
     /// `hyperparameters` (as in `trials.jsonl`).
     pub starting_points: Option<PathBuf>,
@@ -197,6 +200,7 @@ impl RawOptions {
         set(&mut o.early_stopping, self.early_stopping);
         set(&mut o.stopping_rule, self.stopping_rule);
         set(&mut o.ensemble, self.ensemble);
+        set(&mut o.final_fit, self.final_fit);
         if let Some(path) = &self.starting_points {
             o.starting_points = read_starting_points(path)?;
         }
@@ -301,7 +305,7 @@ pub fn parse_delimiter(text: &str) -> Result<u8> {
 /// The option names [`RawOptions`] knows (a test keeps the list equal to its fields).
 const FIELDS: &[&str] = &[
     "task", "metric", "time_budget", "max_trials", "target_score", "patience", "folds", "holdout", "concurrency", "learners", "seed", "na_values", "delimiter", "out", "force",
-    "trial_time_limit", "search", "early_stopping", "stopping_rule", "ensemble", "starting_points", "plugins", "plugin_memory", "plugin_timeout", "plugin_allow_dir", "plugin_allow_network",
+    "trial_time_limit", "search", "early_stopping", "stopping_rule", "ensemble", "final_fit", "starting_points", "plugins", "plugin_memory", "plugin_timeout", "plugin_allow_dir", "plugin_allow_network",
     "plugin_allow_env", "plugin_allow_clock", "plugin_no_cache", "executor", "kubernetes",
 ];
 

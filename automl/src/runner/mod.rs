@@ -75,7 +75,8 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         budgets: options.budgets(),
         direction: setup.direction,
         spec: &spec,
-        reserve: RefitReserve::Refit { fold_share },
+        // A resumed run's journaled trials kept no split models: their refit needs time.
+        reserve: if setup.data.keeps_fold_models() && resume.is_none() { RefitReserve::Bag } else { RefitReserve::Refit { fold_share } },
         run_rules: setup.plugins.stopping.clone(),
         setup_time,
     }
@@ -98,6 +99,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let refit_s = refit_start.elapsed().as_secs_f64();
     notes.append(&mut refitted.notes);
     let ensemble = refitted.ensemble.clone();
+    let final_fit = refitted.fit;
     if let Some(e) = &ensemble {
         notes.push(format!("the model is a weighted ensemble of {} trials ({}), scoring {:.5} on the validation rows against {:.5} for the best trial alone", e.members.len(), e.members.iter().map(|(id, w)| format!("{id}: {w:.2}")).collect::<Vec<_>>().join(", "), e.score, e.best_single));
         recorder.leaderboard(&leaderboard, &setup.metric_name, Some(crate::report::EnsembleRow { selection: e, members: &refitted.members }))?;
@@ -127,6 +129,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         best,
         artifact,
         ensemble,
+        final_fit,
         stop_reason: search.stop_reason,
         search_s: search.search_s,
         refit_s,

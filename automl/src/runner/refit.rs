@@ -1,8 +1,10 @@
-//! The final refit: the model's configurations fitted on all rows, and the model file
-//! made from them. The model is the ensemble the selection chose when one was chosen
-//! (members that fail to refit, or whose refit would not fit the time left, are left out,
-//! and the rest are kept only while they still beat the best trial), else the best
-//! configuration, in leaderboard order, falling back to the next if one fails.
+//! The final fit: the model's configurations fitted for the model file, and the file made
+//! from them. A configuration whose trial kept its split models is bagged (they are
+//! averaged, see `bagging`); any other is refit on all rows. The model is the ensemble the
+//! selection chose when one was chosen (members that fail to refit, or whose refit would
+//! not fit the time left, are left out, and the rest are kept only while they still beat
+//! the best trial), else the best configuration, in leaderboard order, falling back to
+//! the next if one fails.
 use std::time::Instant;
 
 use automl_core::learners::{fit_guarded, learner_by_name, FitContext, FittedModel};
@@ -11,6 +13,7 @@ use automl_core::preprocess::{Encoding, Pipeline};
 use automl_core::task::{Target, Task};
 
 use crate::artifact::{BestTrial, Member, ModelArtifact};
+use crate::bagging::FinalFitUsed;
 use crate::ensemble::Selection;
 use crate::error::{Error, Result};
 use crate::evaluate::{apply_preprocessors, ExperimentData, Prepared};
@@ -36,6 +39,8 @@ pub struct Refitted {
     pub ensemble: Option<Selection>,
     /// What the user should know about the refit.
     pub notes: Vec<String>,
+    /// How many configurations were bagged and how many refit.
+    pub fit: FinalFitUsed,
 }
 
 impl Refitted {
@@ -64,7 +69,16 @@ pub struct RefitContext<'a> {
 struct Shared {
     rows: Vec<usize>,
     prepared: Option<Prepared>,
-    pipelines: Vec<Pipeline>,
+    /// Pipelines with the split whose training rows fitted them (`None`: all rows).
+    pipelines: Vec<(Option<usize>, Pipeline)>,
+}
+
+/// One configuration of the model, fitted: refit (one member) or bagged (one member per
+/// split, equal weights summing to 1 within it).
+struct Part {
+    trial: u64,
+    weight: f64,
+    members: Vec<Member>,
 }
 
 impl Shared {
@@ -74,26 +88,55 @@ impl Shared {
         Ok(Shared { rows, prepared, pipelines: Vec::new() })
     }
 
-    /// The index of the pipeline for `encoding`, fitted on first use.
-    fn pipeline(&mut self, data: &ExperimentData, encoding: Encoding) -> Result<usize> {
-        if let Some(i) = self.pipelines.iter().position(|p| p.encoding() == encoding) {
+    /// The index of the pipeline for `encoding` fitted on all rows (`fold` `None`) or on
+    /// split `fold`'s training rows (as its trial's model saw them), made on first use.
+    fn pipeline(&mut self, data: &ExperimentData, encoding: Encoding, fold: Option<usize>) -> Result<usize> {
+        if let Some(i) = self.pipelines.iter().position(|(f, p)| *f == fold && p.encoding() == encoding) {
             return Ok(i);
         }
-        let (table, features) = match &self.prepared {
-            Some(p) => (&p.table, &p.features),
-            None => (&data.table, &data.features),
+        let pipeline = match fold {
+            Some(f) => data.design(f, encoding)?.pipeline.clone(),
+            None => {
+                let (table, features) = match &self.prepared {
+                    Some(p) => (&p.table, &p.features),
+                    None => (&data.table, &data.features),
+                };
+                Pipeline::fit(table, &self.rows, features, encoding)?
+            }
         };
-        self.pipelines.push(Pipeline::fit(table, &self.rows, features, encoding)?);
+        self.pipelines.push((fold, pipeline));
         Ok(self.pipelines.len() - 1)
+    }
+
+    /// `trial`'s configuration for the model: bagged when it kept its split models, else
+    /// refit on all rows.
+    fn part(&mut self, trial: &TrialResult, weight: f64, ctx: &RefitContext, notes: &mut Vec<String>) -> Result<Part> {
+        let members = match &trial.fold_models {
+            Some(folds) => self.bag(trial, folds, ctx)?,
+            None => vec![self.fit(trial, ctx, notes)?],
+        };
+        Ok(Part { trial: trial.id, weight, members })
+    }
+
+    /// `trial`'s split models as members of equal weight, each with its split's pipeline.
+    fn bag(&mut self, trial: &TrialResult, folds: &crate::trial::FoldModels, ctx: &RefitContext) -> Result<Vec<Member>> {
+        let encoding = learner_by_name(&trial.learner)?.encoding();
+        let k = folds.models.len() as f64;
+        let mut members = Vec::with_capacity(folds.models.len());
+        for (fold, model) in folds.models.iter().enumerate() {
+            let pipeline = self.pipeline(ctx.data, encoding, Some(fold))?;
+            members.push(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0 / k, pipeline, fold: Some(fold), model: model.clone() });
+        }
+        Ok(members)
     }
 
     /// Fits `trial`'s configuration on all rows; a fit that ran into the deadline (an
     /// iterative learner stops there, with fewer rounds or trees than its trial) is noted.
     fn fit(&mut self, trial: &TrialResult, ctx: &RefitContext, notes: &mut Vec<String>) -> Result<Member> {
         let learner = learner_by_name(&trial.learner)?;
-        let index = self.pipeline(ctx.data, learner.encoding())?;
+        let index = self.pipeline(ctx.data, learner.encoding(), None)?;
         let table = self.prepared.as_ref().map_or(&ctx.data.table, |p| &p.table);
-        let pipeline = &self.pipelines[index];
+        let pipeline = &self.pipelines[index].1;
         let x = pipeline.transform(table, Some(&self.rows))?;
         let mut fit = FitContext::new(ctx.seed);
         fit.deadline = ctx.deadline;
@@ -102,14 +145,21 @@ impl Shared {
         if fit.expired() {
             notes.push(format!("the refit of trial {} ({}) reached the end of the time budget and may have stopped short of its configuration (fewer rounds or trees): give the run more time", trial.id, trial.learner));
         }
-        Ok(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0, pipeline: index, model })
+        Ok(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0, pipeline: index, fold: None, model })
     }
 
-    /// The refit model of `members`, with only the pipelines they use.
-    fn into_refitted(self, trial: TrialResult, mut members: Vec<Member>, ensemble: Option<Selection>, notes: Vec<String>) -> Refitted {
+    /// The model of `parts` (each part's weight spread over its members), with only the
+    /// pipelines they use.
+    fn into_refitted(self, trial: TrialResult, parts: Vec<Part>, ensemble: Option<Selection>, notes: Vec<String>) -> Refitted {
+        let fit = FinalFitUsed {
+            bagged: parts.iter().filter(|p| p.members.iter().any(|m| m.fold.is_some())).count(),
+            folds: parts.iter().map(|p| p.members.len()).max().unwrap_or(1),
+            refit: parts.iter().filter(|p| p.members.iter().all(|m| m.fold.is_none())).count(),
+        };
+        let mut members: Vec<Member> = parts.into_iter().flat_map(|p| p.members.into_iter().map(move |m| Member { weight: m.weight * p.weight, ..m })).collect();
         let mut pipelines = Vec::new();
         let mut index = vec![None; self.pipelines.len()];
-        for (i, p) in self.pipelines.into_iter().enumerate() {
+        for (i, (_, p)) in self.pipelines.into_iter().enumerate() {
             if members.iter().any(|m| m.pipeline == i) {
                 index[i] = Some(pipelines.len());
                 pipelines.push(p);
@@ -118,7 +168,7 @@ impl Shared {
         for m in &mut members {
             m.pipeline = index[m.pipeline].unwrap_or(0);
         }
-        Refitted { trial, pipelines, members, preprocessors: self.prepared.map(|p| p.stored).unwrap_or_default(), ensemble, notes }
+        Refitted { trial, pipelines, members, preprocessors: self.prepared.map(|p| p.stored).unwrap_or_default(), ensemble, notes, fit }
     }
 }
 
@@ -130,14 +180,14 @@ pub fn refit_model(ranked: &[TrialResult], selection: Option<Selection>, ctx: &R
     let mut notes = Vec::new();
     let best = ranked.iter().find(|t| t.refittable());
     if let (Some(selection), Some(best)) = (selection, best) {
-        let members = refit_members(ranked, &selection, best.id, ctx, &mut shared, &mut notes, observer);
-        if let Some(kept) = kept_ensemble(ranked, &selection, &members, ctx) {
-            let members = members.into_iter().map(|m| Member { weight: kept.members.iter().find(|k| k.0 == m.trial).map_or(m.weight, |k| k.1), ..m }).collect();
-            return Ok(shared.into_refitted(best.clone(), members, Some(kept), notes));
+        let parts = refit_members(ranked, &selection, best.id, ctx, &mut shared, &mut notes, observer);
+        if let Some(kept) = kept_ensemble(ranked, &selection, &parts, ctx) {
+            let parts = parts.into_iter().map(|p| Part { weight: kept.members.iter().find(|k| k.0 == p.trial).map_or(p.weight, |k| k.1), ..p }).collect();
+            return Ok(shared.into_refitted(best.clone(), parts, Some(kept), notes));
         }
         notes.push("the ensemble no longer beat the best trial without the members left out: the model is the best trial alone".into());
-        if let Some(m) = members.into_iter().find(|m| m.trial == best.id) {
-            return Ok(shared.into_refitted(best.clone(), vec![Member { weight: 1.0, ..m }], None, notes));
+        if let Some(p) = parts.into_iter().find(|p| p.trial == best.id) {
+            return Ok(shared.into_refitted(best.clone(), vec![Part { weight: 1.0, ..p }], None, notes));
         }
     }
     refit_best(ranked, ctx, shared, notes, observer)
@@ -149,55 +199,58 @@ fn refit_estimate(trial: &TrialResult, ctx: &RefitContext) -> f64 {
     trial.fit_time_s / trial.fold_scores.len().max(1) as f64 / ctx.fold_share
 }
 
-/// Refits the members of `selection`: the best trial first when it is one (the model if
-/// the ensemble falls apart), then by weight. A member whose refit would not fit the time
-/// left is left out, as is one whose refit fails; each with a note.
+/// Fits the members of `selection`: the best trial first when it is one (the model if
+/// the ensemble falls apart), then by weight. A member to refit whose refit would not fit
+/// the time left is left out, as is one whose fit fails; each with a note. Bagged members
+/// take no time.
 #[allow(clippy::too_many_arguments)]
-fn refit_members(ranked: &[TrialResult], selection: &Selection, best: u64, ctx: &RefitContext, shared: &mut Shared, notes: &mut Vec<String>, observer: &mut dyn Observer) -> Vec<Member> {
+fn refit_members(ranked: &[TrialResult], selection: &Selection, best: u64, ctx: &RefitContext, shared: &mut Shared, notes: &mut Vec<String>, observer: &mut dyn Observer) -> Vec<Part> {
     let mut order = selection.members.clone();
     order.sort_by_key(|&(id, _)| id != best);
-    let mut members = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     for (id, weight) in order {
         let Some(trial) = ranked.iter().find(|t| t.id == id) else { continue };
         let estimate = refit_estimate(trial, ctx);
-        let late = ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);
-        if late && !(members.is_empty() && id == best) {
+        let late = trial.fold_models.is_none() && ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);
+        if late && !(parts.is_empty() && id == best) {
             notes.push(format!("trial {id} ({}) was left out of the ensemble: its refit (about {estimate:.1} s) would not fit the time left", trial.learner));
             continue;
         }
-        observer.on_refit(trial);
-        match shared.fit(trial, ctx, notes) {
-            Ok(m) => members.push(Member { weight, ..m }),
+        if trial.fold_models.is_none() {
+            observer.on_refit(trial);
+        }
+        match shared.part(trial, weight, ctx, notes) {
+            Ok(p) => parts.push(p),
             Err(e) => notes.push(format!("trial {id} ({}) was left out of the ensemble: its refit failed: {e}", trial.learner)),
         }
     }
-    members.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.trial.cmp(&b.trial)));
-    members
+    parts.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.trial.cmp(&b.trial)));
+    parts
 }
 
-/// The ensemble the refit `members` make: the selection when all were refit, else the
+/// The ensemble the fitted `parts` make: the selection when all were fitted, else the
 /// ones left scored again; `None` with fewer than two or when they no longer win.
-fn kept_ensemble(ranked: &[TrialResult], selection: &Selection, members: &[Member], ctx: &RefitContext) -> Option<Selection> {
-    match members.len() {
+fn kept_ensemble(ranked: &[TrialResult], selection: &Selection, parts: &[Part], ctx: &RefitContext) -> Option<Selection> {
+    match parts.len() {
         n if n == selection.members.len() => Some(selection.clone()),
-        n if n >= 2 => rescore(ranked, members, ctx, selection.best_single),
+        n if n >= 2 => rescore(ranked, parts, ctx, selection.best_single),
         _ => None,
     }
 }
 
-/// The selection of the members left, scored again on the out-of-fold rows; `None` when
+/// The selection of the parts left, scored again on the out-of-fold rows; `None` when
 /// it no longer beats the best trial.
-fn rescore(ranked: &[TrialResult], members: &[Member], ctx: &RefitContext, best_single: f64) -> Option<Selection> {
-    let total: f64 = members.iter().map(|m| m.weight).sum();
-    let parts: Option<Vec<(f64, automl_core::metrics::Prediction)>> = members
+fn rescore(ranked: &[TrialResult], parts: &[Part], ctx: &RefitContext, best_single: f64) -> Option<Selection> {
+    let total: f64 = parts.iter().map(|p| p.weight).sum();
+    let predictions: Option<Vec<(f64, automl_core::metrics::Prediction)>> = parts
         .iter()
-        .map(|m| ranked.iter().find(|t| t.id == m.trial).and_then(|t| t.predictions.as_deref()).map(|p| (m.weight / total, p.clone())))
+        .map(|p| ranked.iter().find(|t| t.id == p.trial).and_then(|t| t.predictions.as_deref()).map(|o| (p.weight / total, o.clone())))
         .collect();
-    let blended = crate::ensemble::blend(&parts?)?;
+    let blended = crate::ensemble::blend(&predictions?)?;
     let truth = ctx.data.out_of_fold_target();
     let score = ctx.metric.score(&truth, &blended).ok().filter(|s| s.is_finite())?;
     let better = ctx.metric.direction().better(score, best_single);
-    better.then(|| Selection { members: members.iter().map(|m| (m.trial, m.weight / total)).collect(), score, best_single })
+    better.then(|| Selection { members: parts.iter().map(|p| (p.trial, p.weight / total)).collect(), score, best_single })
 }
 
 /// Refits the best successful trials of `ranked` on all rows until one fits.
@@ -207,13 +260,15 @@ fn refit_best(ranked: &[TrialResult], ctx: &RefitContext, mut shared: Shared, no
     // stand in when none finished.
     let mut notes = notes;
     for candidate in ranked.iter().filter(|t| t.refittable()).take(CANDIDATES) {
-        observer.on_refit(candidate);
+        if candidate.fold_models.is_none() {
+            observer.on_refit(candidate);
+        }
         // The model's one configuration gets the time its trial took (scaled to all rows)
         // even past the budget: a refit cut short is a worse model than its score says.
         let needed = Instant::now() + std::time::Duration::from_secs_f64(refit_estimate(candidate, ctx) * 1.5);
         let ctx = RefitContext { deadline: ctx.deadline.map(|d| d.max(needed)), ..*ctx };
-        match shared.fit(candidate, &ctx, &mut notes) {
-            Ok(member) => return Ok(shared.into_refitted(candidate.clone(), vec![member], None, notes)),
+        match shared.part(candidate, 1.0, &ctx, &mut notes) {
+            Ok(part) => return Ok(shared.into_refitted(candidate.clone(), vec![part], None, notes)),
             Err(e) => last_error = Some(format!("refit of trial {} ({}) failed: {e}", candidate.id, candidate.learner)),
         }
     }

@@ -39,6 +39,9 @@ pub enum RefitReserve {
         /// Rows of a training fold / all rows.
         fold_share: f64,
     },
+    /// The trials keep their split models and the model bags them: no refit, only the
+    /// ensemble selection and writing the file.
+    Bag,
 }
 
 /// Everything the loop works with.
@@ -128,7 +131,7 @@ impl State {
     fn new(start: Instant, budget_s: Option<f64>, reserve: RefitReserve) -> Self {
         let reserve_s = match reserve {
             RefitReserve::None => 0.0,
-            RefitReserve::Refit { .. } => (0.05 * budget_s.unwrap_or(f64::INFINITY)).min(2.0),
+            RefitReserve::Refit { .. } | RefitReserve::Bag => (0.05 * budget_s.unwrap_or(f64::INFINITY)).min(2.0),
         };
         State {
             start,
@@ -391,6 +394,7 @@ impl Schedule<'_> {
         st.history.push(TrialSummary { trial: result.id, learner: result.learner.clone(), score: result.score, finished_s: elapsed.as_secs_f64() });
         st.results.push(result);
         crate::ensemble::keep_best(&mut st.results, self.direction);
+        crate::bagging::keep_best(&mut st.results, self.direction);
         st.refine_reserve(self.reserve, self.direction);
         self.observer.on_trial(&st.results[st.results.len() - 1], st.best.as_ref(), elapsed);
         self.check_goals(st);

@@ -179,7 +179,9 @@ pub fn prepare(options: &ExperimentOptions, frame: Option<Arc<Table>>, remote: b
     let plan = options.validation.unwrap_or_else(|| ValidationPlan::auto(n_rows));
     let splits = make_splits(&plan, &target, options.seed)?;
     let preprocessors = std::mem::take(&mut plugins.preprocessors);
-    let data = Arc::new(ExperimentData::new(table, target.clone(), task, features, splits).with_preprocessors(preprocessors));
+    // Remote trials' models stay in their pods.
+    let keep_models = crate::bagging::keeps_models(options.final_fit, splits.len()) && !remote;
+    let data = Arc::new(ExperimentData::new(table, target.clone(), task, features, splits).with_preprocessors(preprocessors).with_fold_models(keep_models));
     let pool = all_learners();
     let chosen = choose_learners(options, task, &pool)?;
     let strategy = LearnerSearch::new(&chosen, task, &|encoding| data.shape(encoding), options.sampler, options.seed).with_starting_points(&options.starting_points).map_err(Error::Config)?;

@@ -1,4 +1,5 @@
 //! The Rust API: builder, run, artifact, predictions.
+use automl::bagging::FinalFit;
 use automl::core::metrics::Prediction;
 use automl::core::profile::WarningKind;
 use automl::core::validation::ValidationPlan;
@@ -190,13 +191,18 @@ fn boosting_reports_training_scores_for_the_overfitting_rule() {
 
 /// A reproducible run of `learners` on penguins: 14 trials, one at a time, no time budget.
 fn reproducible_run(out: &std::path::Path, ensemble: bool) -> automl::ExperimentResult {
-    Experiment::builder(example("penguins.csv"), "species").no_time_budget().max_trials(14).concurrency(1).seed(5).ensemble(ensemble).out(out).build().unwrap().run().unwrap()
+    reproducible_fit(out, ensemble, FinalFit::Auto)
+}
+
+/// [`reproducible_run`] with the final fit chosen.
+fn reproducible_fit(out: &std::path::Path, ensemble: bool, final_fit: FinalFit) -> automl::ExperimentResult {
+    Experiment::builder(example("penguins.csv"), "species").no_time_budget().max_trials(14).concurrency(1).seed(5).ensemble(ensemble).final_fit(final_fit).out(out).build().unwrap().run().unwrap()
 }
 
 #[test]
 fn the_model_is_a_weighted_ensemble_of_the_best_trials_that_predict_replays() {
     let dir = tempfile::tempdir().unwrap();
-    let result = reproducible_run(dir.path(), true);
+    let result = reproducible_fit(dir.path(), true, FinalFit::Refit);
     let e = result.ensemble.as_ref().expect("log-loss on penguins: an ensemble beats the best trial");
     assert!(e.score < e.best_single, "{e:?}");
     assert_eq!(result.artifact.validation_score, e.score);
@@ -232,10 +238,61 @@ fn the_model_is_a_weighted_ensemble_of_the_best_trials_that_predict_replays() {
     }
     assert!(proba.iter().zip(&average).all(|(a, b)| (a - b).abs() < 1e-12));
     // Without the ensemble, the model is the best trial alone.
-    let single = reproducible_run(&dir.path().join("single"), false);
+    let single = reproducible_fit(&dir.path().join("single"), false, FinalFit::Refit);
     assert!(single.ensemble.is_none());
     assert_eq!(single.artifact.members.len(), 1);
     assert_eq!(single.artifact.members[0].trial, single.best.id);
+}
+
+#[test]
+fn a_bagged_model_averages_each_configurations_split_models_and_scores_as_its_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    // Penguins has under 10,000 rows: 5-fold validation, so `auto` bags.
+    let result = reproducible_run(dir.path(), true);
+    assert_eq!(result.final_fit.name(), "bag", "{:?}", result.final_fit);
+    let e = result.ensemble.as_ref().expect("an ensemble");
+    let members = &result.artifact.members;
+    // Each configuration of the ensemble is there once per split, each split's model once,
+    // with its configuration's weight shared equally.
+    assert_eq!(members.len(), 5 * e.members.len(), "{e:?}");
+    for (trial, weight) in &e.members {
+        let own: Vec<_> = members.iter().filter(|m| m.trial == *trial).collect();
+        let mut folds: Vec<usize> = own.iter().map(|m| m.fold.expect("a split model")).collect();
+        folds.sort_unstable();
+        assert_eq!(folds, vec![0, 1, 2, 3, 4], "trial {trial}");
+        assert!(own.iter().all(|m| (m.weight - weight / 5.0).abs() < 1e-12), "trial {trial}");
+    }
+    assert_eq!(result.artifact.configurations(), e.members.len());
+    assert_eq!(result.artifact.learner(), "ensemble");
+    // Each split model predicts its own validation rows as it did in its trial, so the
+    // bag's out-of-fold rows score exactly what the selection measured.
+    let board = result.leaderboard.iter().find(|t| t.id == result.best.id).unwrap();
+    let loaded = ModelArtifact::load(&dir.path().join("model.automl")).unwrap();
+    let best_alone: Vec<_> = loaded.members.iter().filter(|m| m.trial == board.id).cloned().collect();
+    assert_eq!(best_alone.len(), 5);
+    let csv = example("penguins.csv");
+    let ingested = automl::evaluate::ingest(&csv, None, "species", automl::core::task::TaskChoice::Auto, &[], None).unwrap();
+    assert_eq!(ingested.n_rows, ingested.table.n_rows);
+    let splits = automl::core::validation::make_splits(&ValidationPlan::KFold { k: 5 }, &ingested.target, 5).unwrap();
+    let Some(Prediction::Classes(oof)) = board.predictions.as_deref() else { panic!("out-of-fold probabilities") };
+    let mut offset = 0;
+    for (fold, split) in splits.iter().enumerate() {
+        let m = best_alone.iter().find(|m| m.fold == Some(fold)).unwrap();
+        let mut alone = loaded.clone();
+        alone.members = vec![automl::artifact::Member { weight: 1.0, ..m.clone() }];
+        let Prediction::Classes(all) = alone.predict_table(&ingested.table.take(&split.valid), "valid").unwrap() else { panic!("probabilities") };
+        let trial = oof.slice(ndarray::s![offset..offset + split.valid.len(), ..]);
+        assert!(all.iter().zip(trial.iter()).all(|(a, b)| (a - b).abs() < 1e-12), "split {fold}");
+        offset += split.valid.len();
+    }
+    let summary = automl::report::summary_json(&result);
+    assert_eq!(summary["model"]["final_fit"], "bag");
+    assert_eq!(summary["model"]["members"][0]["models"], 5);
+    assert!(automl::report::summary_text(&result).contains("final fit: bagged (5 split models averaged per configuration)"));
+    // A single configuration bagged is that learner, not an ensemble.
+    let single = reproducible_run(&dir.path().join("single"), false);
+    assert_eq!((single.artifact.members.len(), single.artifact.configurations()), (5, 1));
+    assert_eq!(single.artifact.learner(), single.best.learner);
 }
 
 #[test]

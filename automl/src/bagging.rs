@@ -1,0 +1,115 @@
+//! Bagging instead of refitting (AutoGluon's bagged models): a configuration's models of
+//! the validation splits, kept from its trial and averaged, instead of one model fitted
+//! again on all rows.
+//!
+//! Under k-fold validation each row was predicted by exactly one of the k models, so the
+//! trial's out-of-fold score is the bag's own validation score, and the bag needs no
+//! refit time; it costs k times one model's prediction time. Which one `--final-fit auto`
+//! takes was chosen by measurement (see the README's benchmark section): bags under
+//! k-fold validation, refits under a holdout, where the one model of the training rows
+//! has seen a fifth fewer rows than a refit would.
+//!
+//! Only the best [`KEPT_TRIALS`](crate::ensemble::KEPT_TRIALS) trials keep their models,
+//! and never more than [`KEPT_BYTES`] in all, measured as their size in a model file
+//! ([`keep_best`]).
+use automl_core::learners::FittedModel;
+use automl_core::metrics::Direction;
+
+use serde::{Deserialize, Serialize};
+
+use crate::trial::{FoldModels, TrialResult};
+
+/// How the model's configurations become the final model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinalFit {
+    /// Bag under k-fold validation, refit under a holdout (see `bagging`).
+    #[default]
+    Auto,
+    /// Fit each configuration again on all rows.
+    Refit,
+    /// Keep each configuration's models of the validation splits and average them
+    /// (AutoGluon's bagged models); under a holdout, the one model of the training rows.
+    Bag,
+}
+
+impl FinalFit {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FinalFit::Auto => "auto",
+            FinalFit::Refit => "refit",
+            FinalFit::Bag => "bag",
+        }
+    }
+}
+
+impl std::str::FromStr for FinalFit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(FinalFit::Auto),
+            "refit" => Ok(FinalFit::Refit),
+            "bag" => Ok(FinalFit::Bag),
+            _ => Err(format!("unknown final fit '{s}'; known: auto, refit, bag")),
+        }
+    }
+}
+
+/// Most bytes of split models kept in all, as encoded in a model file.
+pub const KEPT_BYTES: usize = 512 << 20;
+
+/// Whether trials keep their split models under `final_fit` with `splits` validation
+/// splits (`Auto` bags only under k-fold validation).
+pub fn keeps_models(final_fit: FinalFit, splits: usize) -> bool {
+    match final_fit {
+        FinalFit::Refit => false,
+        FinalFit::Bag => splits >= 1,
+        FinalFit::Auto => splits > 1,
+    }
+}
+
+/// A trial's split models with their measured size; `None` when one cannot be encoded
+/// (it could not be stored in a model file either).
+pub fn fold_models(models: Vec<FittedModel>) -> Option<FoldModels> {
+    let bytes = models.iter().map(|m| postcard::experimental::serialized_size(m).ok()).sum::<Option<usize>>()?;
+    Some(FoldModels { models, bytes })
+}
+
+/// Drops the split models of all but the best trials, within [`KEPT_BYTES`]; called
+/// after every trial, with [`crate::ensemble::keep_best`].
+pub fn keep_best(results: &mut [TrialResult], direction: Direction) {
+    crate::ensemble::retain_best(results, direction, KEPT_BYTES, |t| t.fold_models.as_ref().map(|f| f.bytes), |t| t.fold_models = None);
+}
+
+/// How a model's configurations were fitted, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FinalFitUsed {
+    /// Configurations bagged (their split models averaged).
+    pub bagged: usize,
+    /// Models per bagged configuration.
+    pub folds: usize,
+    /// Configurations refit on all rows.
+    pub refit: usize,
+}
+
+impl FinalFitUsed {
+    /// "bagged: 5 split models per configuration", "refit on all rows", or both.
+    pub fn describe(&self) -> String {
+        let bagged = format!("bagged ({} split models averaged per configuration)", self.folds);
+        match (self.bagged, self.refit) {
+            (0, _) => "refit on all rows".into(),
+            (_, 0) => bagged,
+            (b, r) => format!("{b} configurations {bagged}, {r} refit on all rows"),
+        }
+    }
+
+    /// `"bag"`, `"refit"` or `"mixed"`.
+    pub fn name(&self) -> &'static str {
+        match (self.bagged, self.refit) {
+            (0, _) => "refit",
+            (_, 0) => "bag",
+            _ => "mixed",
+        }
+    }
+}
