@@ -99,6 +99,44 @@ pub struct Member {
     pub model: FittedModel,
 }
 
+/// One configuration of a model: its members (one refit, or one per split when bagged).
+#[derive(Debug, Clone, Copy)]
+pub struct Configuration<'a> {
+    /// Its first member (trial, learner, hyperparameters).
+    pub first: &'a Member,
+    /// Its weight in the model: its members' weights summed.
+    pub weight: f64,
+    /// How many fitted models it has.
+    pub models: usize,
+}
+
+/// The configurations `members` are, in member order (see
+/// [`ModelArtifact::configurations`]).
+pub fn configurations(members: &[Member]) -> Vec<Configuration<'_>> {
+    let mut out: Vec<Configuration> = Vec::new();
+    for m in members {
+        match out.iter_mut().find(|c| c.first.trial == m.trial) {
+            Some(c) => {
+                c.weight += m.weight;
+                c.models += 1;
+            }
+            None => out.push(Configuration { first: m, weight: m.weight, models: 1 }),
+        }
+    }
+    out
+}
+
+impl Configuration<'_> {
+    /// `"bag"` for split models averaged, `"refit"` for one model fitted on all rows.
+    pub fn fit(&self) -> &'static str {
+        if self.first.fold.is_some() {
+            "bag"
+        } else {
+            "refit"
+        }
+    }
+}
+
 impl ModelArtifact {
     /// The model file's bytes: magic, format version, the payload's SHA-256, the payload.
     /// `path` names the file in errors.
@@ -197,18 +235,15 @@ impl ModelArtifact {
         &self.members[0]
     }
 
-    /// How many configurations (trials) the members are: a bagged configuration is one
+    /// The configurations (trials) the members are, in member order: a bagged one is one
     /// however many split models it has.
-    pub fn configurations(&self) -> usize {
-        let mut trials: Vec<u64> = self.members.iter().map(|m| m.trial).collect();
-        trials.sort_unstable();
-        trials.dedup();
-        trials.len()
+    pub fn configurations(&self) -> Vec<Configuration<'_>> {
+        configurations(&self.members)
     }
 
     /// The learner's name, or `ensemble` for several configurations.
     pub fn learner(&self) -> &str {
-        if self.configurations() > 1 {
+        if self.configurations().len() > 1 {
             "ensemble"
         } else {
             &self.primary().learner

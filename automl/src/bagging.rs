@@ -4,16 +4,20 @@
 //!
 //! Under k-fold validation each row was predicted by exactly one of the k models, so the
 //! trial's out-of-fold score is the bag's own validation score, and the bag needs no
-//! refit time; it costs k times one model's prediction time. Which one `--final-fit auto`
-//! takes was chosen by measurement (see the README's benchmark section): bags under
-//! k-fold validation, refits under a holdout, where the one model of the training rows
-//! has seen a fifth fewer rows than a refit would.
+//! refit time; it costs k times one model's prediction time. `--final-fit auto` was
+//! chosen by measurement (the README's benchmark section): it bags under k-fold
+//! validation a configuration whose bag predicts 100,000 rows in at most 2 s by its
+//! trial's measured prediction times ([`MAX_BAG_PREDICT_S_PER_ROW`]), and refits the
+//! others, as under a holdout, where the one model of the training rows has seen a fifth
+//! fewer rows than a refit would.
 //!
 //! Only the best [`KEPT_TRIALS`](crate::ensemble::KEPT_TRIALS) trials keep their models,
 //! and never more than [`KEPT_BYTES`] in all, measured as their size in a model file
 //! ([`keep_best`]).
 use automl_core::learners::FittedModel;
 use automl_core::metrics::Direction;
+
+use crate::ensemble::PREDICT_TIMING_FLOOR_S;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +27,8 @@ use crate::trial::{FoldModels, TrialResult};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FinalFit {
-    /// Bag under k-fold validation, refit under a holdout (see `bagging`).
+    /// Bag under k-fold validation what is cheap enough to predict, refit the rest (see
+    /// [`bags`]).
     #[default]
     Auto,
     /// Fit each configuration again on all rows.
@@ -56,6 +61,25 @@ impl std::str::FromStr for FinalFit {
     }
 }
 
+/// Most seconds per row a configuration bagged by `auto` may take to predict, all its
+/// split models together, by its trial's measured prediction times: 2 s per 100,000 rows.
+pub const MAX_BAG_PREDICT_S_PER_ROW: f64 = 2.0 / 100_000.0;
+
+/// Whether `trial`'s configuration is bagged in the final model: it kept its split
+/// models, and `final_fit` is `Bag`, or `Auto` and the bag is cheap enough to predict
+/// ([`MAX_BAG_PREDICT_S_PER_ROW`]). Without a time budget (`timed` false) time costs
+/// nothing, as in the search and the ensemble, so the same trials give the same model;
+/// nor is it judged below [`PREDICT_TIMING_FLOOR_S`] of measured time, where timings are
+/// noise.
+pub fn bags(trial: &TrialResult, final_fit: FinalFit, timed: bool) -> bool {
+    let Some(folds) = &trial.fold_models else { return false };
+    match final_fit {
+        FinalFit::Refit => false,
+        FinalFit::Bag => true,
+        FinalFit::Auto => !timed || trial.predict_time_s < PREDICT_TIMING_FLOOR_S || folds.predict_s_per_row * folds.models.len() as f64 <= MAX_BAG_PREDICT_S_PER_ROW,
+    }
+}
+
 /// Most bytes of split models kept in all, as encoded in a model file.
 pub const KEPT_BYTES: usize = 512 << 20;
 
@@ -69,11 +93,12 @@ pub fn keeps_models(final_fit: FinalFit, splits: usize) -> bool {
     }
 }
 
-/// A trial's split models with their measured size; `None` when one cannot be encoded
-/// (it could not be stored in a model file either).
-pub fn fold_models(models: Vec<FittedModel>) -> Option<FoldModels> {
+/// A trial's split models with their measured size, and the seconds one of them took
+/// per validation row predicted; `None` when one cannot be encoded (it could not be
+/// stored in a model file either).
+pub fn fold_models(models: Vec<FittedModel>, predict_s_per_row: f64) -> Option<FoldModels> {
     let bytes = models.iter().map(|m| postcard::experimental::serialized_size(m).ok()).sum::<Option<usize>>()?;
-    Some(FoldModels { models, bytes })
+    Some(FoldModels { models, bytes, predict_s_per_row })
 }
 
 /// Drops the split models of all but the best trials, within [`KEPT_BYTES`]; called

@@ -358,7 +358,9 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
     if result.status == TrialStatus::Ok && fold_predictions.len() == data.splits.len() {
         result.predictions = crate::ensemble::concat(&fold_predictions).map(Arc::new);
         if keep_models && fold_models.len() == data.splits.len() {
-            result.fold_models = crate::bagging::fold_models(fold_models).map(Arc::new);
+            let rows: usize = data.splits.iter().map(|s| s.valid.len()).sum();
+            let per_row = result.predict_time_s / rows.max(1) as f64;
+            result.fold_models = crate::bagging::fold_models(fold_models, per_row).map(Arc::new);
         }
     }
     result.fit_time_s = start.elapsed().as_secs_f64();

@@ -7,7 +7,7 @@ use automl_core::profile::Profile;
 use automl_core::space::{config_to_json, config_to_string};
 use serde_json::json;
 
-use crate::artifact::{csv_field, Member};
+use crate::artifact::{configurations, csv_field, Configuration, Member};
 use crate::ensemble::Selection;
 use crate::error::{Error, Result};
 use crate::outcome::{CustomResult, ExperimentResult};
@@ -44,28 +44,15 @@ pub struct EnsembleRow<'a> {
 impl EnsembleRow<'_> {
     /// The members as JSON: trial, learner and weight each.
     pub fn members_json(&self) -> serde_json::Value {
-        members_json(self.members)
+        members_json(&configurations(self.members))
     }
 }
 
 /// A model's configurations as JSON: trial, learner, weight, and how it was fitted
 /// (`refit`, or `bag` with the number of split models averaged).
-fn members_json(members: &[Member]) -> serde_json::Value {
-    let mut rows: Vec<(&Member, f64, usize)> = Vec::new();
-    for m in members {
-        match rows.iter_mut().find(|(r, _, _)| r.trial == m.trial) {
-            Some((_, weight, models)) => {
-                *weight += m.weight;
-                *models += 1;
-            }
-            None => rows.push((m, m.weight, 1)),
-        }
-    }
-    let row = |(m, weight, models): (&Member, f64, usize)| {
-        let fit = if m.fold.is_some() { "bag" } else { "refit" };
-        json!({"trial": m.trial, "learner": m.learner, "weight": weight, "fit": fit, "models": models})
-    };
-    json!(rows.into_iter().map(row).collect::<Vec<_>>())
+fn members_json(configurations: &[Configuration]) -> serde_json::Value {
+    let row = |c: &Configuration| json!({"trial": c.first.trial, "learner": c.first.learner, "weight": c.weight, "fit": c.fit(), "models": c.models});
+    json!(configurations.iter().map(row).collect::<Vec<_>>())
 }
 
 /// Writes `leaderboard.csv`: the ensemble first when the model is one (trial `ensemble`,
@@ -169,7 +156,7 @@ pub fn summary_json(r: &ExperimentResult) -> serde_json::Value {
 /// What the model is: its learner (`ensemble` for several members), validation score and
 /// members with their weights.
 fn model_json(r: &ExperimentResult) -> serde_json::Value {
-    let members = members_json(&r.artifact.members);
+    let members = members_json(&r.artifact.configurations());
     json!({
         "learner": r.artifact.learner(),
         "validation_score": r.artifact.validation_score,

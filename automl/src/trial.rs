@@ -141,6 +141,8 @@ pub struct FoldModels {
     pub models: Vec<automl_core::learners::FittedModel>,
     /// Their size encoded in a model file, the measure of the memory bound.
     pub bytes: usize,
+    /// Seconds one model took per validation row it predicted (measured in the trial).
+    pub predict_s_per_row: f64,
 }
 
 impl PartialEq for FoldModels {

@@ -106,11 +106,11 @@ impl Model {
     /// learner, weight and hyperparameters).
     #[getter]
     fn config_json(&self) -> String {
-        match self.artifact.members.as_slice() {
-            [one] => automl::core::space::config_to_json(&one.config).to_string(),
-            members => serde_json::json!({ "members": members.iter().map(|m| serde_json::json!({
-                "trial": m.trial, "learner": m.learner, "weight": m.weight,
-                "hyperparameters": automl::core::space::config_to_json(&m.config),
+        match self.artifact.configurations().as_slice() {
+            [one] => automl::core::space::config_to_json(&one.first.config).to_string(),
+            members => serde_json::json!({ "members": members.iter().map(|c| serde_json::json!({
+                "trial": c.first.trial, "learner": c.first.learner, "weight": c.weight, "fit": c.fit(),
+                "hyperparameters": automl::core::space::config_to_json(&c.first.config),
             })).collect::<Vec<_>>() }).to_string(),
         }
     }
@@ -129,11 +129,17 @@ impl Model {
     fn best_score(&self) -> f64 {
         self.artifact.best.score
     }
-    /// The model's members as (trial, learner, weight), largest weight first: one for a
-    /// single model.
+    /// The model's configurations as (trial, learner, weight), largest weight first: one
+    /// for a single model (a bagged configuration is one, however many split models).
     #[getter]
     fn members(&self) -> Vec<(u64, String, f64)> {
-        self.artifact.members.iter().map(|m| (m.trial, m.learner.clone(), m.weight)).collect()
+        self.artifact.configurations().iter().map(|c| (c.first.trial, c.first.learner.clone(), c.weight)).collect()
+    }
+    /// How each configuration was fitted, in ``members`` order: ``"bag"`` (its split
+    /// models averaged) or ``"refit"`` (fitted again on all rows).
+    #[getter]
+    fn member_fits(&self) -> Vec<&'static str> {
+        self.artifact.configurations().iter().map(|c| c.fit()).collect()
     }
     /// Objective metric of the search.
     #[getter]

@@ -123,3 +123,20 @@ def test_fit_releases_the_gil(penguins_csv):
     # With the GIL held for the whole fit the ticker would stall for seconds.
     gaps = np.diff(ticks)
     assert len(ticks) > 100 and gaps.max() < 0.5
+
+
+def test_final_fit_bags_split_models_or_refits_and_says_which(penguins_csv):
+    df = pl.read_csv(penguins_csv)
+    common = dict(time_budget=None, max_trials=8, concurrency=1, seed=2, verbose=False, cv=5)
+    bagged = automl.AutoML(**common, final_fit="bag").fit(df, target="species")
+    refit = automl.AutoML(**common, final_fit="refit").fit(df, target="species")
+    assert bagged.final_fit_ == "bag"
+    assert refit.final_fit_ == "refit"
+    assert bagged.summary_["model"]["final_fit"] == "bag"
+    assert all(m["models"] == 5 for m in bagged.summary_["model"]["members"])
+    # The same trials, fitted two ways: the bag's validation score is its trials' own.
+    assert bagged.best_config == refit.best_config
+    proba = bagged.predict_proba(df.drop("species"))
+    assert np.allclose(np.asarray(proba).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="final_fit must be"):
+        automl.AutoML(final_fit="bagging").fit(df, target="species")

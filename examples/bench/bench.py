@@ -18,6 +18,7 @@ when --bin is not given.
 import argparse
 import csv
 import json
+import shlex
 import os
 import subprocess
 import sys
@@ -65,6 +66,10 @@ def peer_scores(peers_csv, dataset, key):
     return flaml, autogluon, best
 
 
+# Arguments added to every `automl run` (--run-args).
+RUN_ARGS = []
+
+
 def run_once(binary, bench, d, budget, concurrency, extra, tmp, metric=None):
     """One `automl run` on the train split and its held-out scores; a row for the table."""
     name, target, task = d["name"], d["target"], d["task"]
@@ -74,7 +79,7 @@ def run_once(binary, bench, d, budget, concurrency, extra, tmp, metric=None):
     code, wall, rss, stdout, stderr = run_measured([
         binary, "run", str(train), "--target", target, "--time-budget", str(budget),
         "--concurrency", str(concurrency), "--out", str(out), "--json", "--quiet",
-        *(["--metric", metric] if metric else []), *extra])
+        *(["--metric", metric] if metric else []), *RUN_ARGS, *extra])
     if code != 0:
         print(f"{name}: failed: {stderr.strip()}", file=sys.stderr)
         return {"error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {code}"}
@@ -91,6 +96,7 @@ def run_once(binary, bench, d, budget, concurrency, extra, tmp, metric=None):
     key = "r2" if task == "regression" else "accuracy"
     return {
         "score": scores[key], "model": summary["model"]["learner"], "members": len(summary["model"]["members"]),
+        "final_fit": summary["model"].get("final_fit", "refit"),
         "best_learner": summary["best"]["learner"], "trials": summary["trials"]["total"],
         "wall_s": wall, "budget_s": budget, "first_trial_s": summary["seconds"]["first_trial"],
         # The process's own VmHWM: ru_maxrss would include the Python parent's size at fork.
@@ -121,15 +127,18 @@ def main():
     ap.add_argument("--budget", type=float, default=30.0, help="the main budget (seconds)")
     ap.add_argument("--short-budget", type=float, default=0.0, help="also run at this budget (say 10) and print its column")
     ap.add_argument("--single", action="store_true", help="also run the main budget with --no-ensemble (the best single trial)")
+    ap.add_argument("--refit", action="store_true", help="also run the main budget with --final-fit refit (the model refit on all rows instead of bagged)")
     ap.add_argument("--predict-rows", type=int, default=0, help="also time `automl predict` on this many rows (say 100000)")
     ap.add_argument("--concurrency", type=int, default=1)
     ap.add_argument("--judged-metric", action="store_true", help="search with the metric the table judges (accuracy, r2) instead of the engine's default (log_loss for classification)")
     ap.add_argument("--only", default="")
+    ap.add_argument("--run-args", default="", help="more `automl run` arguments for every run, as one string (say \"--seed 2 --final-fit bag\")")
     ap.add_argument("--bench-dir", default=str(ROOT.parent / "shared" / "bench"))
     ap.add_argument("--bin", default="")
     ap.add_argument("--json", help="also write the rows as JSON to this file")
     a = ap.parse_args()
 
+    RUN_ARGS.extend(shlex.split(a.run_args))
     bench = Path(a.bench_dir)
     ensure_python_deps()
     binary = a.bin
@@ -152,6 +161,8 @@ def main():
             row["main"] = run_once(binary, bench, d, a.budget, a.concurrency, [], tmp, metric)
             if a.single:
                 row["single"] = run_once(binary, bench, d, a.budget, a.concurrency, ["--no-ensemble"], tmp, metric)
+            if a.refit:
+                row["refit"] = run_once(binary, bench, d, a.budget, a.concurrency, ["--final-fit", "refit"], tmp, metric)
             if a.short_budget:
                 row["short"] = run_once(binary, bench, d, a.short_budget, a.concurrency, [], tmp, metric)
             if a.predict_rows and "error" not in row["main"]:
@@ -164,7 +175,8 @@ def main():
     print(f"\nautoml run, {a.budget:.0f} s budget, concurrency {a.concurrency}; held-out scores on the fixed test splits")
     print("(automl: the model, an ensemble or one trial; single: the same run with --no-ensemble; peers from peers.csv at 30 s)\n")
     short = f" | automl {a.short_budget:.0f} s" if a.short_budget else ""
-    header = f"| dataset | metric | automl | model | single{short} | FLAML | AutoGluon | best peer | vs best | vs FLAML | trials | wall s | over budget | first trial s | peak RSS MB | predict {a.predict_rows} rows s |"
+    refit = " | refit" if a.refit else ""
+    header = f"| dataset | metric | automl | model | fit | single{refit}{short} | FLAML | AutoGluon | best peer | vs best | vs FLAML | trials | wall s | over budget | first trial s | peak RSS MB | predict {a.predict_rows} rows s |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for r in rows:
@@ -174,12 +186,13 @@ def main():
             continue
         single = r.get("single", {}).get("score")
         sh = f" | {fmt(r.get('short', {}).get('score'))}" if a.short_budget else ""
+        rf = f" | {fmt(r.get('refit', {}).get('score'))}" if a.refit else ""
         bp = f"{r['best_peer']:.4f} ({r['best_tool']})" if r["best_peer"] is not None else "-"
         vs_best = fmt(m["score"] - r["best_peer"], "+.4f") if r["best_peer"] is not None else "-"
         vs_flaml = fmt(m["score"] - r["flaml"], "+.4f") if r["flaml"] is not None else "-"
         over = 100.0 * (m["wall_s"] - m["budget_s"]) / m["budget_s"]
         model = m["model"] + (f" ({m['members']})" if m["members"] > 1 else "")
-        print(f"| {r['dataset']} | {r['metric']} | {m['score']:.4f} | {model} | {fmt(single)}{sh} | {fmt(r['flaml'])} | {fmt(r['autogluon'])} | {bp} | {vs_best} | {vs_flaml} | {m['trials']} | {m['wall_s']:.1f} | {over:+.1f}% | {fmt(m['first_trial_s'], '.2f')} | {m['peak_rss_mb']:.0f} | {fmt(r.get('predict_s'), '.2f')} |")
+        print(f"| {r['dataset']} | {r['metric']} | {m['score']:.4f} | {model} | {m['final_fit']} | {fmt(single)}{rf}{sh} | {fmt(r['flaml'])} | {fmt(r['autogluon'])} | {bp} | {vs_best} | {vs_flaml} | {m['trials']} | {m['wall_s']:.1f} | {over:+.1f}% | {fmt(m['first_trial_s'], '.2f')} | {m['peak_rss_mb']:.0f} | {fmt(r.get('predict_s'), '.2f')} |")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2))
 

@@ -75,8 +75,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         budgets: options.budgets(),
         direction: setup.direction,
         spec: &spec,
-        // A resumed run's journaled trials kept no split models: their refit needs time.
-        reserve: if setup.data.keeps_fold_models() && resume.is_none() { RefitReserve::Bag } else { RefitReserve::Refit { fold_share } },
+        reserve: RefitReserve::Refit { fold_share, final_fit: options.final_fit },
         run_rules: setup.plugins.stopping.clone(),
         setup_time,
     }
@@ -94,7 +93,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let spent = resume.map_or(0.0, |r| r.spent_s);
     let deadline = options.time_budget.map(|t| start + Duration::from_secs_f64((t - spent).max(0.0)));
     let selection = options.ensemble.then(|| crate::ensemble::select(&leaderboard, &setup.data.out_of_fold_target(), setup.metric.as_ref(), deadline)).flatten();
-    let ctx = refit::RefitContext { data: &setup.data, metric: setup.metric.as_ref(), deadline, fold_share, seed: options.seed };
+    let ctx = refit::RefitContext { data: &setup.data, metric: setup.metric.as_ref(), deadline, fold_share, seed: options.seed, final_fit: options.final_fit };
     let mut refitted = refit::refit_model(&leaderboard, selection, &ctx, observer)?;
     let refit_s = refit_start.elapsed().as_secs_f64();
     notes.append(&mut refitted.notes);

@@ -62,6 +62,8 @@ pub struct RefitContext<'a> {
     pub fold_share: f64,
     /// Seed of the fits.
     pub seed: u64,
+    /// Which configurations are bagged (see [`crate::bagging::bags`]).
+    pub final_fit: crate::bagging::FinalFit,
 }
 
 /// The preprocessing plugins fitted on all rows, and pipelines by encoding, shared by
@@ -112,7 +114,12 @@ impl Shared {
     /// refit on all rows.
     fn part(&mut self, trial: &TrialResult, weight: f64, ctx: &RefitContext, notes: &mut Vec<String>) -> Result<Part> {
         let members = match &trial.fold_models {
-            Some(folds) => self.bag(trial, folds, ctx)?,
+            Some(folds) if bags(trial, ctx) => self.bag(trial, folds, ctx)?,
+            Some(folds) => {
+                let per_100k = folds.predict_s_per_row * folds.models.len() as f64 * 1e5;
+                notes.push(format!("trial {} ({}) was refit on all rows rather than bagged: its {} split models would predict 100,000 rows in about {per_100k:.1} s (--final-fit auto bags up to 2 s; --final-fit bag bags anyway)", trial.id, trial.learner, folds.models.len()));
+                vec![self.fit(trial, ctx, notes)?]
+            }
             None => vec![self.fit(trial, ctx, notes)?],
         };
         Ok(Part { trial: trial.id, weight, members })
@@ -193,6 +200,11 @@ pub fn refit_model(ranked: &[TrialResult], selection: Option<Selection>, ctx: &R
     refit_best(ranked, ctx, shared, notes, observer)
 }
 
+/// Whether `trial`'s configuration is bagged rather than refit.
+fn bags(trial: &TrialResult, ctx: &RefitContext) -> bool {
+    crate::bagging::bags(trial, ctx.final_fit, ctx.deadline.is_some())
+}
+
 /// Seconds the refit of `trial` on all rows is expected to take: its per-fold fit time
 /// scaled to all rows.
 fn refit_estimate(trial: &TrialResult, ctx: &RefitContext) -> f64 {
@@ -211,12 +223,12 @@ fn refit_members(ranked: &[TrialResult], selection: &Selection, best: u64, ctx: 
     for (id, weight) in order {
         let Some(trial) = ranked.iter().find(|t| t.id == id) else { continue };
         let estimate = refit_estimate(trial, ctx);
-        let late = trial.fold_models.is_none() && ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);
+        let late = !bags(trial, ctx) && ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);
         if late && !(parts.is_empty() && id == best) {
             notes.push(format!("trial {id} ({}) was left out of the ensemble: its refit (about {estimate:.1} s) would not fit the time left", trial.learner));
             continue;
         }
-        if trial.fold_models.is_none() {
+        if !bags(trial, ctx) {
             observer.on_refit(trial);
         }
         match shared.part(trial, weight, ctx, notes) {
@@ -260,7 +272,7 @@ fn refit_best(ranked: &[TrialResult], ctx: &RefitContext, mut shared: Shared, no
     // stand in when none finished.
     let mut notes = notes;
     for candidate in ranked.iter().filter(|t| t.refittable()).take(CANDIDATES) {
-        if candidate.fold_models.is_none() {
+        if !bags(candidate, ctx) {
             observer.on_refit(candidate);
         }
         // The model's one configuration gets the time its trial took (scaled to all rows)

@@ -262,7 +262,7 @@ fn a_bagged_model_averages_each_configurations_split_models_and_scores_as_its_tr
         assert_eq!(folds, vec![0, 1, 2, 3, 4], "trial {trial}");
         assert!(own.iter().all(|m| (m.weight - weight / 5.0).abs() < 1e-12), "trial {trial}");
     }
-    assert_eq!(result.artifact.configurations(), e.members.len());
+    assert_eq!(result.artifact.configurations().len(), e.members.len());
     assert_eq!(result.artifact.learner(), "ensemble");
     // Each split model predicts its own validation rows as it did in its trial, so the
     // bag's out-of-fold rows score exactly what the selection measured.
@@ -291,7 +291,7 @@ fn a_bagged_model_averages_each_configurations_split_models_and_scores_as_its_tr
     assert!(automl::report::summary_text(&result).contains("final fit: bagged (5 split models averaged per configuration)"));
     // A single configuration bagged is that learner, not an ensemble.
     let single = reproducible_run(&dir.path().join("single"), false);
-    assert_eq!((single.artifact.members.len(), single.artifact.configurations()), (5, 1));
+    assert_eq!((single.artifact.members.len(), single.artifact.configurations().len()), (5, 1));
     assert_eq!(single.artifact.learner(), single.best.learner);
 }
 

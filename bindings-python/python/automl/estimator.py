@@ -120,6 +120,12 @@ class AutoML(_Base):
     ensemble : bool
         Make the model a weighted ensemble of the best trials when that beats the best
         trial alone on the validation rows (greedy selection, as AutoGluon does).
+    final_fit : "auto", "refit" or "bag"
+        How the model's configurations are fitted at the end: "refit" fits each again on
+        all rows; "bag" keeps its models of the validation splits and averages them (as
+        AutoGluon's bagged models: no refit time, k times the prediction time); "auto"
+        bags under k-fold validation when the bag predicts 100,000 rows in about 2 s or
+        less, and refits otherwise.
     search : "tpe" or "random"
         How configurations are drawn within a learner.
     verbose : bool or None
@@ -144,6 +150,7 @@ class AutoML(_Base):
         trial_time_limit: Optional[float] = None,
         early_stopping: bool = True,
         ensemble: bool = True,
+        final_fit: str = "auto",
         search: str = "tpe",
         verbose: Optional[bool] = None,
     ):
@@ -163,6 +170,7 @@ class AutoML(_Base):
         self.trial_time_limit = trial_time_limit
         self.early_stopping = early_stopping
         self.ensemble = ensemble
+        self.final_fit = final_fit
         self.search = search
         self.verbose = verbose
 
@@ -192,6 +200,8 @@ class AutoML(_Base):
             raise ValueError("kubernetes options are given but executor is 'local'; add executor='kubernetes'")
         if isinstance(self.plugins, (str, os.PathLike)):
             raise TypeError("plugins must be a list of paths to .wasm components, not a single path")
+        if self.final_fit not in ("auto", "refit", "bag"):
+            raise ValueError(f"final_fit must be 'auto', 'refit' or 'bag', got {self.final_fit!r}")
         if self.search not in ("tpe", "random"):
             raise ValueError(f"search must be 'tpe' or 'random', got {self.search!r}")
         if self.metric is not None and not isinstance(self.metric, str):
@@ -211,6 +221,7 @@ class AutoML(_Base):
             "trial_time_limit": number("trial_time_limit", self.trial_time_limit),
             "early_stopping": bool(self.early_stopping),
             "ensemble": bool(self.ensemble),
+            "final_fit": self.final_fit,
             "search": self.search,
             "plugins": [os.fspath(p) for p in self.plugins],
         }
@@ -462,12 +473,21 @@ class AutoML(_Base):
 
     @property
     def ensemble_(self) -> Optional[List[Dict[str, Any]]]:
-        """The members of the model as dicts of trial, learner and weight (largest weight
-        first) when the model is a weighted ensemble of the best trials; else None."""
-        members = self._check_fitted().members
+        """The members of the model as dicts of trial, learner, weight and fit (``"bag"`` or
+        ``"refit"``), largest weight first, when the model is a weighted ensemble of the
+        best trials; else None."""
+        model = self._check_fitted()
+        members = model.members
         if len(members) < 2:
             return None
-        return [{"trial": t, "learner": l, "weight": w} for t, l, w in members]
+        return [{"trial": t, "learner": l, "weight": w, "fit": f} for (t, l, w), f in zip(members, model.member_fits)]
+
+    @property
+    def final_fit_(self) -> str:
+        """How the model's configurations were fitted: ``"bag"`` (their split models
+        averaged), ``"refit"`` (fitted again on all rows) or ``"mixed"``."""
+        fits = set(self._check_fitted().member_fits)
+        return fits.pop() if len(fits) == 1 else "mixed"
 
     def feature_importance(self) -> Any:
         """Gain and split count per input feature (tree models), most important first."""

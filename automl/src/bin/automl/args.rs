@@ -299,7 +299,7 @@ pub struct RunArgs {
     /// Keep the best trial alone as the model, without building a weighted ensemble of the best trials (built by default when it beats the best trial on the validation rows).
     #[arg(long)]
     pub no_ensemble: bool,
-    /// How the model's configurations are fitted at the end: refit (again on all rows), bag (keep each configuration's models of the validation splits and average them, as AutoGluon's bagged models; no refit time, k times the prediction time) or auto (bag under k-fold validation, refit under a holdout) [default: auto].
+    /// How the model's configurations are fitted at the end: refit (again on all rows), bag (keep each configuration's models of the validation splits and average them, as AutoGluon's bagged models; no refit time, k times the prediction time) or auto (under k-fold validation, bag each configuration whose bag is measured to predict 100,000 rows in at most 2 s, refit the others; refit under a holdout) [default: auto].
     #[arg(long, value_name = "MODE")]
     pub final_fit: Option<automl::bagging::FinalFit>,
     /// JSON file of configurations to try first, in order: a list of {"learner": NAME, "hyperparameters": {...}} (the shape of trials.jsonl's entries); values are fitted to the learner's search space.
