@@ -5,19 +5,17 @@
 //! Under k-fold validation each row was predicted by exactly one of the k models, so the
 //! trial's out-of-fold score is the bag's own validation score, and the bag needs no
 //! refit time; it costs k times one model's prediction time. `--final-fit auto` was
-//! chosen by measurement (the README's benchmark section): it bags under k-fold
-//! validation a configuration whose bag predicts 100,000 rows in at most 2 s by its
-//! trial's measured prediction times ([`MAX_BAG_PREDICT_S_PER_ROW`]), and refits the
-//! others, as under a holdout, where the one model of the training rows has seen a fifth
-//! fewer rows than a refit would.
+//! chosen by measurement (the README's benchmark section): under k-fold validation it
+//! bags the model's configurations, best first, while the whole model is expected to
+//! predict 100,000 rows in at most 2 s by its trials' measured prediction times
+//! ([`MAX_PREDICT_S_PER_ROW`]), and refits the others, as under a holdout, where the one
+//! model of the training rows has seen a fifth fewer rows than a refit would.
 //!
 //! Only the best [`KEPT_TRIALS`](crate::ensemble::KEPT_TRIALS) trials keep their models,
 //! and never more than [`KEPT_BYTES`] in all, measured as their size in a model file
 //! ([`keep_best`]).
 use automl_core::learners::FittedModel;
 use automl_core::metrics::Direction;
-
-use crate::ensemble::PREDICT_TIMING_FLOOR_S;
 
 use serde::{Deserialize, Serialize};
 
@@ -61,22 +59,30 @@ impl std::str::FromStr for FinalFit {
     }
 }
 
-/// Most seconds per row a configuration bagged by `auto` may take to predict, all its
-/// split models together, by its trial's measured prediction times: 2 s per 100,000 rows.
-pub const MAX_BAG_PREDICT_S_PER_ROW: f64 = 2.0 / 100_000.0;
+/// Most seconds per row predicted that `auto` lets bagging bring the whole model to, by
+/// the trials' measured prediction times: 2 s per 100,000 rows.
+pub const MAX_PREDICT_S_PER_ROW: f64 = 2.0 / 100_000.0;
+
+/// Seconds per row `trial`'s configuration adds to a model's prediction: all its split
+/// models when `bagged`, else one model (0 when its trial kept no split models).
+pub fn predict_cost(trial: &TrialResult, bagged: bool) -> f64 {
+    trial.fold_models.as_ref().map_or(0.0, |f| f.predict_s_per_row * if bagged { f.models.len() as f64 } else { 1.0 })
+}
 
 /// Whether `trial`'s configuration is bagged in the final model: it kept its split
-/// models, and `final_fit` is `Bag`, or `Auto` and the bag is cheap enough to predict
-/// ([`MAX_BAG_PREDICT_S_PER_ROW`]). Without a time budget (`timed` false) time costs
-/// nothing, as in the search and the ensemble, so the same trials give the same model;
-/// nor is it judged below [`PREDICT_TIMING_FLOOR_S`] of measured time, where timings are
-/// noise.
-pub fn bags(trial: &TrialResult, final_fit: FinalFit, timed: bool) -> bool {
-    let Some(folds) = &trial.fold_models else { return false };
+/// models, and `final_fit` is `Bag`, or `Auto` and its bag costs at most `left` seconds
+/// per row of prediction (what [`MAX_PREDICT_S_PER_ROW`] leaves after the configurations
+/// before it). Without a time budget (`timed` false) time costs nothing, as in the
+/// search and the ensemble, so the same trials give the same model. The bound is
+/// absolute, so timings' noise matters only near it.
+pub fn bags(trial: &TrialResult, final_fit: FinalFit, timed: bool, left: f64) -> bool {
+    if trial.fold_models.is_none() {
+        return false;
+    }
     match final_fit {
         FinalFit::Refit => false,
         FinalFit::Bag => true,
-        FinalFit::Auto => !timed || trial.predict_time_s < PREDICT_TIMING_FLOOR_S || folds.predict_s_per_row * folds.models.len() as f64 <= MAX_BAG_PREDICT_S_PER_ROW,
+        FinalFit::Auto => !timed || predict_cost(trial, true) <= left,
     }
 }
 

@@ -149,6 +149,8 @@ pub struct JournalState {
     pub ended: bool,
     /// A damaged last line was ignored.
     pub torn_tail: bool,
+    /// Seconds of search spent when each trial's result was recorded, by trial.
+    pub finished_s: std::collections::BTreeMap<u64, f64>,
 }
 
 /// Reads the journal in `dir`.
@@ -186,7 +188,7 @@ pub fn read(dir: &Path) -> Result<JournalState> {
                 if !(OLDEST_VERSION..=JOURNAL_VERSION).contains(&version) {
                     return Err(Error::Config(format!("{}: journal version {version} is not supported by this automl (versions {OLDEST_VERSION} to {JOURNAL_VERSION})", path.display())));
                 }
-                state = Some(JournalState { experiment, config, trials: Vec::new(), spent_s: 0.0, ended: false, torn_tail: false });
+                state = Some(JournalState { experiment, config, trials: Vec::new(), spent_s: 0.0, ended: false, torn_tail: false, finished_s: Default::default() });
             }
             other => {
                 let Some(s) = state.as_mut() else {
@@ -206,6 +208,7 @@ pub fn read(dir: &Path) -> Result<JournalState> {
                     }
                     Entry::Finished { result, elapsed_s } => {
                         s.spent_s = s.spent_s.max(elapsed_s);
+                        s.finished_s.insert(result.id, elapsed_s);
                         if let Some(t) = s.trials.iter_mut().find(|t| t.0 == result.id) {
                             t.3 = Some(result);
                         }

@@ -24,6 +24,7 @@
 //! | [`plugins`] | the WebAssembly plugin host (feature `plugins`) |
 //! | [`journal`], [`artifact`] | the crash-safe journal; the model file |
 //! | [`outcome`], [`report`] | what a run produces; leaderboard, summaries, profile text |
+//! | [`html`] | the run report: one self-contained HTML file with SVG charts |
 //! | [`evaluate`] | ingest, shared design matrices, evaluating one trial here |
 //! | [`spec`] | custom-trial specs (feature `kubernetes`) |
 //! | [`executor`] | the `Executor` trait and local threads |
@@ -50,6 +51,7 @@ pub mod runlock;
 
 pub mod outcome;
 pub mod report;
+pub mod html;
 
 pub mod evaluate;
 

@@ -115,6 +115,13 @@ pub fn temp_beside(path: &Path) -> std::path::PathBuf {
     path.with_file_name(name)
 }
 
+/// Writes `bytes` to `path` whole: to a temporary file beside it, then renamed into place,
+/// so a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_beside(path);
+    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).inspect_err(|_| drop(std::fs::remove_file(&tmp))).map_err(|e| Error::io(path, e))
+}
+
 /// Writes `value` as pretty JSON (with a final newline) to `path`.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize { what: format!("{} as JSON", path.display()), source: Box::new(e) })?;

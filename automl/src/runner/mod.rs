@@ -24,6 +24,7 @@ use crate::search::AskContext;
 use crate::trial::{TrialResult, TrialStatus};
 use crate::util::new_experiment_id;
 
+pub mod finish;
 pub mod monitor;
 pub mod record;
 pub mod refit;
@@ -112,6 +113,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
             best.score.unwrap_or(f64::NAN)
         ));
     }
+    let validation = finish::model_validation(&leaderboard, ensemble.as_ref(), &best, &setup.data, final_fit);
     let sha256 = setup.digest().to_string();
     let artifact = refit::artifact(refitted, options, setup.task, &setup.target, &setup.metric_name, sha256);
     if let Some(out) = recorder.out() {
@@ -119,7 +121,8 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         artifact.save(&p)?;
         recorder.wrote(p);
     }
-    Ok(ExperimentResult {
+    let out = recorder.out().map(std::path::Path::to_path_buf);
+    let mut result = ExperimentResult {
         profile: setup.profile,
         metric: setup.metric_name,
         direction: setup.direction,
@@ -137,7 +140,11 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         files: recorder.files,
         notes,
         plugins: setup.plugins.loaded,
-    })
+    };
+    if let Some(out) = out {
+        finish::write_record(&out, &mut result, validation.as_ref())?;
+    }
+    Ok(result)
 }
 
 /// Where the trials of `options` run.

@@ -73,6 +73,8 @@ struct Shared {
     prepared: Option<Prepared>,
     /// Pipelines with the split whose training rows fitted them (`None`: all rows).
     pipelines: Vec<(Option<usize>, Pipeline)>,
+    /// Seconds per row of prediction bagging may still add (see [`crate::bagging::bags`]).
+    cost_left: f64,
 }
 
 /// One configuration of the model, fitted: refit (one member) or bagged (one member per
@@ -87,7 +89,7 @@ impl Shared {
     fn new(data: &ExperimentData) -> Result<Self> {
         let rows: Vec<usize> = (0..data.table.n_rows).collect();
         let prepared = (!data.preprocessors.is_empty()).then(|| apply_preprocessors(&data.preprocessors, &data.table, &data.features, &rows)).transpose()?;
-        Ok(Shared { rows, prepared, pipelines: Vec::new() })
+        Ok(Shared { rows, prepared, pipelines: Vec::new(), cost_left: crate::bagging::MAX_PREDICT_S_PER_ROW })
     }
 
     /// The index of the pipeline for `encoding` fitted on all rows (`fold` `None`) or on
@@ -113,16 +115,23 @@ impl Shared {
     /// `trial`'s configuration for the model: bagged when it kept its split models, else
     /// refit on all rows.
     fn part(&mut self, trial: &TrialResult, weight: f64, ctx: &RefitContext, notes: &mut Vec<String>) -> Result<Part> {
+        let bagged = self.bags(trial, ctx);
         let members = match &trial.fold_models {
-            Some(folds) if bags(trial, ctx) => self.bag(trial, folds, ctx)?,
+            Some(folds) if bagged => self.bag(trial, folds, ctx)?,
             Some(folds) => {
-                let per_100k = folds.predict_s_per_row * folds.models.len() as f64 * 1e5;
-                notes.push(format!("trial {} ({}) was refit on all rows rather than bagged: its {} split models would predict 100,000 rows in about {per_100k:.1} s (--final-fit auto bags up to 2 s; --final-fit bag bags anyway)", trial.id, trial.learner, folds.models.len()));
+                let per_100k = crate::bagging::predict_cost(trial, true) * 1e5;
+                notes.push(format!("trial {} ({}) was refit on all rows rather than bagged: its {} split models would take about {per_100k:.1} s per 100,000 rows, past what the model may take (--final-fit auto bags while the model predicts 100,000 rows in at most 2 s; --final-fit bag bags anyway)", trial.id, trial.learner, folds.models.len()));
                 vec![self.fit(trial, ctx, notes)?]
             }
             None => vec![self.fit(trial, ctx, notes)?],
         };
+        self.cost_left -= crate::bagging::predict_cost(trial, bagged);
         Ok(Part { trial: trial.id, weight, members })
+    }
+
+    /// Whether `trial`'s configuration is bagged, within the prediction cost left.
+    fn bags(&self, trial: &TrialResult, ctx: &RefitContext) -> bool {
+        crate::bagging::bags(trial, ctx.final_fit, ctx.deadline.is_some(), self.cost_left)
     }
 
     /// `trial`'s split models as members of equal weight, each with its split's pipeline.
@@ -200,11 +209,6 @@ pub fn refit_model(ranked: &[TrialResult], selection: Option<Selection>, ctx: &R
     refit_best(ranked, ctx, shared, notes, observer)
 }
 
-/// Whether `trial`'s configuration is bagged rather than refit.
-fn bags(trial: &TrialResult, ctx: &RefitContext) -> bool {
-    crate::bagging::bags(trial, ctx.final_fit, ctx.deadline.is_some())
-}
-
 /// Seconds the refit of `trial` on all rows is expected to take: its per-fold fit time
 /// scaled to all rows.
 fn refit_estimate(trial: &TrialResult, ctx: &RefitContext) -> f64 {
@@ -223,12 +227,12 @@ fn refit_members(ranked: &[TrialResult], selection: &Selection, best: u64, ctx: 
     for (id, weight) in order {
         let Some(trial) = ranked.iter().find(|t| t.id == id) else { continue };
         let estimate = refit_estimate(trial, ctx);
-        let late = !bags(trial, ctx) && ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);
+        let late = !shared.bags(trial, ctx) && ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);
         if late && !(parts.is_empty() && id == best) {
             notes.push(format!("trial {id} ({}) was left out of the ensemble: its refit (about {estimate:.1} s) would not fit the time left", trial.learner));
             continue;
         }
-        if !bags(trial, ctx) {
+        if !shared.bags(trial, ctx) {
             observer.on_refit(trial);
         }
         match shared.part(trial, weight, ctx, notes) {
@@ -272,7 +276,7 @@ fn refit_best(ranked: &[TrialResult], ctx: &RefitContext, mut shared: Shared, no
     // stand in when none finished.
     let mut notes = notes;
     for candidate in ranked.iter().filter(|t| t.refittable()).take(CANDIDATES) {
-        if !bags(candidate, ctx) {
+        if !shared.bags(candidate, ctx) {
             observer.on_refit(candidate);
         }
         // The model's one configuration gets the time its trial took (scaled to all rows)

@@ -162,7 +162,7 @@ impl State {
         let (RefitReserve::Refit { fold_share, final_fit }, Some(budget)) = (reserve, self.budget_s) else { return };
         let mut ok: Vec<&TrialResult> = self.results.iter().filter(|t| t.status == TrialStatus::Ok && t.score.is_some()).collect();
         ok.sort_by(|a, b| direction.to_loss(a.score.unwrap_or(f64::NAN)).total_cmp(&direction.to_loss(b.score.unwrap_or(f64::NAN))));
-        let per_fold = |t: &TrialResult| if crate::bagging::bags(t, final_fit, true) { 0.0 } else { t.fit_time_s / t.fold_scores.len().max(1) as f64 / fold_share };
+        let per_fold = |t: &TrialResult| if crate::bagging::bags(t, final_fit, true, crate::bagging::MAX_PREDICT_S_PER_ROW) { 0.0 } else { t.fit_time_s / t.fold_scores.len().max(1) as f64 / fold_share };
         let Some(best) = ok.first() else { return };
         let others: f64 = ok.iter().skip(1).take(ENSEMBLE_RESERVE_TRIALS).map(|t| per_fold(t)).sum();
         self.reserve_s = (per_fold(best) * 1.5 + others * 0.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.35 * budget);

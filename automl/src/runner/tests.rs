@@ -271,6 +271,7 @@ fn resume_replays_finished_trials_and_adopts_the_unfinished_without_asking_again
         spent_s: 4.0,
         ended: false,
         torn_tail: true,
+        finished_s: Default::default(),
     };
     let mut ex = FakeExecutor::new(|_| Act::Score(1.0, 0.7));
     let mut strategy = Counting::default();
@@ -288,7 +289,7 @@ fn resume_replays_finished_trials_and_adopts_the_unfinished_without_asking_again
 
 #[test]
 fn the_time_budget_of_a_resumed_run_is_what_was_left() {
-    let state = JournalState { experiment: "abc".into(), config: serde_json::json!({}), trials: Vec::new(), spent_s: 8.0, ended: false, torn_tail: false };
+    let state = JournalState { experiment: "abc".into(), config: serde_json::json!({}), trials: Vec::new(), spent_s: 8.0, ended: false, torn_tail: false, finished_s: Default::default() };
     let mut ex = FakeExecutor::new(|_| Act::Hang);
     let started = ex.now;
     let mut strategy = Counting::default();

@@ -299,8 +299,9 @@ fn a_bagged_model_averages_each_configurations_split_models_and_scores_as_its_tr
 fn the_same_data_seed_and_trial_budget_give_a_byte_identical_model() {
     let dir = tempfile::tempdir().unwrap();
     let a = reproducible_run(&dir.path().join("a"), true);
-    let b = reproducible_run(&dir.path().join("b"), true);
+    let _b = reproducible_run(&dir.path().join("b"), true);
     assert!(a.ensemble.is_some(), "the ensemble is covered too");
+    assert_eq!(a.final_fit.name(), "bag", "bagging is covered too");
     let bytes = |r: &str| std::fs::read(dir.path().join(r).join("model.automl")).unwrap();
     assert!(bytes("a") == bytes("b"), "model.automl differs between two identical runs");
 }

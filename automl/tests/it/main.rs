@@ -5,6 +5,7 @@ mod fake_apiserver;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod library;
+mod report;
 #[cfg(feature = "plugins")]
 mod plugins;
 #[cfg(feature = "plugins")]

@@ -124,8 +124,8 @@ class AutoML(_Base):
         How the model's configurations are fitted at the end: "refit" fits each again on
         all rows; "bag" keeps its models of the validation splits and averages them (as
         AutoGluon's bagged models: no refit time, k times the prediction time); "auto"
-        bags under k-fold validation when the bag predicts 100,000 rows in about 2 s or
-        less, and refits otherwise.
+        bags under k-fold validation, best configuration first, while the model is
+        expected to predict 100,000 rows in at most 2 s, and refits the others.
     search : "tpe" or "random"
         How configurations are drawn within a learner.
     verbose : bool or None

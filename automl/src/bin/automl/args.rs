@@ -23,7 +23,7 @@ pub const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected error (e.g. ca
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Search for the best model for a CSV and save it (DIR/model.automl, leaderboard.csv, profile.json).
+    /// Search for the best model for a CSV and save it (DIR/model.automl, leaderboard.csv, profile.json, report.html).
     Run(Box<RunArgs>),
     /// Predict with a saved model: one row of output per input row, in input order.
     Predict(PredictArgs),
@@ -36,6 +36,17 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Run one trial and report it (what a Kubernetes trial pod runs). The trial comes as JSON in $AUTOML_TRIAL or --spec; scores are printed as name=value lines and the result is written to $AUTOML_TERMINATION_MESSAGE_PATH [default: /dev/termination-log].
     Trial(TrialArgs),
+    /// Rebuild DIR/report.html (one self-contained HTML file: data, search, leaderboard, model, validation plots) from a finished or running run folder.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The run's output folder (holding journal.jsonl).
+    pub dir: PathBuf,
+    /// Write the report here instead of DIR/report.html.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -299,7 +310,7 @@ pub struct RunArgs {
     /// Keep the best trial alone as the model, without building a weighted ensemble of the best trials (built by default when it beats the best trial on the validation rows).
     #[arg(long)]
     pub no_ensemble: bool,
-    /// How the model's configurations are fitted at the end: refit (again on all rows), bag (keep each configuration's models of the validation splits and average them, as AutoGluon's bagged models; no refit time, k times the prediction time) or auto (under k-fold validation, bag each configuration whose bag is measured to predict 100,000 rows in at most 2 s, refit the others; refit under a holdout) [default: auto].
+    /// How the model's configurations are fitted at the end: refit (again on all rows), bag (keep each configuration's models of the validation splits and average them, as AutoGluon's bagged models; no refit time, k times the prediction time) or auto (under k-fold validation, bag the configurations, best first, while the model is expected to predict 100,000 rows in at most 2 s, refit the others; refit under a holdout) [default: auto].
     #[arg(long, value_name = "MODE")]
     pub final_fit: Option<automl::bagging::FinalFit>,
     /// JSON file of configurations to try first, in order: a list of {"learner": NAME, "hyperparameters": {...}} (the shape of trials.jsonl's entries); values are fitted to the learner's search space.

@@ -16,7 +16,7 @@ use clap::{CommandFactory, FromArgMatches};
 mod args;
 mod print;
 
-use args::{Cli, Command, PluginCommand, PredictArgs, ProfileArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
+use args::{Cli, Command, PluginCommand, PredictArgs, ProfileArgs, ReportArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
 
 fn learner_help() -> String {
     let mut s = String::from("Learners:\n");
@@ -99,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::List { dir, json }) => plugin_list(dir, json),
         Command::Resume(args) => resume(args),
         Command::Trial(args) => trial(args),
+        Command::Report(args) => report(args),
     }
 }
 
@@ -278,5 +279,22 @@ fn profile_cmd(a: ProfileArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", automl::report::profile_text(&p));
     }
+    Ok(())
+}
+
+/// `automl report DIR`: the report rebuilt from the run folder.
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    if !args.dir.join(automl::journal::JOURNAL_FILE).exists() {
+        return Err(automl::html::not_a_run(&args.dir).into());
+    }
+    let path = match &args.out {
+        Some(out) => {
+            let folder = automl::html::RunFolder::read(&args.dir)?;
+            automl::util::write_atomic(out, automl::html::page::render(&folder).as_bytes())?;
+            out.clone()
+        }
+        None => automl::html::write(&args.dir)?,
+    };
+    println!("wrote {}", path.display());
     Ok(())
 }

@@ -1,0 +1,54 @@
+//! The end of a run's record: the model's validation predictions, the summary and the
+//! report, written into the output folder after the model.
+use std::path::Path;
+
+use automl_core::metrics::Prediction;
+
+use crate::bagging::FinalFitUsed;
+use crate::ensemble::Selection;
+use crate::error::Result;
+use crate::evaluate::ExperimentData;
+use crate::html::{self, Validation};
+use crate::outcome::ExperimentResult;
+use crate::trial::TrialResult;
+
+/// The model's predictions of the validation rows: the ensemble's blend of its members'
+/// out-of-fold predictions, or the best trial's; `None` when the trials kept none (remote
+/// trials).
+pub fn model_validation(leaderboard: &[TrialResult], ensemble: Option<&Selection>, best: &TrialResult, data: &ExperimentData, fit: FinalFitUsed) -> Option<Validation> {
+    let prediction: Prediction = match ensemble {
+        Some(e) => {
+            let parts: Option<Vec<(f64, Prediction)>> = e.members.iter().map(|(id, w)| leaderboard.iter().find(|t| t.id == *id).and_then(|t| t.predictions.as_deref()).map(|p| (*w, p.clone()))).collect();
+            crate::ensemble::blend(&parts?)?
+        }
+        None => best.predictions.as_deref()?.clone(),
+    };
+    let source = match (data.splits.len(), fit.name()) {
+        (1, _) => "The holdout rows, predicted by the trials' models of the training rows (the model itself was then refit on all rows)",
+        (_, "bag") => "Every row predicted by the model's split model that did not train on it (out-of-fold): the bagged model's own validation predictions",
+        _ => "Every row predicted out-of-fold by the trials' split models of the model's configurations (the model itself was then fitted on all rows or bagged)",
+    };
+    html::validation(&data.out_of_fold_target(), &prediction, source)
+}
+
+/// Writes `validation.json`, `summary.json` and `report.html` into `out`, and lists them in
+/// `result.files`; a report that cannot be made is a note, not an error.
+pub fn write_record(out: &Path, result: &mut ExperimentResult, validation: Option<&Validation>) -> Result<()> {
+    if let Some(v) = validation {
+        let path = out.join(html::VALIDATION_FILE);
+        crate::util::write_json(&path, v)?;
+        result.files.push(path);
+    }
+    let summary = out.join("summary.json");
+    let report = out.join(html::REPORT_FILE);
+    result.files.push(summary.clone());
+    result.files.push(report.clone());
+    crate::util::write_json(&summary, &crate::report::summary_json(result))?;
+    let mut notes = Vec::new();
+    if html::write_or_note(out, &mut notes).is_none() {
+        result.files.retain(|f| f != &report);
+        result.notes.append(&mut notes);
+        crate::util::write_json(&summary, &crate::report::summary_json(result))?;
+    }
+    Ok(())
+}
