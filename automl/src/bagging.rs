@@ -99,9 +99,41 @@ pub fn keeps_models(final_fit: FinalFit, splits: usize) -> bool {
     }
 }
 
-/// A trial's split models with their measured size, and the seconds one of them took
-/// per validation row predicted; `None` when one cannot be encoded (it could not be
-/// stored in a model file either).
+/// Fewest rows whose models' prediction times are measured and judged: models of smaller
+/// data count as costing nothing, so that their runs do not depend on timings (a small
+/// data set's trials finish well inside a budget, and its model should not change with
+/// the machine's load).
+pub const MIN_JUDGED_ROWS: usize = 500;
+
+/// Rows a split model's prediction time is measured on: the validation rows repeated up
+/// to this many, so the cost of a call (and its noise) is spread thin, and a small data
+/// set's models are judged by what predicting many rows would take.
+pub const TIMED_ROWS: usize = 2_000;
+
+/// Seconds `model` takes per row to predict `x` (its rows repeated up to [`TIMED_ROWS`]);
+/// 0 when it cannot predict them (the trial's own prediction would have failed first).
+pub fn time_per_row(model: &FittedModel, x: &ndarray::Array2<f64>) -> f64 {
+    if x.nrows() == 0 {
+        return 0.0;
+    }
+    let repeated;
+    let rows = if x.nrows() >= TIMED_ROWS {
+        x.view()
+    } else {
+        let index: Vec<usize> = (0..TIMED_ROWS).map(|i| i % x.nrows()).collect();
+        repeated = x.select(ndarray::Axis(0), &index);
+        repeated.view()
+    };
+    let start = std::time::Instant::now();
+    match model.predict(rows) {
+        Ok(_) => start.elapsed().as_secs_f64() / rows.nrows() as f64,
+        Err(_) => 0.0,
+    }
+}
+
+/// A trial's split models with their measured size, and the seconds one of them takes
+/// per row predicted ([`time_per_row`], averaged; 0 under [`MIN_JUDGED_ROWS`]); `None`
+/// when one cannot be encoded (it could not be stored in a model file either).
 pub fn fold_models(models: Vec<FittedModel>, predict_s_per_row: f64) -> Option<FoldModels> {
     let bytes = models.iter().map(|m| postcard::experimental::serialized_size(m).ok()).sum::<Option<usize>>()?;
     Some(FoldModels { models, bytes, predict_s_per_row })

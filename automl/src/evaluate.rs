@@ -305,10 +305,15 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
     let mut fold_predictions = Vec::with_capacity(data.splits.len());
     let mut fold_models = Vec::new();
     let keep_models = data.keeps_fold_models();
-    let mut on_fold = |y: &Target, p: Prediction, model: FittedModel| {
-        score_extra(y, &p);
+    let timed = data.table.n_rows >= crate::bagging::MIN_JUDGED_ROWS;
+    let mut probe_s_per_row = 0.0;
+    let mut on_fold = |design: &FoldDesign, p: Prediction, model: FittedModel| {
+        score_extra(&design.y_valid, &p);
         fold_predictions.push(p);
         if keep_models {
+            if timed {
+                probe_s_per_row += crate::bagging::time_per_row(&model, &design.x_valid);
+            }
             fold_models.push(model);
         }
     };
@@ -358,8 +363,7 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
     if result.status == TrialStatus::Ok && fold_predictions.len() == data.splits.len() {
         result.predictions = crate::ensemble::concat(&fold_predictions).map(Arc::new);
         if keep_models && fold_models.len() == data.splits.len() {
-            let rows: usize = data.splits.iter().map(|s| s.valid.len()).sum();
-            let per_row = result.predict_time_s / rows.max(1) as f64;
+            let per_row = probe_s_per_row / data.splits.len() as f64;
             result.fold_models = crate::bagging::fold_models(fold_models, per_row).map(Arc::new);
         }
     }
@@ -383,7 +387,7 @@ fn run_folds(
     monitor: &dyn TrialMonitor,
     start: Instant,
     result: &mut TrialResult,
-    on_fold: &mut dyn FnMut(&Target, Prediction, FittedModel),
+    on_fold: &mut dyn FnMut(&FoldDesign, Prediction, FittedModel),
 ) -> automl_core::Result<()> {
     let learner = learner_by_name(&spec.learner)?;
     if !learner.supports(data.task) {
@@ -436,7 +440,7 @@ fn run_folds(
             return Err(automl_core::Error::learner(&spec.learner, format!("non-finite {} score", metric.name())));
         }
         result.fold_scores.push(score);
-        on_fold(&design.y_valid, prediction, model);
+        on_fold(&design, prediction, model);
         if stop_inside {
             result.status = TrialStatus::EarlyStopped;
             result.message = Some(STOPPED_BY_RULE.into());

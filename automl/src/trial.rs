@@ -141,7 +141,8 @@ pub struct FoldModels {
     pub models: Vec<automl_core::learners::FittedModel>,
     /// Their size encoded in a model file, the measure of the memory bound.
     pub bytes: usize,
-    /// Seconds one model took per validation row it predicted (measured in the trial).
+    /// Seconds one model takes per row predicted (measured in the trial on at least
+    /// `bagging::TIMED_ROWS` rows).
     pub predict_s_per_row: f64,
 }
 

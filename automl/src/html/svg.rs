@@ -204,7 +204,7 @@ pub fn bars(rows: &[(String, f64, String)], label: &str, unit: &str) -> String {
             esc(hover),
             label_w + w + 4.0,
             y + 14.0,
-            num(*value)
+            if unit == "%" { format!("{value:.1}") } else { num(*value) }
         );
     }
     s.push_str("</svg>");
