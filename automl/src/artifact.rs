@@ -341,19 +341,28 @@ impl ModelArtifact {
             missing_columns(&replayed, &names, source, "after the model's preprocessing plugins, which returned them at training")?;
             &replayed
         };
-        let mut parts = Vec::with_capacity(self.members.len());
-        let mut designs: Vec<Option<ndarray::Array2<f64>>> = vec![None; self.pipelines.len()];
-        for m in &self.members {
-            let x = match &mut designs[m.pipeline] {
-                Some(x) => x,
-                slot => slot.insert(self.transform(m.pipeline, table, source)?),
-            };
-            parts.push((m.weight, m.model.predict(x.view())?));
-        }
+        let mut parts = self.predict_members(table, source)?;
         match parts.len() {
             1 => Ok(parts.remove(0).1),
             _ => crate::ensemble::blend(&parts).ok_or_else(|| Error::Model { path: source.into(), message: "the ensemble's members predict in different shapes".into() }),
         }
+    }
+
+    /// Every member's prediction with its weight, in member order. The pipelines the
+    /// members use transform the table once each, and members predict on as many threads
+    /// as there are cores (a bagged model has k members per configuration); the result
+    /// does not depend on the threads.
+    fn predict_members(&self, table: &Table, source: &str) -> Result<Vec<(f64, Prediction)>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(self.members.len()).max(1);
+        let mut used: Vec<usize> = self.members.iter().map(|m| m.pipeline).collect();
+        used.sort_unstable();
+        used.dedup();
+        let designs: Vec<(usize, ndarray::Array2<f64>)> = parallel(&used, threads, source, |&i| self.transform(i, table, source).map(|x| (i, x)))?;
+        let design = |i: usize| designs.iter().find(|(j, _)| *j == i).map(|(_, x)| x);
+        parallel(&self.members, threads, source, |m| {
+            let x = design(m.pipeline).ok_or_else(|| Error::Model { path: source.into(), message: format!("member of trial {} has no preprocessing", m.trial) })?;
+            Ok((m.weight, m.model.predict(x.view())?))
+        })
     }
 
     fn transform(&self, pipeline: usize, table: &Table, source: &str) -> Result<ndarray::Array2<f64>> {
@@ -364,6 +373,25 @@ impl ModelArtifact {
             })
         })
     }
+}
+
+/// `f` of every item, in order, on up to `threads` threads (contiguous chunks); the
+/// first error in item order is returned (`source` names the data if a thread panics).
+fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, source: &str, f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+    if threads <= 1 || items.len() <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    let results: Vec<Result<Vec<R>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|part| s.spawn(move || part.iter().map(f).collect::<Result<Vec<R>>>())).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Model { path: source.into(), message: "a member's prediction panicked; please report this with the model file".into() }))).collect()
+    });
+    let mut out = Vec::with_capacity(items.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// Refuses `table` when it lacks some of `names`, listing them all; `advice` follows the
