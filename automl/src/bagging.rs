@@ -94,7 +94,7 @@ pub const KEPT_BYTES: usize = 512 << 20;
 pub fn keeps_models(final_fit: FinalFit, splits: usize) -> bool {
     match final_fit {
         FinalFit::Refit => false,
-        FinalFit::Bag => splits >= 1,
+        FinalFit::Bag => true,
         FinalFit::Auto => splits > 1,
     }
 }

@@ -192,17 +192,26 @@ fn add(sum: &mut Prediction, p: &Prediction) {
 
 /// The weighted average of `parts` (weights summing to 1); `None` when they differ in
 /// kind or shape.
-pub fn blend(parts: &[(f64, Prediction)]) -> Option<Prediction> {
+pub fn blend<P: std::borrow::Borrow<Prediction>>(parts: &[(f64, P)]) -> Option<Prediction> {
     let (_, first) = parts.first()?;
-    let mut sum = zeros_like(first);
+    let mut sum = zeros_like(first.borrow());
     for (w, p) in parts {
-        match (&mut sum, p) {
+        match (&mut sum, p.borrow()) {
             (Prediction::Classes(s), Prediction::Classes(m)) if s.dim() == m.dim() => s.scaled_add(*w, m),
             (Prediction::Values(s), Prediction::Values(v)) if s.len() == v.len() => s.scaled_add(*w, v),
             _ => return None,
         }
     }
     Some(sum)
+}
+
+/// The weighted average of the out-of-fold predictions of the trials `members` names
+/// (`(trial id, weight)`, weights scaled to sum to 1); `None` when one is not in `ranked`
+/// or kept no predictions.
+pub fn blend_trials(ranked: &[TrialResult], members: &[(u64, f64)]) -> Option<Prediction> {
+    let total: f64 = members.iter().map(|m| m.1).sum();
+    let parts: Option<Vec<(f64, &Prediction)>> = members.iter().map(|(id, w)| ranked.iter().find(|t| t.id == *id).and_then(|t| t.predictions.as_deref()).map(|p| (w / total, p))).collect();
+    blend(&parts?)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub const VALIDATION_FILE: &str = "validation.json";
 pub const VALIDATION_ROWS: usize = 20_000;
 
 /// What a run folder holds, for the report.
-pub struct RunFolder {
+pub struct RunFolder<'a> {
     /// The folder.
     pub dir: PathBuf,
     /// The journal, folded (trials, settings, whether the search ended).
@@ -36,8 +36,9 @@ pub struct RunFolder {
     pub profile: Option<Value>,
     /// `summary.json`, when the run finished.
     pub summary: Option<Value>,
-    /// `model.automl`, when the run finished.
-    pub model: Option<ModelArtifact>,
+    /// `model.automl`, when the run finished (the runner's own, not read again, when it
+    /// writes the report).
+    pub model: Option<std::borrow::Cow<'a, ModelArtifact>>,
     /// `validation.json`: the model's predictions of the validation rows.
     pub validation: Option<Validation>,
     /// What could not be read, for the report to say.
@@ -61,9 +62,14 @@ pub struct Validation {
     pub rows: usize,
 }
 
-impl RunFolder {
+impl<'a> RunFolder<'a> {
     /// Reads `dir`; only the journal is required.
     pub fn read(dir: &Path) -> Result<Self> {
+        Self::read_with(dir, None)
+    }
+
+    /// Reads `dir`, with `model` standing for its `model.automl` when given.
+    pub fn read_with(dir: &Path, model: Option<&'a ModelArtifact>) -> Result<Self> {
         let journal = crate::journal::read(dir)?;
         let mut problems = Vec::new();
         let mut json = |name: &str| -> Option<Value> {
@@ -75,9 +81,10 @@ impl RunFolder {
         let summary = json("summary.json");
         let validation = json(VALIDATION_FILE).and_then(|v| serde_json::from_value(v).map_err(|e| problems.push(format!("{VALIDATION_FILE}: {e}"))).ok());
         let model_path = dir.join("model.automl");
-        let model = match model_path.exists() {
-            true => ModelArtifact::load(&model_path).map_err(|e| problems.push(e.to_string())).ok(),
-            false => None,
+        let model = match (model, model_path.exists()) {
+            (Some(m), _) => Some(std::borrow::Cow::Borrowed(m)),
+            (None, true) => ModelArtifact::load(&model_path).map_err(|e| problems.push(e.to_string())).ok().map(std::borrow::Cow::Owned),
+            (None, false) => None,
         };
         Ok(RunFolder { dir: dir.to_path_buf(), journal, profile, summary, model, validation, problems })
     }
@@ -109,7 +116,12 @@ impl RunFolder {
 
 /// Reads `dir` and writes its report there; returns the file's path.
 pub fn write(dir: &Path) -> Result<PathBuf> {
-    let folder = RunFolder::read(dir)?;
+    write_with(dir, None)
+}
+
+/// [`write`], with `model` standing for the folder's `model.automl` when given.
+pub fn write_with(dir: &Path, model: Option<&ModelArtifact>) -> Result<PathBuf> {
+    let folder = RunFolder::read_with(dir, model)?;
     let html = page::render(&folder);
     let path = dir.join(REPORT_FILE);
     crate::util::write_atomic(&path, html.as_bytes())?;
@@ -136,9 +148,10 @@ pub fn validation(truth: &automl_core::task::Target, prediction: &automl_core::m
     Some(Validation { labels, truth: truth_values, probabilities, values, source: source.to_string(), rows })
 }
 
-/// Writes the report of `dir`, or says why it could not (the run's results stand).
-pub fn write_or_note(dir: &Path, notes: &mut Vec<String>) -> Option<PathBuf> {
-    match write(dir) {
+/// Writes the report of `dir` (whose model is `model`), or says why it could not (the
+/// run's results stand).
+pub fn write_or_note(dir: &Path, model: &ModelArtifact, notes: &mut Vec<String>) -> Option<PathBuf> {
+    match write_with(dir, Some(model)) {
         Ok(p) => Some(p),
         Err(e) => {
             notes.push(format!("the report was not written: {e}; rebuild it with `automl report {}`", dir.display()));

@@ -17,10 +17,7 @@ use crate::trial::TrialResult;
 /// trials).
 pub fn model_validation(leaderboard: &[TrialResult], ensemble: Option<&Selection>, best: &TrialResult, data: &ExperimentData, fit: FinalFitUsed) -> Option<Validation> {
     let prediction: Prediction = match ensemble {
-        Some(e) => {
-            let parts: Option<Vec<(f64, Prediction)>> = e.members.iter().map(|(id, w)| leaderboard.iter().find(|t| t.id == *id).and_then(|t| t.predictions.as_deref()).map(|p| (*w, p.clone()))).collect();
-            crate::ensemble::blend(&parts?)?
-        }
+        Some(e) => crate::ensemble::blend_trials(leaderboard, &e.members)?,
         None => best.predictions.as_deref()?.clone(),
     };
     let source = match (data.splits.len(), fit.name()) {
@@ -36,7 +33,9 @@ pub fn model_validation(leaderboard: &[TrialResult], ensemble: Option<&Selection
 pub fn write_record(out: &Path, result: &mut ExperimentResult, validation: Option<&Validation>) -> Result<()> {
     if let Some(v) = validation {
         let path = out.join(html::VALIDATION_FILE);
-        crate::util::write_json(&path, v)?;
+        // Compact: thousands of rows of probabilities, pretty-printed, would be a number a line.
+        let bytes = serde_json::to_vec(v).map_err(|e| crate::error::Error::Serialize { what: format!("{} as JSON", path.display()), source: Box::new(e) })?;
+        crate::util::write_atomic(&path, &bytes)?;
         result.files.push(path);
     }
     let summary = out.join("summary.json");
@@ -45,7 +44,7 @@ pub fn write_record(out: &Path, result: &mut ExperimentResult, validation: Optio
     result.files.push(report.clone());
     crate::util::write_json(&summary, &crate::report::summary_json(result))?;
     let mut notes = Vec::new();
-    if html::write_or_note(out, &mut notes).is_none() {
+    if html::write_or_note(out, &result.artifact, &mut notes).is_none() {
         result.files.retain(|f| f != &report);
         result.notes.append(&mut notes);
         crate::util::write_json(&summary, &crate::report::summary_json(result))?;

@@ -258,11 +258,8 @@ fn kept_ensemble(ranked: &[TrialResult], selection: &Selection, parts: &[Part], 
 /// it no longer beats the best trial.
 fn rescore(ranked: &[TrialResult], parts: &[Part], ctx: &RefitContext, best_single: f64) -> Option<Selection> {
     let total: f64 = parts.iter().map(|p| p.weight).sum();
-    let predictions: Option<Vec<(f64, automl_core::metrics::Prediction)>> = parts
-        .iter()
-        .map(|p| ranked.iter().find(|t| t.id == p.trial).and_then(|t| t.predictions.as_deref()).map(|o| (p.weight / total, o.clone())))
-        .collect();
-    let blended = crate::ensemble::blend(&predictions?)?;
+    let members: Vec<(u64, f64)> = parts.iter().map(|p| (p.trial, p.weight)).collect();
+    let blended = crate::ensemble::blend_trials(ranked, &members)?;
     let truth = ctx.data.out_of_fold_target();
     let score = ctx.metric.score(&truth, &blended).ok().filter(|s| s.is_finite())?;
     let better = ctx.metric.direction().better(score, best_single);
