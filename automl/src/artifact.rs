@@ -22,7 +22,7 @@ pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
 /// payload follows the version; 4: the model is a list of weighted members, each with
 /// its preprocessing, and no write time, so the same run writes the same bytes; 5: a
 /// member says which validation split fitted it, for bagged models).
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// Bytes before the payload: magic, version, the payload's SHA-256.
 const HEADER: usize = 8 + 4 + 32;

@@ -11,6 +11,7 @@ pub mod learners;
 pub mod metrics;
 pub mod preprocess;
 pub mod profile;
+pub mod shap;
 pub mod space;
 pub mod task;
 pub mod validation;

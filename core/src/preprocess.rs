@@ -188,6 +188,12 @@ impl Pipeline {
         &self.output_names
     }
 
+    /// For each output column, the input column it is made from (an index into
+    /// [`Pipeline::inputs`]): one-hot levels, indicators and date parts map to their column.
+    pub fn output_sources(&self) -> Vec<usize> {
+        self.steps.iter().enumerate().flat_map(|(i, step)| std::iter::repeat_n(i, self.width(step))).collect()
+    }
+
     /// Transforms `rows` of `table` (all rows when `None`) into a finite matrix.
     ///
     /// Columns are found by name; a missing column or a value of the wrong type is an error
@@ -495,6 +501,12 @@ mod tests {
         assert_eq!(x[[1, col("d__month")]], 2.0);
         assert_eq!(x[[0, col("d__year")]], 1970.0);
         assert_eq!(x[[0, col("d__weekday")]], 3.0); // 1970-01-01 was a Thursday
+        // Every output column comes from the input its name starts with.
+        let sources = p.output_sources();
+        assert_eq!(sources.len(), names.len());
+        for (name, &s) in names.iter().zip(&sources) {
+            assert!(name.starts_with(&p.inputs()[s].name), "{name} from {}", p.inputs()[s].name);
+        }
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub(super) fn grow(setup: &Setup, samples: &mut [Sample], rng: &mut impl Rng) ->
     let n_features = setup.binned.mappers.len();
     let hist = Histogram::new(setup.width);
     let mut scratch = Scratch { total: vec![0.0; hist.stride()], hist, pool: (0..n_features as u32).collect(), is_constant: vec![false; n_features] };
-    let mut tree = ForestTree { nodes: Vec::new(), leaves: Leaves::new(setup.width), sets: Vec::new() };
+    let mut tree = ForestTree { nodes: Vec::new(), leaves: Leaves::new(setup.width), sets: Vec::new(), covers: Vec::new() };
     let mut stack = vec![Pending { start: 0, end: samples.len(), depth: 0, parent: None, constant: Vec::new() }];
     while let Some(p) = stack.pop() {
         let node = &mut samples[p.start..p.end];
@@ -66,6 +66,7 @@ pub(super) fn grow(setup: &Setup, samples: &mut [Sample], rng: &mut impl Rng) ->
         let found = if splittable { best_split(setup, &mut scratch, node, &p.constant, rng) } else { None };
         let Some((cand, constant)) = found else {
             let leaf = tree.leaves.push(scratch.total[1], &scratch.total[2..]);
+            tree.covers.push(scratch.total[1] as u32);
             link(&mut tree, p.parent, !(leaf as i32));
             continue;
         };

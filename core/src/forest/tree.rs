@@ -96,6 +96,9 @@ pub struct ForestTree {
     pub leaves: Leaves,
     /// Category sets of the categorical splits.
     pub sets: Vec<CategorySet>,
+    /// Training weight (bootstrap count) that reached each leaf: the cover TreeSHAP
+    /// weighs paths by.
+    pub covers: Vec<u32>,
 }
 
 impl ForestTree {
@@ -147,6 +150,11 @@ impl ForestTree {
         node.children[usize::from(!left)]
     }
 
+    /// Whether a row of raw values goes left at internal node `i`.
+    pub fn goes_left_raw(&self, i: usize, row: &[f64]) -> bool {
+        self.step(i, row, 0) == self.nodes[i].children[0]
+    }
+
     /// Number of leaves.
     pub fn n_leaves(&self) -> usize {
         self.nodes.len() + 1
@@ -157,6 +165,9 @@ impl ForestTree {
     /// are in range, `width` finite values per leaf. The message names what is wrong.
     pub fn check(&self, n_features: usize, width: usize) -> Result<(), String> {
         self.leaves.check(self.n_leaves(), width)?;
+        if self.covers.len() != self.n_leaves() || self.covers.contains(&0) {
+            return Err(format!("{} leaf covers for {} leaves (each at least 1 row)", self.covers.len(), self.n_leaves()));
+        }
         if let Some(i) = self.sets.iter().position(|s| s.n == 0 || s.n > 255) {
             return Err(format!("category set {i} over {} categories (1 to 255 allowed)", self.sets[i].n));
         }

@@ -56,6 +56,8 @@ pub struct Tree {
     pub nodes: Vec<Node>,
     /// Leaf outputs (already scaled by the learning rate).
     pub leaves: Vec<f64>,
+    /// Training rows that reached each leaf (the cover TreeSHAP weighs paths by).
+    pub covers: Vec<u32>,
 }
 
 fn in_set(set: &[u64; 4], bin: usize) -> bool {
@@ -72,26 +74,18 @@ impl Tree {
         let mut i = 0i32;
         loop {
             let node = &self.nodes[i as usize];
-            let v = x[node.feature as usize];
-            let left = if v.is_nan() {
-                node.default_left
-            } else {
-                match &node.split {
-                    Split::Numeric { threshold, .. } => v <= *threshold,
-                    Split::Categorical { left, n } => {
-                        if v < 0.0 {
-                            node.default_left
-                        } else {
-                            in_set(left, 1 + (v as usize).min(n - 1))
-                        }
-                    }
-                }
-            };
-            i = if left { node.left } else { node.right };
+            i = if node.goes_left(x[node.feature as usize]) { node.left } else { node.right };
             if i < 0 {
                 return self.leaves[!i as usize];
             }
         }
+    }
+
+    /// Whether a row of raw values goes left at internal node `i`.
+    #[inline]
+    pub fn goes_left_raw(&self, i: usize, row: &[f64]) -> bool {
+        let node = &self.nodes[i];
+        node.goes_left(row[node.feature as usize])
     }
 
     /// Leaf index for a row of bins.
@@ -127,6 +121,9 @@ impl Tree {
         if self.leaves.len() != self.nodes.len() + 1 {
             return Err(format!("{} internal nodes but {} leaves (expected {})", self.nodes.len(), self.leaves.len(), self.nodes.len() + 1));
         }
+        if self.covers.len() != self.leaves.len() || self.covers.contains(&0) {
+            return Err(format!("{} leaf covers for {} leaves (each at least 1 row)", self.covers.len(), self.leaves.len()));
+        }
         if let Some(i) = self.leaves.iter().position(|v| !v.is_finite()) {
             return Err(format!("leaf {i} has the non-finite value {}", self.leaves[i]));
         }
@@ -135,6 +132,19 @@ impl Tree {
 }
 
 impl Node {
+    /// Whether raw value `v` of the node's feature goes left.
+    #[inline]
+    fn goes_left(&self, v: f64) -> bool {
+        if v.is_nan() {
+            return self.default_left;
+        }
+        match &self.split {
+            Split::Numeric { threshold, .. } => v <= *threshold,
+            Split::Categorical { left, n } if v >= 0.0 => in_set(left, 1 + (v as usize).min(n - 1)),
+            Split::Categorical { .. } => self.default_left,
+        }
+    }
+
     /// Checks node `index` of a tree with `n_nodes` nodes and `n_leaves` leaves.
     fn check(&self, index: usize, n_nodes: usize, n_leaves: usize, n_features: usize) -> Result<(), String> {
         if self.feature as usize >= n_features {
@@ -309,8 +319,9 @@ pub fn grow(threads: &super::Threads, binned: &Binned, grad: &[f64], hess: &[f64
             }
         }
     }
-    let ranges = leaves.iter().map(|l| (l.start, l.end)).collect();
-    (Tree { nodes, leaves: values }, gains, ranges)
+    let ranges: Vec<(usize, usize)> = leaves.iter().map(|l| (l.start, l.end)).collect();
+    let covers = ranges.iter().map(|&(a, b)| (b - a) as u32).collect();
+    (Tree { nodes, leaves: values, covers }, gains, ranges)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]

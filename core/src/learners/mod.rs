@@ -18,6 +18,7 @@ use crate::task::{Target, Task};
 
 mod bayes;
 mod boost;
+mod explain;
 mod forest;
 mod knn;
 mod linear;
@@ -26,6 +27,7 @@ mod svm;
 mod tree;
 
 pub use boost::{GbdtLearner, GbdtModel};
+pub use explain::OutputSpace;
 pub use crate::forest::ForestModel;
 pub use forest::ForestLearner;
 pub use tree::TreeModel;
