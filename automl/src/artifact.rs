@@ -299,16 +299,23 @@ impl ModelArtifact {
     /// [`Self::predict_csv`], with stored preprocessing plugins run in `host` (its time and
     /// memory limits) instead of the default one.
     pub fn predict_csv_in(&self, csv: &Path, host: Option<&PluginHost>) -> Result<Prediction> {
+        let table = self.read_csv(csv, false)?;
+        self.predict_table_in(&table, &csv.display().to_string(), host)
+    }
+
+    /// Reads `csv` as the model reads its data: its missing-value markers, and the
+    /// columns that were text at training read as text (and the target, `with_target`).
+    pub fn read_csv(&self, csv: &Path, with_target: bool) -> Result<Table> {
         let raw = self.raw_inputs();
         let text_columns = self
             .inputs()
             .into_iter()
             .filter(|c| matches!(c.kind, ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Boolean) && raw.contains(&c.name.as_str()))
             .map(|c| c.name.clone())
+            .chain(with_target.then(|| self.target.clone()))
             .collect();
         let options = CsvOptions { na_values: self.na_values.clone(), text_columns, ..CsvOptions::default() };
-        let table = read_csv(csv, &options)?;
-        self.predict_table_in(&table, &csv.display().to_string(), host)
+        Ok(read_csv(csv, &options)?)
     }
 
     /// Predicts every row of an in-memory table (columns by name, extra columns ignored);
@@ -319,10 +326,21 @@ impl ModelArtifact {
 
     /// [`Self::predict_table`], with stored preprocessing plugins run in `host`.
     pub fn predict_table_in(&self, table: &Table, source: &str, host: Option<&PluginHost>) -> Result<Prediction> {
+        let table = self.replay(table, source, host)?;
+        let mut parts = self.predict_members(&table, source)?;
+        match parts.len() {
+            1 => Ok(parts.remove(0).1),
+            _ => crate::ensemble::blend(&parts).ok_or_else(|| Error::Model { path: source.into(), message: "the ensemble's members predict in different shapes".into() }),
+        }
+    }
+
+    /// The table the pipelines read: `table` checked for the raw columns the model needs,
+    /// then passed through the stored preprocessing plugins (run in `host`, or the default
+    /// sandbox), if any.
+    pub fn replay<'t>(&self, table: &'t Table, source: &str, host: Option<&PluginHost>) -> Result<std::borrow::Cow<'t, Table>> {
         missing_columns(table, &self.raw_inputs(), source, "that the model needs; add {} (empty values are allowed)")?;
-        let replayed;
-        let table = if self.preprocessors.is_empty() {
-            table
+        if self.preprocessors.is_empty() {
+            Ok(std::borrow::Cow::Borrowed(table))
         } else {
             let shared;
             let host = match host {
@@ -336,15 +354,10 @@ impl ModelArtifact {
             for p in &self.preprocessors {
                 current = Some(p.replay(host, current.as_ref().unwrap_or(table))?);
             }
-            replayed = current.unwrap_or_else(|| table.clone());
+            let replayed = current.unwrap_or_else(|| table.clone());
             let names: Vec<&str> = self.inputs().into_iter().map(|c| c.name.as_str()).collect();
             missing_columns(&replayed, &names, source, "after the model's preprocessing plugins, which returned them at training")?;
-            &replayed
-        };
-        let mut parts = self.predict_members(table, source)?;
-        match parts.len() {
-            1 => Ok(parts.remove(0).1),
-            _ => crate::ensemble::blend(&parts).ok_or_else(|| Error::Model { path: source.into(), message: "the ensemble's members predict in different shapes".into() }),
+            Ok(std::borrow::Cow::Owned(replayed))
         }
     }
 
@@ -365,7 +378,8 @@ impl ModelArtifact {
         })
     }
 
-    fn transform(&self, pipeline: usize, table: &Table, source: &str) -> Result<ndarray::Array2<f64>> {
+    /// Pipeline `pipeline`'s design matrix of every row of `table`.
+    pub fn transform(&self, pipeline: usize, table: &Table, source: &str) -> Result<ndarray::Array2<f64>> {
         self.pipelines[pipeline].transform(table, None).map_err(|e| {
             Error::Core(match e {
                 automl_core::Error::ColumnType { column, message } => automl_core::Error::ColumnType { column, message: format!("{message} (in {source})") },

@@ -23,6 +23,7 @@
 //! | [`options`] | every option, resolved and validated in one place |
 //! | [`plugins`] | the WebAssembly plugin host (feature `plugins`) |
 //! | [`journal`], [`artifact`] | the crash-safe journal; the model file |
+//! | [`explain`] | TreeSHAP contributions and permutation importance of a model file |
 //! | [`outcome`], [`report`] | what a run produces; leaderboard, summaries, profile text |
 //! | [`html`] | the run report: one self-contained HTML file with SVG charts |
 //! | [`evaluate`] | ingest, shared design matrices, evaluating one trial here |
@@ -47,6 +48,7 @@ pub mod plugins;
 
 pub mod artifact;
 pub mod journal;
+pub mod explain;
 pub mod runlock;
 
 pub mod outcome;

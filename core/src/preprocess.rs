@@ -421,7 +421,8 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-fn format_number(v: f64) -> String {
+/// A number as the CSV reader would have read it as text (integers without a fraction).
+pub fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { v.to_string() }
 }
 

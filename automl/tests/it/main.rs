@@ -4,6 +4,7 @@ mod cli;
 mod fake_apiserver;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
+mod explain;
 mod library;
 mod report;
 #[cfg(feature = "plugins")]

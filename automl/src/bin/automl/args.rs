@@ -36,8 +36,37 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Run one trial and report it (what a Kubernetes trial pod runs). The trial comes as JSON in $AUTOML_TRIAL or --spec; scores are printed as name=value lines and the result is written to $AUTOML_TERMINATION_MESSAGE_PATH [default: /dev/termination-log].
     Trial(TrialArgs),
+    /// Explain a saved model: per-row TreeSHAP contributions of each input column (models of boosters and forests) with their mean absolute value as feature importance, or with --permutation the score lost when a column is shuffled (any model).
+    Explain(ExplainArgs),
     /// Rebuild DIR/report.html (one self-contained HTML file: data, search, leaderboard, model, validation plots) from a finished or running run folder.
     Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// Model file written by `automl run` (DIR/model.automl).
+    #[arg(long, short = 'm')]
+    pub model: PathBuf,
+    /// Data to explain (CSV with the model's input columns; --permutation also needs the target column).
+    pub data: PathBuf,
+    /// Write the contributions CSV here: `shap:COLUMN` per input column, `base_value` and `raw_prediction` per row (with several classes, `shap:CLASS:COLUMN` and so on); they sum to the raw prediction [default: standard output].
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Explain only this trial's configuration of the model (the summary lists its members' trials).
+    #[arg(long, value_name = "N")]
+    pub trial: Option<u64>,
+    /// Measure permutation importance instead: for each column, the model's score on DATA minus its score with that column's values shuffled.
+    #[arg(long)]
+    pub permutation: bool,
+    /// Shuffles per column for --permutation.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub repeats: usize,
+    /// Seed of the shuffles.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print the feature importance as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -16,7 +16,7 @@ use clap::{CommandFactory, FromArgMatches};
 mod args;
 mod print;
 
-use args::{Cli, Command, PluginCommand, PredictArgs, ProfileArgs, ReportArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
+use args::{Cli, Command, ExplainArgs, PluginCommand, PredictArgs, ProfileArgs, ReportArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
 
 fn learner_help() -> String {
     let mut s = String::from("Learners:\n");
@@ -100,6 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(args) => resume(args),
         Command::Trial(args) => trial(args),
         Command::Report(args) => report(args),
+        Command::Explain(args) => explain(args),
     }
 }
 
@@ -280,6 +281,37 @@ fn profile_cmd(a: ProfileArgs) -> anyhow::Result<()> {
         print!("{}", automl::report::profile_text(&p));
     }
     Ok(())
+}
+
+/// `automl explain`: contributions to a CSV and their importance, or permutation importance.
+fn explain(a: ExplainArgs) -> anyhow::Result<()> {
+    use automl::core::metrics::Metric;
+    use std::io::Write;
+    let artifact = ModelArtifact::load(&a.model)?;
+    let table = artifact.read_csv(&a.data, a.permutation)?;
+    let source = a.data.display().to_string();
+    if a.permutation {
+        let (metric, baseline, importance) = artifact.permutation_importance(&table, &source, a.repeats, a.seed)?;
+        let title = format!("permutation importance: {} lost when a column is shuffled ({} on the data as given: {baseline:.4}; {} shuffles)", metric.name(), metric.name(), a.repeats.max(1));
+        return print::importance(&title, &importance, a.json, serde_json::json!({"method": "permutation", "metric": metric.name(), "score": baseline, "repeats": a.repeats.max(1)}));
+    }
+    let explanation = artifact.explain_table(&table, &source, a.trial)?;
+    let details = serde_json::json!({"method": "tree_shap", "output_space": explanation.space.name(), "outputs": explanation.outputs, "trials": explanation.trials});
+    let title = format!("TreeSHAP feature importance: mean |contribution| to the {} ({} rows)", explanation.space.name(), table.n_rows);
+    match &a.out {
+        Some(path) => {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
+            explanation.write_csv(&mut f)?;
+            f.flush()?;
+            print::importance(&title, &explanation.importance(), a.json, details)
+        }
+        None if a.json => Err(automl::Error::Config("--json prints the importance, so the contributions need --out FILE".into()).into()),
+        None => {
+            explanation.write_csv(&mut std::io::BufWriter::new(std::io::stdout().lock()))?;
+            eprint!("{}", print::importance_text(&title, &explanation.importance()));
+            Ok(())
+        }
+    }
 }
 
 /// `automl report DIR`: the report rebuilt from the run folder.

@@ -151,3 +151,28 @@ pub fn plugin_list(dir: Option<&Path>, found: &[(PathBuf, Result<PluginInfo, Str
     }
     Ok(())
 }
+
+/// Feature importance as a table (or JSON with `details` and an `importance` list).
+pub fn importance(title: &str, rows: &[automl::explain::Importance], json: bool, mut details: serde_json::Value) -> anyhow::Result<()> {
+    if json {
+        details["importance"] = serde_json::to_value(rows)?;
+        println!("{}", serde_json::to_string_pretty(&details)?);
+    } else {
+        print!("{}", importance_text(title, rows));
+    }
+    Ok(())
+}
+
+/// The importance table: column, importance, spread, and a bar.
+pub fn importance_text(title: &str, rows: &[automl::explain::Importance]) -> String {
+    let width = rows.iter().map(|r| r.column.chars().count()).max().unwrap_or(6).max(6);
+    let top = rows.iter().map(|r| r.importance).fold(0.0f64, f64::max);
+    let spread = rows.iter().any(|r| r.std > 0.0);
+    let mut out = format!("{title}\n{:<width$}  {:>10}{}\n", "column", "importance", if spread { "      ± std" } else { "" });
+    for r in rows {
+        let bar = if top > 0.0 { "#".repeat(((r.importance.max(0.0) / top) * 30.0).round() as usize) } else { String::new() };
+        let std = if spread { format!("  {:>9.5}", r.std) } else { String::new() };
+        out += &format!("{:<width$}  {:>10.5}{std}  {bar}\n", r.column, r.importance);
+    }
+    out
+}
