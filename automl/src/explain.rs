@@ -11,7 +11,7 @@ use automl_core::task::{Target, Task};
 use ndarray::{Array2, Array3, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::artifact::{csv_field, Member, ModelArtifact};
 use crate::error::{Error, Result};
@@ -36,7 +36,7 @@ pub struct Explanation {
 }
 
 /// How much a column matters.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Importance {
     /// The column.
     pub column: String,
@@ -141,9 +141,9 @@ impl ModelArtifact {
         Ok(Explanation { columns, outputs, space, values, raw, trials: dedup(members.iter().map(|(m, _)| m.trial)) })
     }
 
-    /// The members explained, with their weights summing to 1; refused when one is not a
-    /// tree ensemble or classification members' units differ.
-    fn explained_members(&self, trial: Option<u64>) -> Result<Vec<(&Member, f64)>> {
+    /// The members [`Self::explain_table`] explains, with their weights summing to 1;
+    /// refused when one is not a tree ensemble or classification members' units differ.
+    pub fn explained_members(&self, trial: Option<u64>) -> Result<Vec<(&Member, f64)>> {
         let chosen: Vec<&Member> = self.members.iter().filter(|m| trial.is_none_or(|t| m.trial == t)).collect();
         let trees: Vec<u64> = dedup(self.members.iter().filter(|m| is_tree(&m.model)).map(|m| m.trial));
         let choose = if trees.is_empty() {

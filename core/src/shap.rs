@@ -242,6 +242,13 @@ pub fn forest(f: &ForestModel, x: ArrayView2<f64>) -> Array3<f64> {
     contributions(&trees, &vec![0.0; k], x)
 }
 
+/// Rough work of explaining one row with `tree` (leaves times depth squared), for
+/// choosing how many rows an explanation can afford.
+pub fn work<T: ShapTree>(tree: &T) -> f64 {
+    let e = TreeExplainer::new(tree);
+    (tree.n_nodes() + 1) as f64 * ((e.depth + 1) * (e.depth + 1)) as f64
+}
+
 fn extend(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: Option<usize>) {
     path[depth] = PathElement { feature, zero, one, weight: if depth == 0 { 1.0 } else { 0.0 } };
     let d = (depth + 1) as f64;

@@ -60,6 +60,50 @@ pub struct Validation {
     pub source: String,
     /// Rows the model was validated on (more than `truth` holds when thinned).
     pub rows: usize,
+    /// What the model relies on, when the run measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importance: Option<Importances>,
+}
+
+/// Feature importance for the report.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Importances {
+    /// Mean |TreeSHAP contribution| of the model's tree configurations.
+    pub shap: Option<ShapImportance>,
+    /// Permutation importance on validation rows.
+    pub permutation: Option<PermutationImportance>,
+    /// Why a kind is missing.
+    pub notes: Vec<String>,
+}
+
+/// Mean absolute TreeSHAP contributions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShapImportance {
+    /// The trials explained (the whole model, or its largest tree configuration).
+    pub trials: Vec<u64>,
+    /// Whether that is the whole model.
+    pub whole_model: bool,
+    /// What the contributions are in: value, margin or probability.
+    pub space: String,
+    /// Training rows explained.
+    pub rows: usize,
+    /// Per column, most important first.
+    pub columns: Vec<crate::explain::Importance>,
+}
+
+/// Score lost when a column is shuffled among validation rows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PermutationImportance {
+    /// The metric.
+    pub metric: String,
+    /// Its score on the rows as given.
+    pub score: f64,
+    /// Validation rows used.
+    pub rows: usize,
+    /// Shuffles per column.
+    pub repeats: usize,
+    /// Per column, most important first.
+    pub columns: Vec<crate::explain::Importance>,
 }
 
 impl<'a> RunFolder<'a> {
@@ -145,7 +189,7 @@ pub fn validation(truth: &automl_core::task::Target, prediction: &automl_core::m
         Prediction::Values(v) if v.len() == rows => (Vec::new(), v.iter().enumerate().filter(|(i, _)| keep(i)).map(|(_, &x)| x).collect()),
         _ => return None,
     };
-    Some(Validation { labels, truth: truth_values, probabilities, values, source: source.to_string(), rows })
+    Some(Validation { labels, truth: truth_values, probabilities, values, source: source.to_string(), rows, importance: None })
 }
 
 /// Writes the report of `dir` (whose model is `model`), or says why it could not (the

@@ -343,6 +343,35 @@ fn regression_plots(s: &mut String, v: &Validation) {
 }
 
 fn importance_section(s: &mut String, f: &RunFolder) {
+    match f.validation.as_ref().and_then(|v| v.importance.as_ref()) {
+        Some(i) => measured_importance(s, i),
+        None => gain_importance(s, f),
+    }
+}
+
+/// Mean |TreeSHAP| and permutation importance, as the run measured them.
+fn measured_importance(s: &mut String, i: &crate::html::Importances) {
+    s.push_str("<section><h2>What the model relies on</h2>");
+    let bars_of = |columns: &[crate::explain::Importance], what: &str| -> Vec<(String, f64, String)> {
+        columns.iter().take(20).map(|c| (c.column.clone(), c.importance, format!("{}: {what} {}{}", c.column, num(c.importance), if c.std > 0.0 { format!(" ± {}", num(c.std)) } else { String::new() }))).collect()
+    };
+    if let Some(p) = &i.shap {
+        let whose = if p.whole_model { "the model".to_string() } else { format!("the model's largest tree configuration (trial {})", p.trials.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")) };
+        let _ = write!(s, "<h3>TreeSHAP</h3><p>Mean absolute contribution of each input column to the {} of {whose}, exact TreeSHAP on {} training rows. <code>automl explain</code> writes every row's contributions.</p>", esc(if p.space == "margin" { "log-odds (margin)" } else { &p.space }), p.rows);
+        s.push_str(&bars(&bars_of(&p.columns, "mean |SHAP|"), "mean absolute SHAP value per column", ""));
+    }
+    if let Some(p) = &i.permutation {
+        let _ = write!(s, "<h3>Permutation importance</h3><p>How much {} gets worse when a column's values are shuffled among {} validation rows, each predicted by the bagged split models that did not train on it ({} shuffles; {} {} as given).</p>", esc(&p.metric), p.rows, p.repeats, esc(&p.metric), num(p.score));
+        s.push_str(&bars(&bars_of(&p.columns, "score lost"), "permutation importance per column", ""));
+    }
+    for note in &i.notes {
+        let _ = write!(s, "<p class=\"note\">{}</p>", esc(note));
+    }
+    s.push_str("</section>");
+}
+
+/// The booster's split gain, for run folders written before importance was measured.
+fn gain_importance(s: &mut String, f: &RunFolder) {
     let Some(model) = &f.model else { return };
     let importance = model.feature_importance();
     if importance.is_empty() {

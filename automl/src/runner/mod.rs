@@ -25,6 +25,7 @@ use crate::trial::{TrialResult, TrialStatus};
 use crate::util::new_experiment_id;
 
 pub mod finish;
+pub mod importance;
 pub mod monitor;
 pub mod record;
 pub mod refit;
@@ -113,13 +114,17 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
             best.score.unwrap_or(f64::NAN)
         ));
     }
-    let validation = finish::model_validation(&leaderboard, ensemble.as_ref(), &best, &setup.data, final_fit);
+    let mut validation = finish::model_validation(&leaderboard, ensemble.as_ref(), &best, &setup.data, final_fit);
     let sha256 = setup.digest().to_string();
     let artifact = refit::artifact(refitted, options, setup.task, &setup.target, &setup.metric_name, sha256);
     if let Some(out) = recorder.out() {
         let p = out.join("model.automl");
         artifact.save(&p)?;
         recorder.wrote(p);
+        // For the report: measured only when there is one.
+        if let Some(v) = validation.as_mut() {
+            v.importance = Some(importance::measure(&artifact, &setup.data, options.seed));
+        }
     }
     let out = recorder.out().map(std::path::Path::to_path_buf);
     let mut result = ExperimentResult {

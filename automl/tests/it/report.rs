@@ -58,6 +58,29 @@ fn a_run_writes_a_self_contained_report_that_automl_report_rebuilds() {
 }
 
 #[test]
+fn a_bagged_booster_report_shows_treeshap_and_permutation_importance() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = automl(&["run", example("penguins.csv").to_str().unwrap(), "--target", "species", "--learners", "gbdt", "--final-fit", "bag", "--max-trials", "3", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let validation: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("validation.json")).unwrap()).unwrap();
+    let importance = &validation["importance"];
+    assert_eq!(importance["shap"]["whole_model"], true, "{importance}");
+    assert_eq!(importance["shap"]["space"], "margin");
+    assert_eq!(importance["shap"]["columns"].as_array().unwrap().len(), 7, "one row per input column: {importance}");
+    let permutation = &importance["permutation"];
+    assert_eq!(permutation["metric"], "log_loss");
+    assert_eq!(permutation["rows"], 344, "every row is some split's validation row: {permutation}");
+    // The bagged model's own validation score, recomputed from its split models.
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let score = summary["model"]["validation_score"].as_f64().unwrap();
+    assert!((permutation["score"].as_f64().unwrap() - score).abs() < 1e-6, "{permutation} against {score}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let section = &html[html.find("<h2>What the model relies on</h2>").unwrap()..];
+    assert!(section.contains("<h3>TreeSHAP</h3>") && section.contains("<h3>Permutation importance</h3>"));
+}
+
+#[test]
 fn a_regression_run_shows_predicted_against_actual() {
     let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("a,b,y\n");

@@ -58,6 +58,16 @@ impl FittedModel {
         Ok(Some(if raw.ncols() == 2 { raw.slice(s![.., 1..]).to_owned() } else { raw }))
     }
 
+    /// Rough work of [`FittedModel::contributions`] per row (see [`crate::shap::work`]);
+    /// `None` for a model that is not a tree ensemble.
+    pub fn shap_work(&self) -> Option<f64> {
+        match self {
+            FittedModel::Gbdt(m) => Some(m.booster.trees.iter().flatten().map(crate::shap::work).sum()),
+            FittedModel::Forest(m) => Some(m.trees.iter().map(crate::shap::work).sum()),
+            _ => None,
+        }
+    }
+
     fn check_explained(&self, x: ArrayView2<f64>) -> Result<()> {
         if x.ncols() != self.n_features() {
             return Err(Error::Data(format!("the model expects {} input columns, got {}", self.n_features(), x.ncols())));

@@ -1,0 +1,126 @@
+//! What the report shows of the model's reliance on each column, measured at the end of a
+//! run within a bound of work: mean |TreeSHAP| of its tree configurations on training
+//! rows, and permutation importance of its bagged split models, each on the validation
+//! rows it did not train on.
+use std::time::Instant;
+
+use automl_core::data::Table;
+use automl_core::metrics::{BuiltinMetric, Metric, Prediction};
+use ndarray::{concatenate, Axis};
+
+use crate::artifact::{Member, ModelArtifact};
+use crate::evaluate::ExperimentData;
+use crate::explain::permutation;
+use crate::html::{Importances, PermutationImportance, ShapImportance};
+
+/// Most rows explained or permuted.
+const ROWS: usize = 1000;
+/// TreeSHAP work allowed (leaves x depth² summed over rows; a few seconds).
+const SHAP_WORK: f64 = 1e9;
+/// Seconds the permutations may take, estimated from one scoring.
+const PERMUTATION_S: f64 = 20.0;
+/// Shuffles per column.
+const REPEATS: usize = 3;
+
+/// Both importances of `model`, fitted on `data`, with notes on what was left out.
+pub fn measure(model: &ModelArtifact, data: &ExperimentData, seed: u64) -> Importances {
+    let mut out = Importances::default();
+    match shap(model, data) {
+        Ok(s) => out.shap = Some(s),
+        Err(note) => out.notes.push(note),
+    }
+    match permuted(model, data, seed) {
+        Ok(p) => out.permutation = Some(p),
+        Err(note) => out.notes.push(note),
+    }
+    out
+}
+
+/// Mean |TreeSHAP| of the whole model when it can be explained at once, else of its
+/// largest tree configuration, on as many training rows as the work bound allows.
+fn shap(model: &ModelArtifact, data: &ExperimentData) -> Result<ShapImportance, String> {
+    let (trial, whole) = match model.explained_members(None) {
+        Ok(_) => (None, true),
+        Err(e) => {
+            let heaviest = crate::artifact::configurations(&model.members).into_iter().filter(|c| c.first.model.shap_work().is_some()).max_by(|a, b| a.weight.total_cmp(&b.weight));
+            (Some(heaviest.ok_or_else(|| format!("TreeSHAP is not shown: {e}"))?.first.trial), false)
+        }
+    };
+    let members = model.explained_members(trial).map_err(|e| format!("TreeSHAP is not shown: {e}"))?;
+    let work: f64 = members.iter().filter_map(|(m, _)| m.model.shap_work()).sum();
+    let rows = ((SHAP_WORK / work.max(1.0)) as usize).min(ROWS).min(data.table.n_rows);
+    if rows < 50 {
+        return Err(format!("TreeSHAP is not shown: the model's trees would take too long to explain here; `automl explain` computes it ({work:.1e} steps a row)"));
+    }
+    let sample = data.table.take(&spread(data.table.n_rows, rows));
+    let e = model.explain_table(&sample, "the training rows", trial).map_err(|e| format!("TreeSHAP is not shown: {e}"))?;
+    Ok(ShapImportance { trials: e.trials.clone(), whole_model: whole, space: e.space.name().into(), rows, columns: e.importance() })
+}
+
+/// Permutation importance of the model's bagged configurations (their weights
+/// renormalised): each split's models predict the validation rows of that split, so every
+/// score is on rows they did not train on.
+fn permuted(model: &ModelArtifact, data: &ExperimentData, seed: u64) -> Result<PermutationImportance, String> {
+    let bagged: Vec<&Member> = model.members.iter().filter(|m| m.fold.is_some()).collect();
+    if bagged.is_empty() {
+        return Err("permutation importance is not shown: the model was refit on all rows, so none are held out from it; `automl explain --permutation` measures it on data you held out".into());
+    }
+    let mut folds: Vec<usize> = bagged.iter().filter_map(|m| m.fold).collect();
+    folds.sort_unstable();
+    folds.dedup();
+    let per_fold = ROWS.div_ceil(folds.len());
+    let mut rows = Vec::new();
+    let mut parts = Vec::new();
+    for &k in &folds {
+        let valid = &data.splits.get(k).ok_or_else(|| format!("permutation importance is not shown: split {k} is not in this run"))?.valid;
+        let picked: Vec<usize> = spread(valid.len(), per_fold.min(valid.len())).into_iter().map(|i| valid[i]).collect();
+        parts.push((k, rows.len()..rows.len() + picked.len()));
+        rows.extend(picked);
+    }
+    let table = data.table.take(&rows);
+    let truth = data.target.take(&rows);
+    let metric = BuiltinMetric::from_name(&model.metric).unwrap_or_else(|_| BuiltinMetric::default_for(model.task));
+    let score = |t: &Table| -> crate::error::Result<f64> {
+        let mut predictions = Vec::new();
+        for (k, range) in &parts {
+            let positions: Vec<usize> = range.clone().collect();
+            let of_fold: Vec<&&Member> = bagged.iter().filter(|m| m.fold == Some(*k)).collect();
+            let total: f64 = of_fold.iter().map(|m| m.weight).sum();
+            let members: Vec<(f64, Prediction)> = of_fold
+                .iter()
+                .map(|m| Ok((m.weight / total, m.model.predict(model.pipelines[m.pipeline].transform(t, Some(&positions))?.view())?)))
+                .collect::<crate::error::Result<_>>()?;
+            predictions.push(crate::ensemble::blend(&members).ok_or_else(|| crate::error::Error::Config("members predict in different shapes".into()))?);
+        }
+        Ok(metric.score(&truth, &concat(predictions))?)
+    };
+    let columns: Vec<String> = model.inputs().into_iter().map(|c| c.name.clone()).collect();
+    let started = Instant::now();
+    score(&table).map_err(|e| format!("permutation importance is not shown: {e}"))?;
+    let once = started.elapsed().as_secs_f64();
+    let repeats = if once * (columns.len() * REPEATS) as f64 <= PERMUTATION_S { REPEATS } else { 1 };
+    if once * columns.len() as f64 > PERMUTATION_S {
+        return Err(format!("permutation importance is not shown: {} columns at {once:.2} s a scoring would take too long here; `automl explain --permutation` measures it", columns.len()));
+    }
+    let (baseline, importance) = permutation(&table, &columns, repeats, seed, metric.direction(), score).map_err(|e| format!("permutation importance is not shown: {e}"))?;
+    Ok(PermutationImportance { metric: metric.name().to_string(), score: baseline, rows: rows.len(), repeats, columns: importance })
+}
+
+/// `k` indices spread evenly over `0..n` (all of them when `k >= n`).
+fn spread(n: usize, k: usize) -> Vec<usize> {
+    if k >= n {
+        return (0..n).collect();
+    }
+    (0..k).map(|i| i * n / k).collect()
+}
+
+/// Predictions of consecutive rows, one after another.
+fn concat(parts: Vec<Prediction>) -> Prediction {
+    match parts.first() {
+        Some(Prediction::Classes(_)) => {
+            let views: Vec<_> = parts.iter().filter_map(|p| if let Prediction::Classes(m) = p { Some(m.view()) } else { None }).collect();
+            Prediction::Classes(concatenate(Axis(0), &views).unwrap_or_default())
+        }
+        _ => Prediction::Values(parts.into_iter().flat_map(|p| if let Prediction::Values(v) = p { v.to_vec() } else { Vec::new() }).collect()),
+    }
+}
