@@ -61,9 +61,10 @@ impl Explanation {
         out
     }
 
-    /// Writes one CSV row per data row: `shap:COLUMN` for each column, `base_value` and
-    /// `raw_prediction` (with several outputs, each name gains `:LABEL` after its prefix).
-    pub fn write_csv(&self, out: &mut dyn Write) -> std::io::Result<()> {
+    /// Names of [`Explanation::table`]'s columns: `shap:COLUMN` for each column,
+    /// `base_value` and `raw_prediction` (with several outputs, each name gains `:LABEL`
+    /// after its prefix), output after output.
+    pub fn header(&self) -> Vec<String> {
         let many = self.outputs.len() > 1;
         let named = |prefix: &str, output: &str, column: Option<&str>| {
             let mut name = prefix.to_string();
@@ -73,7 +74,7 @@ impl Explanation {
             if let Some(c) = column {
                 name = format!("{name}:{c}");
             }
-            csv_field(&name)
+            name
         };
         let mut header = Vec::new();
         for o in &self.outputs {
@@ -81,14 +82,28 @@ impl Explanation {
             header.push(named("base_value", o, None));
             header.push(named("raw_prediction", o, None));
         }
-        writeln!(out, "{}", header.join(","))?;
-        for (row, raw) in self.values.axis_iter(Axis(0)).zip(self.raw.rows()) {
-            let mut fields = Vec::with_capacity(header.len());
-            for (k, r) in raw.iter().enumerate() {
-                fields.extend(row.column(k).iter().map(|v| v.to_string()));
-                fields.push(r.to_string());
+        header
+    }
+
+    /// One row per data row, columns as [`Explanation::header`] names them.
+    pub fn table(&self) -> Array2<f64> {
+        let (n, width, k) = self.values.dim();
+        let mut out = Array2::zeros((n, (width + 1) * k));
+        for (i, (row, raw)) in self.values.axis_iter(Axis(0)).zip(self.raw.rows()).enumerate() {
+            for (o, r) in raw.iter().enumerate() {
+                let at = o * (width + 1);
+                row.column(o).iter().enumerate().for_each(|(j, v)| out[[i, at + j]] = *v);
+                out[[i, at + width]] = *r;
             }
-            writeln!(out, "{}", fields.join(","))?;
+        }
+        out
+    }
+
+    /// Writes [`Explanation::table`] as CSV with its header.
+    pub fn write_csv(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "{}", self.header().iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","))?;
+        for row in self.table().rows() {
+            writeln!(out, "{}", row.iter().map(f64::to_string).collect::<Vec<_>>().join(","))?;
         }
         Ok(())
     }

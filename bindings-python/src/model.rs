@@ -170,4 +170,25 @@ impl Model {
     fn feature_importance(&self) -> Vec<(String, f64, u64)> {
         self.artifact.feature_importance()
     }
+
+    /// TreeSHAP contributions of every row of `frame` (see `automl explain`): the column
+    /// names and a rows x columns array, contributions plus base value equal to the raw
+    /// prediction; and the mean |contribution| per input column, most important first.
+    #[pyo3(signature = (frame, source, trial=None))]
+    #[allow(clippy::type_complexity)]
+    fn explain<'py>(&self, py: Python<'py>, frame: &Bound<'py, PyAny>, source: String, trial: Option<u64>) -> PyResult<(Vec<String>, Bound<'py, PyArray2<f64>>, Vec<(String, f64)>, String)> {
+        let table = table_from_arrow(frame, &source)?;
+        let e = py.detach(|| self.artifact.explain_table(&table, &source, trial)).map_err(|e| to_py(py, e))?;
+        let importance = e.importance().into_iter().map(|i| (i.column, i.importance)).collect();
+        Ok((e.header(), e.table().into_pyarray(py), importance, e.space.name().to_string()))
+    }
+
+    /// Permutation importance on the labelled rows of `frame` (which holds the target
+    /// column): the metric, its score as given, and (column, mean loss, std) per column.
+    fn permutation_importance(&self, py: Python<'_>, frame: &Bound<'_, PyAny>, source: String, repeats: usize, seed: u64) -> PyResult<(String, f64, Vec<(String, f64, f64)>)> {
+        use automl::core::metrics::Metric;
+        let table = table_from_arrow(frame, &source)?;
+        let (metric, score, rows) = py.detach(|| self.artifact.permutation_importance(&table, &source, repeats, seed)).map_err(|e| to_py(py, e))?;
+        Ok((metric.name().to_string(), score, rows.into_iter().map(|i| (i.column, i.importance, i.std)).collect()))
+    }
 }

@@ -22,3 +22,6 @@ def test_quickstart_notebook_executes():
     html = [o["data"]["text/html"] for o in outputs if "data" in o and "text/html" in o["data"]]
     assert any("<b>AutoML</b>" in h for h in html)
     assert any(o for o in outputs if "data" in o and "image/png" in o["data"])
+    # Explanations and the report are shown too: TreeSHAP columns, the report inline.
+    assert any("shap:sex" in h for h in html)
+    assert any(h.startswith("<iframe srcdoc=") and "What the model relies on" in h for h in html)

@@ -26,7 +26,7 @@ from .errors import (
     PluginError,
     TrialsFailedError,
 )
-from .estimator import AutoML
+from .estimator import AutoML, Report
 
 __version__: str = _automl.__version__
 
@@ -39,6 +39,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "PluginError",
+    "Report",
     "TrialsFailedError",
     "learners",
     "metrics",

@@ -130,6 +130,10 @@ class AutoML(_Base):
         How configurations are drawn within a learner.
     verbose : bool or None
         Progress: None shows it in notebooks and terminals only, True always, False never.
+    out : path, optional
+        A folder for the run's record, as ``automl run --out`` writes it (journal,
+        leaderboard.csv, model.automl, report.html; replaced by the next fit). ``report()``
+        shows its report; ``automl resume`` continues it.
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class AutoML(_Base):
         final_fit: str = "auto",
         search: str = "tpe",
         verbose: Optional[bool] = None,
+        out: Optional[Union[str, os.PathLike]] = None,
     ):
         self.task = task
         self.metric = metric
@@ -173,6 +178,7 @@ class AutoML(_Base):
         self.final_fit = final_fit
         self.search = search
         self.verbose = verbose
+        self.out = out
 
     # ---------------------------------------------------------------- settings
 
@@ -225,6 +231,9 @@ class AutoML(_Base):
             "search": self.search,
             "plugins": [os.fspath(p) for p in self.plugins],
         }
+        if self.out is not None:
+            opts["out"] = os.fspath(self.out)
+            opts["force"] = True
         opts["executor"] = self.executor
         if self.executor == "kubernetes":
             opts["kubernetes"] = dict(self.kubernetes or {})
@@ -489,11 +498,64 @@ class AutoML(_Base):
         fits = set(self._check_fitted().member_fits)
         return fits.pop() if len(fits) == 1 else "mixed"
 
-    def feature_importance(self) -> Any:
-        """Gain and split count per input feature (tree models), most important first."""
-        rows = [{"feature": f, "gain": g, "splits": s} for f, g, s in self._check_fitted().feature_importance()]
-        df = pl.DataFrame(rows, schema={"feature": pl.String, "gain": pl.Float64, "splits": pl.Int64})
+    def feature_importance(self, X: Optional[Data] = None, y: Any = None, *, method: str = "gain", repeats: int = 5, seed: int = 0, trial: Optional[int] = None) -> Any:
+        """Importance per input feature, most important first.
+
+        ``method="gain"`` (no data needed): the booster's split gain and split count.
+        ``"shap"``: mean absolute TreeSHAP contribution on the rows of ``X`` (boosters and
+        forests; ``trial`` picks one configuration of an ensemble, see ``explain``).
+        ``"permutation"``: the score lost when a column of ``X`` is shuffled, against the
+        true ``y``, ``repeats`` times (any model; columns ``importance`` and ``std``).
+        """
+        model = self._check_fitted()
+        if method == "gain":
+            rows = [{"feature": f, "gain": g, "splits": s} for f, g, s in model.feature_importance()]
+            df = pl.DataFrame(rows, schema={"feature": pl.String, "gain": pl.Float64, "splits": pl.Int64})
+        elif method == "shap":
+            if X is None:
+                raise ValueError("method='shap' needs X: the rows to explain")
+            _, _, importance, _ = model.explain(self._frame_for_predict(X), self._source(X), trial)
+            df = pl.DataFrame([{"feature": f, "importance": v} for f, v in importance], schema={"feature": pl.String, "importance": pl.Float64})
+        elif method == "permutation":
+            if X is None or y is None:
+                raise ValueError("method='permutation' needs X and the true y")
+            frame = self._frame_for_predict(X)
+            series, _ = to_series(y)
+            if len(series) != frame.height:
+                raise ValueError(f"X has {frame.height} rows but y has {len(series)}")
+            frame = frame.with_columns(series.cast(pl.String).alias(model.target))
+            _, _, rows = model.permutation_importance(frame, self._source(X), int(repeats), int(seed))
+            df = pl.DataFrame([{"feature": f, "importance": m, "std": s} for f, m, s in rows], schema={"feature": pl.String, "importance": pl.Float64, "std": pl.Float64})
+        else:
+            raise ValueError(f"method must be 'gain', 'shap' or 'permutation', got {method!r}")
         return to_pandas(df) if getattr(self, "_input_kind", None) == "pandas" else df
+
+    def explain(self, X: Data, *, trial: Optional[int] = None) -> Any:
+        """Exact TreeSHAP contributions of each input column to every row's prediction,
+        as a DataFrame: ``shap:COLUMN`` per column, ``base_value`` and ``raw_prediction``
+        (with several classes, ``shap:CLASS:COLUMN`` and so on); each row's contributions
+        plus its base value equal its raw prediction (the value, a booster's log-odds or a
+        forest's probability). Models of boosters and forests; ``trial`` explains one
+        configuration of an ensemble (``ensemble_`` lists them)."""
+        model = self._check_fitted()
+        names, values, _, _ = model.explain(self._frame_for_predict(X), self._source(X), trial)
+        df = pl.DataFrame(np.asarray(values), schema=names, orient="row")
+        return to_pandas(df) if getattr(self, "_input_kind", None) == "pandas" else df
+
+    def report(self) -> "Report":
+        """The run's HTML report (``out/report.html``): shown inline in Jupyter, or
+        ``.save(path)``. Needs a fit with ``out=`` set."""
+        self._check_fitted()
+        if self.out is None or not os.path.exists(os.path.join(os.fspath(self.out), "report.html")):
+            raise NotFittedError("report() shows the run folder's report: fit with AutoML(out='some/folder') to write it")
+        return Report(os.path.join(os.fspath(self.out), "report.html"))
+
+    def save_report(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the run's report (one self-contained HTML file) to ``path``."""
+        self.report().save(path)
+
+    def _source(self, X: Data) -> str:
+        return f"{input_kind(X)} input" if input_kind(X) != "path" else os.fspath(X)
 
     def plot(self, ax: Any = None) -> Any:
         """Score of each trial over time per learner, and the best so far (matplotlib Axes)."""
@@ -579,3 +641,27 @@ class AutoML(_Base):
         tags.input_tags.string = True
         tags.input_tags.sparse = False
         return tags
+
+
+class Report:
+    """A run's HTML report: one self-contained file (styles, data, script and SVG charts
+    inline). Jupyter shows it inline, in a frame of its own so that the notebook's styles
+    and the report's do not mix."""
+
+    def __init__(self, path: str):
+        self.path = path
+        with open(path, encoding="utf-8") as f:
+            self.html = f.read()
+
+    def _repr_html_(self) -> str:
+        import html as _html
+
+        return f'<iframe srcdoc="{_html.escape(self.html, quote=True)}" style="width:100%;height:900px;border:1px solid #ddd" title="automl report"></iframe>'
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the report to ``path``."""
+        with open(os.fspath(path), "w", encoding="utf-8") as f:
+            f.write(self.html)
+
+    def __repr__(self) -> str:
+        return f"Report({self.path!r}, {len(self.html)} bytes)"
