@@ -1,35 +1,48 @@
 //! What the report shows of the model's reliance on each column, measured at the end of a
 //! run within a bound of work: mean |TreeSHAP| of its tree configurations on training
-//! rows, and permutation importance of its bagged split models, each on the validation
-//! rows it did not train on.
+//! rows, and permutation importance of its configurations' split models, each on the
+//! validation rows it did not train on.
+use std::borrow::Cow;
 use std::time::Instant;
 
 use automl_core::data::Table;
+use automl_core::learners::{learner_by_name, FittedModel};
 use automl_core::metrics::{BuiltinMetric, Metric, Prediction};
+use automl_core::preprocess::Pipeline;
 use ndarray::{concatenate, Axis};
 
-use crate::artifact::{Member, ModelArtifact};
+use crate::artifact::ModelArtifact;
 use crate::evaluate::ExperimentData;
 use crate::explain::permutation;
 use crate::html::{Importances, PermutationImportance, ShapImportance};
+use crate::trial::TrialResult;
 
 /// Most rows explained or permuted.
 const ROWS: usize = 1000;
 /// TreeSHAP work allowed (leaves x depth² summed over rows; a few seconds).
 const SHAP_WORK: f64 = 1e9;
-/// Seconds the permutations may take, estimated from one scoring.
+/// Most seconds the permutations may take, estimated from one scoring (less under a
+/// time budget: see [`allowance`]).
 const PERMUTATION_S: f64 = 20.0;
 /// Shuffles per column.
 const REPEATS: usize = 3;
 
-/// Both importances of `model`, fitted on `data`, with notes on what was left out.
-pub fn measure(model: &ModelArtifact, data: &ExperimentData, seed: u64) -> Importances {
+/// Seconds the permutations may take after a run of `time_budget`: a tenth of it, from 1
+/// to [`PERMUTATION_S`], so that the report adds little to a budgeted run.
+pub fn allowance(time_budget: Option<f64>) -> f64 {
+    time_budget.map_or(PERMUTATION_S, |b| (0.1 * b).clamp(1.0, PERMUTATION_S))
+}
+
+/// Both importances of `model`, fitted on `data` by the trials of `leaderboard`, with
+/// notes on what was left out; the permutations are skipped when they would take more
+/// than `seconds`.
+pub fn measure(model: &ModelArtifact, leaderboard: &[TrialResult], data: &ExperimentData, seed: u64, seconds: f64) -> Importances {
     let mut out = Importances::default();
     match shap(model, data) {
         Ok(s) => out.shap = Some(s),
         Err(note) => out.notes.push(note),
     }
-    match permuted(model, data, seed) {
+    match permuted(model, leaderboard, data, seed, seconds) {
         Ok(p) => out.permutation = Some(p),
         Err(note) => out.notes.push(note),
     }
@@ -57,15 +70,44 @@ fn shap(model: &ModelArtifact, data: &ExperimentData) -> Result<ShapImportance, 
     Ok(ShapImportance { trials: e.trials.clone(), whole_model: whole, space: e.space.name().into(), rows, columns: e.importance() })
 }
 
-/// Permutation importance of the model's bagged configurations (their weights
-/// renormalised): each split's models predict the validation rows of that split, so every
-/// score is on rows they did not train on.
-fn permuted(model: &ModelArtifact, data: &ExperimentData, seed: u64) -> Result<PermutationImportance, String> {
-    let bagged: Vec<&Member> = model.members.iter().filter(|m| m.fold.is_some()).collect();
-    if bagged.is_empty() {
-        return Err("permutation importance is not shown: the model was refit on all rows, so none are held out from it; `automl explain --permutation` measures it on data you held out".into());
+/// A model of one validation split, with its share of the model's weight.
+struct SplitModel<'a> {
+    fold: usize,
+    weight: f64,
+    model: &'a FittedModel,
+    pipeline: Cow<'a, Pipeline>,
+}
+
+/// The model's configurations as split models: a bagged configuration's own members, a
+/// refit one's models of the splits from its trial; `None` when a refit configuration's
+/// trial kept none (a holdout, plugins, remote trials).
+fn split_models<'a>(model: &'a ModelArtifact, leaderboard: &'a [TrialResult], data: &ExperimentData) -> Option<Vec<SplitModel<'a>>> {
+    let mut out = Vec::new();
+    for c in model.configurations() {
+        if c.first.fold.is_some() {
+            let members = model.members.iter().filter(|m| m.trial == c.first.trial);
+            out.extend(members.map(|m| SplitModel { fold: m.fold.unwrap_or(0), weight: m.weight, model: &m.model, pipeline: Cow::Borrowed(&model.pipelines[m.pipeline]) }));
+            continue;
+        }
+        let folds = leaderboard.iter().find(|t| t.id == c.first.trial)?.fold_models.as_ref()?;
+        let encoding = learner_by_name(&c.first.learner).ok()?.encoding();
+        let k = folds.models.len() as f64;
+        for (fold, m) in folds.models.iter().enumerate() {
+            let pipeline = data.design(fold, encoding).ok()?.pipeline.clone();
+            out.push(SplitModel { fold, weight: c.weight / k, model: m, pipeline: Cow::Owned(pipeline) });
+        }
     }
-    let mut folds: Vec<usize> = bagged.iter().filter_map(|m| m.fold).collect();
+    Some(out)
+}
+
+/// Permutation importance of the model's configurations (see [`split_models`]): each
+/// split's models predict the validation rows of that split, so every score is on rows
+/// they did not train on.
+fn permuted(model: &ModelArtifact, leaderboard: &[TrialResult], data: &ExperimentData, seed: u64, seconds: f64) -> Result<PermutationImportance, String> {
+    let Some(bagged) = split_models(model, leaderboard, data).filter(|s| !s.is_empty()) else {
+        return Err("permutation importance is not shown: the model was refit on all rows and its trials kept no models of the validation splits, so no rows are held out from it; `automl explain --permutation` measures it on data you held out".into());
+    };
+    let mut folds: Vec<usize> = bagged.iter().map(|m| m.fold).collect();
     folds.sort_unstable();
     folds.dedup();
     let per_fold = ROWS.div_ceil(folds.len());
@@ -84,11 +126,11 @@ fn permuted(model: &ModelArtifact, data: &ExperimentData, seed: u64) -> Result<P
         let mut predictions = Vec::new();
         for (k, range) in &parts {
             let positions: Vec<usize> = range.clone().collect();
-            let of_fold: Vec<&&Member> = bagged.iter().filter(|m| m.fold == Some(*k)).collect();
+            let of_fold: Vec<&SplitModel> = bagged.iter().filter(|m| m.fold == *k).collect();
             let total: f64 = of_fold.iter().map(|m| m.weight).sum();
             let members: Vec<(f64, Prediction)> = of_fold
                 .iter()
-                .map(|m| Ok((m.weight / total, m.model.predict(model.pipelines[m.pipeline].transform(t, Some(&positions))?.view())?)))
+                .map(|m| Ok((m.weight / total, m.model.predict(m.pipeline.transform(t, Some(&positions))?.view())?)))
                 .collect::<crate::error::Result<_>>()?;
             predictions.push(crate::ensemble::blend(&members).ok_or_else(|| crate::error::Error::Config("members predict in different shapes".into()))?);
         }
@@ -98,8 +140,8 @@ fn permuted(model: &ModelArtifact, data: &ExperimentData, seed: u64) -> Result<P
     let started = Instant::now();
     score(&table).map_err(|e| format!("permutation importance is not shown: {e}"))?;
     let once = started.elapsed().as_secs_f64();
-    let repeats = if once * (columns.len() * REPEATS) as f64 <= PERMUTATION_S { REPEATS } else { 1 };
-    if once * columns.len() as f64 > PERMUTATION_S {
+    let repeats = if once * (columns.len() * REPEATS) as f64 <= seconds { REPEATS } else { 1 };
+    if once * columns.len() as f64 > seconds {
         return Err(format!("permutation importance is not shown: {} columns at {once:.2} s a scoring would take too long here; `automl explain --permutation` measures it", columns.len()));
     }
     let (baseline, importance) = permutation(&table, &columns, repeats, seed, metric.direction(), score).map_err(|e| format!("permutation importance is not shown: {e}"))?;

@@ -123,7 +123,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         recorder.wrote(p);
         // For the report: measured only when there is one.
         if let Some(v) = validation.as_mut() {
-            v.importance = Some(importance::measure(&artifact, &setup.data, options.seed));
+            v.importance = Some(importance::measure(&artifact, &leaderboard, &setup.data, options.seed, importance::allowance(options.time_budget)));
         }
     }
     let out = recorder.out().map(std::path::Path::to_path_buf);

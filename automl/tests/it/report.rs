@@ -57,6 +57,15 @@ fn a_run_writes_a_self_contained_report_that_automl_report_rebuilds() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a run folder"));
 }
 
+/// The log loss of `validation.json`'s predictions over all its rows (a trial's score is
+/// the mean of its splits' instead).
+fn pooled_log_loss(validation: &serde_json::Value) -> f64 {
+    let truth = validation["truth"].as_array().unwrap();
+    let p = validation["probabilities"].as_array().unwrap();
+    let sum: f64 = truth.iter().zip(p).map(|(t, row)| -row[t.as_f64().unwrap() as usize].as_f64().unwrap().clamp(1e-15, 1.0).ln()).sum();
+    sum / truth.len() as f64
+}
+
 #[test]
 fn a_bagged_booster_report_shows_treeshap_and_permutation_importance() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,13 +80,34 @@ fn a_bagged_booster_report_shows_treeshap_and_permutation_importance() {
     let permutation = &importance["permutation"];
     assert_eq!(permutation["metric"], "log_loss");
     assert_eq!(permutation["rows"], 344, "every row is some split's validation row: {permutation}");
-    // The bagged model's own validation score, recomputed from its split models.
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let score = summary["model"]["validation_score"].as_f64().unwrap();
+    // The bagged model's own out-of-fold log loss, recomputed from its split models.
+    let score = pooled_log_loss(&validation);
     assert!((permutation["score"].as_f64().unwrap() - score).abs() < 1e-6, "{permutation} against {score}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let section = &html[html.find("<h2>What the model relies on</h2>").unwrap()..];
     assert!(section.contains("<h3>TreeSHAP</h3>") && section.contains("<h3>Permutation importance</h3>"));
+}
+
+#[test]
+fn a_model_refit_on_all_rows_says_why_it_has_no_permutation_importance() {
+    let dir = tempfile::tempdir().unwrap();
+    let importance = |args: &[&str]| -> serde_json::Value {
+        let out = dir.path().join(args.join("-").replace(['-', '.'], ""));
+        let mut all = vec!["run", example("penguins.csv").to_str().unwrap().to_string().leak() as &str, "--target", "species", "--learners", "gbdt,logistic", "--max-trials", "4", "--out", out.to_str().unwrap().to_string().leak()];
+        all.extend_from_slice(args);
+        let o = automl(&all);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let validation: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("validation.json")).unwrap()).unwrap();
+        serde_json::json!({"score": pooled_log_loss(&validation), "importance": validation["importance"]})
+    };
+    // With --final-fit refit (trials keep no split models) or under a holdout, nothing is
+    // held out from a model refit on all rows: a note says so.
+    for args in [&["--final-fit", "refit"][..], &["--holdout", "0.25"]] {
+        let run = importance(args);
+        assert!(run["importance"]["permutation"].is_null(), "{run}");
+        assert!(run["importance"]["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("permutation importance is not shown")), "{run}");
+        assert!(run["score"].as_f64().unwrap() > 0.0);
+    }
 }
 
 #[test]
