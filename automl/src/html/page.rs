@@ -361,7 +361,7 @@ fn measured_importance(s: &mut String, i: &crate::html::Importances) {
         s.push_str(&bars(&bars_of(&p.columns, "mean |SHAP|"), "mean absolute SHAP value per column", ""));
     }
     if let Some(p) = &i.permutation {
-        let _ = write!(s, "<h3>Permutation importance</h3><p>How much {} gets worse when a column's values are shuffled among {} validation rows, each predicted by the models of its validation split, which did not train on it (a bagged configuration's own; a refit one's from its trial) ({} shuffles; {} {} as given).</p>", esc(&p.metric), p.rows, p.repeats, esc(&p.metric), num(p.score));
+        let _ = write!(s, "<h3>Permutation importance</h3><p>How much {} gets worse when a column's values are shuffled among {} validation rows, each predicted by the models of its validation split, which did not train on it: a bagged configuration's own, a refit one's from its trial ({} shuffles; {} {} as given).</p>", esc(&p.metric), p.rows, p.repeats, esc(&p.metric), num(p.score));
         s.push_str(&bars(&bars_of(&p.columns, "score lost"), "permutation importance per column", ""));
     }
     for note in &i.notes {
