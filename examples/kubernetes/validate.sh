@@ -2,7 +2,8 @@
 # Validates every manifest we ship or generate against the Kubernetes 1.33 schemas, offline,
 # with kubernetes-validate --strict (unknown fields are errors):
 #   the namespace, RBAC and PVC in examples/kubernetes/, and the Jobs `automl run --dry-run` prints for built-in
-#   trials (with every scheduling and resource flag) and for the custom-trial spec.
+#   trials (with every scheduling and resource flag) and for the custom-trial spec, and the
+#   Experiment CustomResourceDefinition.
 # Usage: AUTOML_BIN=target/debug/automl bash examples/kubernetes/validate.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +18,9 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" run examples/data/titanic.csv -t survived --executor kubernetes --dry-run --concurrency 1 \
   --data-url https://example.com/titanic.csv --image-pull-policy IfNotPresent > "$tmp/builtin-url.yaml"
 "$bin" run --spec examples/kubernetes/gpu-experiment.yaml --dry-run --gpus 1 --namespace automl > "$tmp/custom.yaml"
+# The Experiment CustomResourceDefinition `automl operator crd` prints (the Experiments in
+# experiment.yaml are checked against its schema by the crate's tests).
+"$bin" operator crd > "$tmp/crd.yaml"
 # (gpu-experiment.yaml is an automl spec, not a Kubernetes object: it is checked by the dry run above.)
 "$validate" -k 1.33.0 --strict examples/kubernetes/namespace.yaml examples/kubernetes/rbac.yaml examples/kubernetes/data-pvc.yaml "$tmp"/*.yaml
 echo "validate: all manifests passed"

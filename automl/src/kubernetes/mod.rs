@@ -3,6 +3,7 @@
 //! come back as `name=value` lines on the pod's log and its result as a small JSON
 //! document in the container's termination message, so no sidecar is needed.
 //!
+//! - [`crd`]: the `Experiment` custom resource and its CustomResourceDefinition.
 //! - [`manifest`]: the Job for a trial (resources, GPUs, scheduling, security context).
 //! - [`protocol`]: the termination-message document and the `name=value` log format.
 //! - [`executor`]: creates Jobs, follows pods and logs, deletes Jobs stopped early.
@@ -11,6 +12,7 @@
 //!
 //! The options of this executor ([`crate::options::KubernetesOptions`]) are plain data and
 //! exist without the `kubernetes` feature; this module needs it.
+pub mod crd;
 pub mod executor;
 pub mod fetch;
 pub mod manifest;

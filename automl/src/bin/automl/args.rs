@@ -38,8 +38,17 @@ pub enum Command {
     Trial(TrialArgs),
     /// Explain a saved model: per-row TreeSHAP contributions of each input column (models of boosters and forests) with their mean absolute value as feature importance, or with --permutation the score lost when a column is shuffled (any model).
     Explain(ExplainArgs),
+    /// Experiments declared to a cluster as `Experiment` resources (automl.dev/v1alpha1). This version prints the CustomResourceDefinition; the controller that runs Experiments is not built yet.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Rebuild DIR/report.html (one self-contained HTML file: data, search, leaderboard, model, validation plots) from a finished or running run folder.
     Report(ReportArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Print the Experiment CustomResourceDefinition as YAML: `automl operator crd | kubectl apply -f -`.
+    Crd,
 }
 
 #[derive(Args, Debug)]

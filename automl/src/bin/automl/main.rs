@@ -16,7 +16,7 @@ use clap::{CommandFactory, FromArgMatches};
 mod args;
 mod print;
 
-use args::{Cli, Command, ExplainArgs, PluginCommand, PredictArgs, ProfileArgs, ReportArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
+use args::{Cli, Command, ExplainArgs, OperatorCommand, PluginCommand, PredictArgs, ProfileArgs, ReportArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
 
 fn learner_help() -> String {
     let mut s = String::from("Learners:\n");
@@ -101,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trial(args) => trial(args),
         Command::Report(args) => report(args),
         Command::Explain(args) => explain(args),
+        Command::Operator(OperatorCommand::Crd) => operator_crd(),
     }
 }
 
@@ -223,6 +224,18 @@ fn trial(a: TrialArgs) -> anyhow::Result<()> {
     let result = automl::kubernetes::pod::run_trial_pod(&spec)?;
     eprintln!("automl trial {}: {}{}", spec.id, result.status.name(), result.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
     Ok(())
+}
+
+#[cfg(feature = "kubernetes")]
+fn operator_crd() -> anyhow::Result<()> {
+    let yaml = automl::kubernetes::crd::crd_yaml().map_err(|e| automl::Error::Serialize { what: "the CustomResourceDefinition as YAML".into(), source: e.into() })?;
+    print!("{yaml}");
+    Ok(())
+}
+
+#[cfg(not(feature = "kubernetes"))]
+fn operator_crd() -> anyhow::Result<()> {
+    Err(automl::Error::Config(automl::runner::NO_KUBERNETES.into()).into())
 }
 
 #[cfg(not(feature = "kubernetes"))]
