@@ -145,7 +145,7 @@ impl ModelArtifact {
             let sources = self.pipelines[m.pipeline].output_sources();
             let inputs = self.pipelines[m.pipeline].inputs();
             for (f, &src) in sources.iter().enumerate() {
-                let j = columns.iter().position(|c| *c == inputs[src].name).unwrap_or(0);
+                let j = columns.iter().position(|c| *c == inputs[src].name).ok_or_else(|| bad(&format!("reads column '{}', which the model's inputs do not list", inputs[src].name)))?;
                 let mut to = values.index_axis_mut(Axis(1), j);
                 to.scaled_add(*weight, &c.index_axis(Axis(1), f));
             }

@@ -11,6 +11,22 @@ use crate::evaluate::ExperimentData;
 use crate::html::{self, Validation};
 use crate::outcome::ExperimentResult;
 use crate::trial::TrialResult;
+use crate::artifact::ModelArtifact;
+use crate::options::ExperimentOptions;
+use super::record::Recorder;
+
+/// Saves `model.automl` into the output folder, if there is one, and measures what the
+/// report shows of the model's reliance on each column (only then: nobody would see it).
+pub fn save_model(recorder: &mut Recorder, artifact: &ModelArtifact, validation: Option<&mut Validation>, leaderboard: &[TrialResult], data: &ExperimentData, options: &ExperimentOptions) -> Result<()> {
+    let Some(out) = recorder.out() else { return Ok(()) };
+    let path = out.join("model.automl");
+    artifact.save(&path)?;
+    recorder.wrote(path);
+    if let Some(v) = validation {
+        v.importance = Some(super::importance::measure(artifact, leaderboard, data, options.seed, super::importance::allowance(options.time_budget)));
+    }
+    Ok(())
+}
 
 /// The model's predictions of the validation rows: the ensemble's blend of its members'
 /// out-of-fold predictions, or the best trial's; `None` when the trials kept none (remote

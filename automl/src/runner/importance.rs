@@ -128,10 +128,19 @@ fn permuted(model: &ModelArtifact, leaderboard: &[TrialResult], data: &Experimen
             let positions: Vec<usize> = range.clone().collect();
             let of_fold: Vec<&SplitModel> = bagged.iter().filter(|m| m.fold == *k).collect();
             let total: f64 = of_fold.iter().map(|m| m.weight).sum();
-            let members: Vec<(f64, Prediction)> = of_fold
-                .iter()
-                .map(|m| Ok((m.weight / total, m.model.predict(m.pipeline.transform(t, Some(&positions))?.view())?)))
-                .collect::<crate::error::Result<_>>()?;
+            // Configurations of one encoding share the split's pipeline: transform once.
+            let mut designs: Vec<(&Pipeline, ndarray::Array2<f64>)> = Vec::new();
+            let mut members: Vec<(f64, Prediction)> = Vec::with_capacity(of_fold.len());
+            for m in &of_fold {
+                let at = match designs.iter().position(|(p, _)| **p == *m.pipeline) {
+                    Some(at) => at,
+                    None => {
+                        designs.push((&*m.pipeline, m.pipeline.transform(t, Some(&positions))?));
+                        designs.len() - 1
+                    }
+                };
+                members.push((m.weight / total, m.model.predict(designs[at].1.view())?));
+            }
             predictions.push(crate::ensemble::blend(&members).ok_or_else(|| crate::error::Error::Config("members predict in different shapes".into()))?);
         }
         Ok(metric.score(&truth, &concat(predictions))?)

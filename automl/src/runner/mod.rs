@@ -117,15 +117,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let mut validation = finish::model_validation(&leaderboard, ensemble.as_ref(), &best, &setup.data, final_fit);
     let sha256 = setup.digest().to_string();
     let artifact = refit::artifact(refitted, options, setup.task, &setup.target, &setup.metric_name, sha256);
-    if let Some(out) = recorder.out() {
-        let p = out.join("model.automl");
-        artifact.save(&p)?;
-        recorder.wrote(p);
-        // For the report: measured only when there is one.
-        if let Some(v) = validation.as_mut() {
-            v.importance = Some(importance::measure(&artifact, &leaderboard, &setup.data, options.seed, importance::allowance(options.time_budget)));
-        }
-    }
+    finish::save_model(&mut recorder, &artifact, validation.as_mut(), &leaderboard, &setup.data, options)?;
     let out = recorder.out().map(std::path::Path::to_path_buf);
     let mut result = ExperimentResult {
         profile: setup.profile,

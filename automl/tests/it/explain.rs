@@ -87,6 +87,13 @@ fn the_cli_writes_contributions_and_permutation_importance_and_refuses_what_it_c
     let o = automl(&["explain", "-m", model.to_str().unwrap(), no_target.to_str().unwrap(), "--permutation"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no column 'y'"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A trial the model does not have, and --json without a file for the contributions.
+    let o = automl(&["explain", "-m", model.to_str().unwrap(), csv.to_str().unwrap(), "--trial", "999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no configuration of trial 999; its trials are"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = automl(&["explain", "-m", model.to_str().unwrap(), csv.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out FILE"), "{}", String::from_utf8_lossy(&o.stderr));
     // A linear model has no trees: the refusal points to --permutation.
     let linear = fit(dir.path(), "linear", &csv, "y");
     let o = automl(&["explain", "-m", linear.to_str().unwrap(), csv.to_str().unwrap()]);

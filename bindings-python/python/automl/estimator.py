@@ -388,9 +388,7 @@ class AutoML(_Base):
 
     def _raw(self, X: Data) -> np.ndarray:
         model = self._check_fitted()
-        frame = self._frame_for_predict(X)
-        source = f"{input_kind(X)} input" if input_kind(X) != "path" else os.fspath(X)
-        return model.predict(frame, source)
+        return model.predict(self._frame_for_predict(X), self._source(X))
 
     def predict(self, X: Data) -> np.ndarray:
         """Predicted labels (classification) or values (regression), one per row."""
