@@ -1,4 +1,4 @@
-//! HTTP: routing, the Job and Pod endpoints, watch streams and log streams, and `Status`
+//! HTTP: routing (Experiments and Leases are in [`super::objects`]), the Job and Pod endpoints, watch streams and log streams, and `Status`
 //! error bodies as the real API server writes them.
 
 use std::convert::Infallible;
@@ -107,6 +107,12 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>, path: &str, query: 
     let method = req.method().clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let get = method == Method::GET;
+    if matches!(segments.as_slice(), ["apis", "automl.dev" | "coordination.k8s.io", ..]) {
+        return match super::objects::route(shared, req, &segments, &params).await {
+            Some(r) => r,
+            None => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource", None),
+        };
+    }
     match (segments.as_slice(), method) {
         (["version"], Method::GET) => version(),
         (["api", "v1", "pods"], Method::GET) => list_or_watch::<Pod>(shared, None, &params),
@@ -157,7 +163,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>, path: &str, query: 
     }
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+pub(super) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
     match req.into_body().collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) => Err(bad_request(format!("reading the request body: {e}"))),
@@ -174,7 +180,7 @@ fn full(code: StatusCode, content_type: &'static str, body: impl Into<Bytes>) ->
     r
 }
 
-fn json_response(code: StatusCode, value: &impl Serialize) -> Response<Body> {
+pub(super) fn json_response(code: StatusCode, value: &impl Serialize) -> Response<Body> {
     match serde_json::to_vec(value) {
         Ok(body) => full(code, "application/json", body),
         Err(e) => status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string(), None),
@@ -192,7 +198,7 @@ fn streaming(content_type: &'static str, rx: mpsc::Receiver<Bytes>) -> Response<
 }
 
 /// A `Status` failure body.
-fn status(code: StatusCode, reason: &str, message: impl Into<String>, details: Option<Value>) -> Response<Body> {
+pub(super) fn status(code: StatusCode, reason: &str, message: impl Into<String>, details: Option<Value>) -> Response<Body> {
     let mut body = json!({
         "kind": "Status",
         "apiVersion": "v1",
@@ -208,20 +214,20 @@ fn status(code: StatusCode, reason: &str, message: impl Into<String>, details: O
     json_response(code, &body)
 }
 
-fn bad_request(message: impl Into<String>) -> Response<Body> {
+pub(super) fn bad_request(message: impl Into<String>) -> Response<Body> {
     status(StatusCode::BAD_REQUEST, "BadRequest", message, None)
 }
 
-fn details(kind: Kind, name: &str) -> Value {
+pub(super) fn details(kind: Kind, name: &str) -> Value {
     json!({ "name": name, "group": kind.group(), "kind": kind.plural() })
 }
 
-fn not_found(kind: Kind, name: &str) -> Response<Body> {
+pub(super) fn not_found(kind: Kind, name: &str) -> Response<Body> {
     let message = format!("{} \"{name}\" not found", kind.qualified());
     status(StatusCode::NOT_FOUND, "NotFound", message, Some(details(kind, name)))
 }
 
-fn already_exists(kind: Kind, name: &str) -> Response<Body> {
+pub(super) fn already_exists(kind: Kind, name: &str) -> Response<Body> {
     let message = format!("{} \"{name}\" already exists", kind.qualified());
     status(StatusCode::CONFLICT, "AlreadyExists", message, Some(details(kind, name)))
 }
@@ -238,7 +244,7 @@ fn too_many_requests(retry_after_s: u64) -> Response<Body> {
 }
 
 /// 422 Invalid with one cause per `(field, message)`.
-fn invalid(kind: Kind, name: &str, errors: &[(String, String)]) -> Response<Body> {
+pub(super) fn invalid(kind: Kind, name: &str, errors: &[(String, String)]) -> Response<Body> {
     let each: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
     let joined = if each.len() == 1 { each[0].clone() } else { format!("[{}]", each.join(", ")) };
     let qualified = if kind.group().is_empty() {
@@ -270,7 +276,7 @@ fn version() -> Response<Body> {
 // ---------------------------------------------------------------------------------------
 // Get, list, watch
 
-fn get_object<T: Object>(shared: &Shared, ns: &str, name: &str) -> Response<Body> {
+pub(super) fn get_object<T: Object>(shared: &Shared, ns: &str, name: &str) -> Response<Body> {
     let st = shared.lock();
     match T::map(&st).get(&(ns.to_string(), name.to_string())) {
         Some(obj) => json_response(StatusCode::OK, obj),
@@ -278,7 +284,7 @@ fn get_object<T: Object>(shared: &Shared, ns: &str, name: &str) -> Response<Body
     }
 }
 
-fn list_or_watch<T: Object>(shared: &Arc<Shared>, ns: Option<&str>, params: &Params) -> Response<Body> {
+pub(super) fn list_or_watch<T: Object>(shared: &Arc<Shared>, ns: Option<&str>, params: &Params) -> Response<Body> {
     let selector = match Selector::parse(T::RESOURCE, params.get("labelSelector"), params.get("fieldSelector")) {
         Ok(s) => s,
         Err(message) => return bad_request(message),
@@ -509,7 +515,7 @@ impl WatchStream {
 // Create
 
 /// Checks the namespace and resolves `generateName`; clears what the server sets.
-fn prepare_meta(kind: Kind, meta: &mut ObjectMeta, ns: &str) -> Result<String, Response<Body>> {
+pub(super) fn prepare_meta(kind: Kind, meta: &mut ObjectMeta, ns: &str) -> Result<String, Response<Body>> {
     if meta.namespace.as_deref().is_some_and(|n| !n.is_empty() && n != ns) {
         return Err(bad_request(
             "the namespace of the provided object does not match the namespace sent on the request",
@@ -534,7 +540,7 @@ fn prepare_meta(kind: Kind, meta: &mut ObjectMeta, ns: &str) -> Result<String, R
     Ok(meta.name.clone().unwrap_or_default())
 }
 
-fn name_errors(name: &str, max: usize) -> Vec<(String, String)> {
+pub(super) fn name_errors(name: &str, max: usize) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     if !is_dns1123_subdomain(name) {
         errors.push((
@@ -704,7 +710,7 @@ fn create_pod(shared: &Arc<Shared>, ns: &str, body: &[u8], params: &Params) -> R
 /// (body or query) decides a Job's pods: Background or Foreground delete them after the
 /// Job; absent or Orphan leave them, without the ownerReference (the default for Jobs).
 /// Jobs answer a `Status` Success, pods the deleted object, like the real server.
-fn delete<T: Object>(shared: &Shared, ns: &str, name: &str, body: &[u8], params: &Params) -> Response<Body> {
+pub(super) fn delete<T: Object>(shared: &Shared, ns: &str, name: &str, body: &[u8], params: &Params) -> Response<Body> {
     let opts: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -745,7 +751,20 @@ fn delete<T: Object>(shared: &Shared, ns: &str, name: &str, body: &[u8], params:
     if dry_run {
         return delete_response(&*obj, &uid, name);
     }
+    if obj.metadata().finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
+        // Held until its finalizers are removed: marked, and answered with the object.
+        let marked = st.modify::<T>(&key, &uid, |o| {
+            o.metadata_mut().deletion_timestamp.get_or_insert_with(now);
+        });
+        return match marked {
+            Some(o) => json_response(StatusCode::OK, &o),
+            None => not_found(T::RESOURCE, name),
+        };
+    }
     let Some(deleted) = st.remove::<T>(&key) else { return not_found(T::RESOURCE, name) };
+    if T::RESOURCE == Kind::Experiment {
+        super::objects::collect_garbage(&mut st, &uid);
+    }
     if T::RESOURCE == Kind::Job {
         // The garbage collector's part: the Job's pods, after the Job.
         let owned: Vec<(Key, String)> = st
@@ -774,14 +793,14 @@ fn delete<T: Object>(shared: &Shared, ns: &str, name: &str, body: &[u8], params:
 
 fn delete_response<T: Object>(obj: &T, uid: &str, name: &str) -> Response<Body> {
     match T::RESOURCE {
-        Kind::Job => json_response(
+        Kind::Pod => json_response(StatusCode::OK, obj),
+        kind => json_response(
             StatusCode::OK,
             &json!({
                 "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": { "name": name, "group": "batch", "kind": "jobs", "uid": uid },
+                "details": { "name": name, "group": kind.group(), "kind": kind.plural(), "uid": uid },
             }),
         ),
-        Kind::Pod => json_response(StatusCode::OK, obj),
     }
 }
 

@@ -22,7 +22,10 @@
 
 mod cluster;
 mod http;
+mod objects;
 mod store;
+
+pub use objects::Experiment;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! The object store of the fake API server: Jobs and Pods, the global resourceVersion, the
+//! The object store of the fake API server: Jobs, Pods, Experiments and Leases, the global resourceVersion, the
 //! event history that watches replay, per-pod runtime data (log, kill switch) and the label
 //! and field selectors of list and watch requests.
 
@@ -7,12 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use super::objects::Experiment;
 use super::RecordedRequest;
 
 /// Events kept for watches; older ones are dropped and move the compaction horizon, as
@@ -22,13 +24,17 @@ const MAX_HISTORY: usize = 20_000;
 /// `(namespace, name)`; maps ordered by it give lists sorted by namespace, then name.
 pub(super) type Key = (String, String);
 
-/// The two resource types served.
+/// The resource types served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
     /// `batch/v1` Job.
     Job,
     /// `v1` Pod.
     Pod,
+    /// `automl.dev/v1alpha1` Experiment (a custom resource with a status subresource).
+    Experiment,
+    /// `coordination.k8s.io/v1` Lease.
+    Lease,
 }
 
 impl Kind {
@@ -37,6 +43,8 @@ impl Kind {
         match self {
             Kind::Job => "jobs",
             Kind::Pod => "pods",
+            Kind::Experiment => "experiments",
+            Kind::Lease => "leases",
         }
     }
 
@@ -45,6 +53,8 @@ impl Kind {
         match self {
             Kind::Job => "batch",
             Kind::Pod => "",
+            Kind::Experiment => "automl.dev",
+            Kind::Lease => "coordination.k8s.io",
         }
     }
 
@@ -53,6 +63,8 @@ impl Kind {
         match self {
             Kind::Job => "jobs.batch",
             Kind::Pod => "pods",
+            Kind::Experiment => "experiments.automl.dev",
+            Kind::Lease => "leases.coordination.k8s.io",
         }
     }
 
@@ -61,6 +73,8 @@ impl Kind {
         match self {
             Kind::Job => "Job",
             Kind::Pod => "Pod",
+            Kind::Experiment => "Experiment",
+            Kind::Lease => "Lease",
         }
     }
 
@@ -69,6 +83,8 @@ impl Kind {
         match self {
             Kind::Job => "batch/v1",
             Kind::Pod => "v1",
+            Kind::Experiment => "automl.dev/v1alpha1",
+            Kind::Lease => "coordination.k8s.io/v1",
         }
     }
 }
@@ -89,6 +105,10 @@ pub(super) trait Object:
     }
     /// Drops the runtime data kept beside an object that was removed.
     fn forget(st: &mut State, uid: &str);
+    /// Whether `status` is a subresource, written only through `/status`.
+    const STATUS: bool = false;
+    /// Sets what the server sets on a new object.
+    fn created(&mut self) {}
 }
 
 impl Object for Job {
@@ -121,6 +141,35 @@ impl Object for Pod {
         // kills its process) and log followers end.
         st.runtimes.remove(uid);
     }
+}
+
+impl Object for Experiment {
+    const RESOURCE: Kind = Kind::Experiment;
+    const STATUS: bool = true;
+    fn created(&mut self) {
+        use k8s_openapi::Resource;
+        self.api_version = Self::API_VERSION.to_string();
+        self.kind = Self::KIND.to_string();
+        self.fields.remove("status");
+    }
+    fn map(st: &State) -> &BTreeMap<Key, Self> {
+        &st.experiments
+    }
+    fn map_mut(st: &mut State) -> &mut BTreeMap<Key, Self> {
+        &mut st.experiments
+    }
+    fn forget(_st: &mut State, _uid: &str) {}
+}
+
+impl Object for Lease {
+    const RESOURCE: Kind = Kind::Lease;
+    fn map(st: &State) -> &BTreeMap<Key, Self> {
+        &st.leases
+    }
+    fn map_mut(st: &mut State) -> &mut BTreeMap<Key, Self> {
+        &mut st.leases
+    }
+    fn forget(_st: &mut State, _uid: &str) {}
 }
 
 /// What selectors can look at.
@@ -182,6 +231,8 @@ pub(super) struct State {
     pub(super) history: VecDeque<Event>,
     pub(super) jobs: BTreeMap<Key, Job>,
     pub(super) pods: BTreeMap<Key, Pod>,
+    pub(super) experiments: BTreeMap<Key, Experiment>,
+    pub(super) leases: BTreeMap<Key, Lease>,
     /// By pod uid.
     pub(super) runtimes: HashMap<String, PodRuntime>,
     /// By Job uid; dropped when the Job is removed, which stops its controller task.
@@ -203,6 +254,8 @@ impl State {
             history: VecDeque::new(),
             jobs: BTreeMap::new(),
             pods: BTreeMap::new(),
+            experiments: BTreeMap::new(),
+            leases: BTreeMap::new(),
             runtimes: HashMap::new(),
             job_kills: HashMap::new(),
             requests: Vec::new(),

@@ -519,3 +519,78 @@ fn the_server_handle_can_be_shared_between_threads() {
     send_sync::<FakeApiServer>();
     send_sync::<Kubelet>();
 }
+
+fn experiment(name: &str) -> automl::kubernetes::crd::Experiment {
+    serde_json::from_value(json!({
+        "apiVersion": "automl.dev/v1alpha1",
+        "kind": "Experiment",
+        "metadata": { "name": name },
+        "spec": { "data": { "pvc": { "claim": "data", "path": "a.csv" } }, "target": "y" },
+        "status": { "phase": "Succeeded" },
+    }))
+    .expect("experiment")
+}
+
+#[tokio::test]
+async fn experiments_have_a_status_subresource_and_finalizers_hold_their_deletion() {
+    use automl::kubernetes::crd::Experiment;
+    use kube::api::{Patch, PatchParams};
+    let server = start(Kubelet::default());
+    let api: Api<Experiment> = Api::namespaced(client(&server), NS);
+    let created = api.create(&PostParams::default(), &experiment("e1")).await.expect("create");
+    assert!(created.status.is_none(), "a create ignores status: {created:?}");
+    assert_eq!(created.metadata.generation, Some(1));
+    // Writes to the object leave status alone; writes to /status change only status.
+    let status = json!({ "status": { "phase": "Running" }, "spec": { "target": "ignored" } });
+    let patched = api.patch_status("e1", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status");
+    assert_eq!(patched.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
+    assert_eq!(patched.spec.target.as_deref(), Some("y"));
+    let spec = json!({ "spec": { "concurrency": 3 }, "status": { "phase": "Failed" } });
+    let patched = api.patch("e1", &PatchParams::default(), &Patch::Merge(&spec)).await.expect("spec");
+    assert_eq!((patched.spec.concurrency, patched.metadata.generation), (Some(3), Some(2)));
+    assert_eq!(patched.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
+    // A stale resourceVersion is a conflict.
+    let mut stale = created.clone();
+    stale.spec.concurrency = Some(9);
+    let err = api.replace("e1", &PostParams::default(), &stale).await.expect_err("stale replace");
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err:?}");
+    // A finalizer holds the deletion, and the Jobs it owns stay until it is removed.
+    let fin = json!({ "metadata": { "finalizers": ["automl.dev/cleanup"] } });
+    let owner = api.patch("e1", &PatchParams::default(), &Patch::Merge(&fin)).await.expect("finalizer");
+    let mut owned = job("owned-1");
+    owned.metadata.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: "automl.dev/v1alpha1".into(),
+        kind: "Experiment".into(),
+        name: "e1".into(),
+        uid: owner.metadata.uid.clone().expect("uid"),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }]);
+    jobs(&server).create(&PostParams::default(), &owned).await.expect("owned job");
+    api.delete("e1", &DeleteParams::default()).await.expect("delete");
+    let held = api.get("e1").await.expect("still there");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert_eq!(server.jobs(NS).len(), 1);
+    let none = json!({ "metadata": { "finalizers": null } });
+    api.patch("e1", &PatchParams::default(), &Patch::Merge(&none)).await.expect("remove finalizer");
+    assert!(api.get_opt("e1").await.expect("get").is_none());
+    assert!(server.jobs(NS).is_empty(), "the garbage collector deletes the owned Job");
+}
+
+#[tokio::test]
+async fn a_lease_is_replaced_only_from_its_current_version() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let server = start(Kubelet::default());
+    let api: Api<Lease> = Api::namespaced(client(&server), NS);
+    let lease: Lease = serde_json::from_value(json!({ "metadata": { "name": "automl-operator" }, "spec": { "holderIdentity": "a", "leaseDurationSeconds": 15 } })).expect("lease");
+    let first = api.create(&PostParams::default(), &lease).await.expect("create");
+    assert!(api.create(&PostParams::default(), &lease).await.is_err(), "a second create is refused");
+    let mut mine = first.clone();
+    mine.spec.as_mut().expect("spec").holder_identity = Some("b".into());
+    let taken = api.replace("automl-operator", &PostParams::default(), &mine).await.expect("replace");
+    assert_eq!(taken.spec.and_then(|s| s.holder_identity).as_deref(), Some("b"));
+    let mut late = first;
+    late.spec.as_mut().expect("spec").holder_identity = Some("c".into());
+    let err = api.replace("automl-operator", &PostParams::default(), &late).await.expect_err("stale");
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err:?}");
+}
