@@ -64,6 +64,8 @@ pub mod executor;
 
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
+#[cfg(feature = "kubernetes")]
+pub mod operator;
 
 pub mod runner;
 

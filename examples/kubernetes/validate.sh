@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Validates every manifest we ship or generate against the Kubernetes 1.33 schemas, offline,
 # with kubernetes-validate --strict (unknown fields are errors):
-#   the namespace, RBAC and PVC in examples/kubernetes/, and the Jobs `automl run --dry-run` prints for built-in
+#   the namespace, RBAC, PVC and operator Deployment in examples/kubernetes/, and the Jobs `automl run --dry-run` prints for built-in
 #   trials (with every scheduling and resource flag) and for the custom-trial spec, and the
 #   Experiment CustomResourceDefinition.
 # Usage: AUTOML_BIN=target/debug/automl bash examples/kubernetes/validate.sh
@@ -22,5 +22,5 @@ trap 'rm -rf "$tmp"' EXIT
 # experiment.yaml are checked against its schema by the crate's tests).
 "$bin" operator crd > "$tmp/crd.yaml"
 # (gpu-experiment.yaml is an automl spec, not a Kubernetes object: it is checked by the dry run above.)
-"$validate" -k 1.33.0 --strict examples/kubernetes/namespace.yaml examples/kubernetes/rbac.yaml examples/kubernetes/data-pvc.yaml "$tmp"/*.yaml
+"$validate" -k 1.33.0 --strict examples/kubernetes/namespace.yaml examples/kubernetes/rbac.yaml examples/kubernetes/data-pvc.yaml examples/kubernetes/operator.yaml "$tmp"/*.yaml
 echo "validate: all manifests passed"

@@ -8,15 +8,22 @@
 //! and the kubelet, whose behaviour a [`Kubelet`] decides: scripted, or running the
 //! container's command as a local process.
 //!
+//! It also serves `automl.dev/v1alpha1` Experiments (a custom resource with a `status`
+//! subresource, stored as JSON without schema checks) and `coordination.k8s.io/v1` Leases:
+//! create, get, list, watch, PUT (refused with 409 from a stale `resourceVersion`), JSON
+//! merge patch and JSON patch, finalizers that hold a deletion, and the garbage collector
+//! deleting the Jobs an Experiment owns (see `objects`).
+//!
 //! Simplifications, compared with a real cluster:
 //! - a Job runs one pod at a time to one completion (`parallelism`, `completions`,
 //!   `completionMode`, `suspend`, `podFailurePolicy`, `successPolicy` are stored, not acted on);
 //!   `restartPolicy: OnFailure` behaves like `Never` (a failed container means a new pod);
 //! - retries come after a few milliseconds, not the real 10 s exponential back-off;
 //! - `ttlSecondsAfterFinished` is ignored: finished Jobs and their pods stay until deleted;
-//! - deletion is immediate: no `deletionTimestamp`, grace periods or finalizers; Foreground
-//!   propagation behaves like Background (the Job first, then its pods);
-//! - PUT and PATCH (including server-side apply) answer 405;
+//! - deletion of Jobs and pods is immediate: no grace periods; Foreground propagation
+//!   behaves like Background (the Job first, then its pods); only Experiments' finalizers
+//!   are acted on;
+//! - PUT and PATCH of Jobs and pods, and server-side apply of anything, answer 405 or 415;
 //! - the log ignores `sinceSeconds`, `sinceTime`, `timestamps` and `previous`;
 //! - pods created directly by clients are run by the kubelet too, with an empty `Job`.
 

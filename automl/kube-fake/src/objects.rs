@@ -172,8 +172,11 @@ impl Write<'_> {
         match self.content_type.split(';').next().unwrap_or("").trim() {
             "application/merge-patch+json" => json_patch::merge(&mut out, &body),
             "application/json-patch+json" => {
-                let patch: json_patch::Patch = serde_json::from_value(body)
+                let mut patch: json_patch::Patch = serde_json::from_value(body)
                     .map_err(|e| bad_request(format!("the body of the request was in an unknown format: {e}")))?;
+                // As the API server's JSON patch library does: testing a missing field
+                // for null succeeds (kube's finalizer helper relies on it).
+                patch.0.retain(|op| !matches!(op, json_patch::PatchOperation::Test(t) if t.value.is_null() && out.pointer(t.path.as_str()).is_none()));
                 json_patch::patch(&mut out, &patch).map_err(|e| {
                     status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", format!("the server rejected our request due to an error in our request: {e}"), None)
                 })?;

@@ -95,7 +95,10 @@ pub fn builtin_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, s
 
 /// The Job running `container` as trial `trial` of `experiment`.
 pub fn trial_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, trial: u64, time_limit_s: Option<f64>, container: TrialContainer) -> Job {
-    let labels = trial_labels(experiment, trial);
+    let mut labels = trial_labels(experiment, trial);
+    if let Some(owner) = &cfg.owner {
+        labels.insert(labels::OWNER_UID.to_string(), owner.uid.clone());
+    }
     let resources = resources(cfg);
     let mut volumes = vec![Volume { name: "scratch".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() }];
     let mut mounts = vec![VolumeMount { name: "scratch".into(), mount_path: "/tmp".into(), ..Default::default() }];
@@ -151,7 +154,13 @@ pub fn trial_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, tri
         ..Default::default()
     };
     Job {
-        metadata: ObjectMeta { name: Some(job_name(experiment, trial)), namespace: Some(namespace.to_string()), labels: Some(labels.clone()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(job_name(experiment, trial)),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels.clone()),
+            owner_references: cfg.owner.as_ref().map(|o| vec![owner_reference(o)]),
+            ..Default::default()
+        },
         spec: Some(JobSpec {
             backoff_limit: Some(cfg.backoff_limit),
             active_deadline_seconds: time_limit_s.map(|t| t.ceil() as i64 + cfg.startup_allowance_s as i64),
@@ -206,4 +215,16 @@ pub fn to_yaml(jobs: &[Job]) -> Result<String, String> {
         out.push_str(&serde_saphyr::to_string(&value).map_err(|e| e.to_string())?);
     }
     Ok(out)
+}
+
+/// The controlling owner reference to `owner`: deleting it deletes the Job.
+fn owner_reference(owner: &crate::options::Owner) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: owner.api_version.clone(),
+        kind: owner.kind.clone(),
+        name: owner.name.clone(),
+        uid: owner.uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
 }

@@ -32,6 +32,8 @@ pub mod labels {
     pub const EXPERIMENT: &str = "automl.dev/experiment";
     /// The trial number.
     pub const TRIAL: &str = "automl.dev/trial";
+    /// The uid of the object that owns the Job (an `Experiment` run by the operator).
+    pub const OWNER_UID: &str = "automl.dev/owner-uid";
 }
 
 /// The Jobs of `specs` as a multi-document YAML stream, in the options' namespace (or

@@ -147,6 +147,23 @@ pub struct KubernetesOptions {
     pub data: DataSource,
     /// Leave running Jobs in place when the run is interrupted.
     pub keep_jobs: bool,
+    /// The object that owns the trial Jobs (the operator's `Experiment`): set as their
+    /// controlling owner reference, so the garbage collector deletes them with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// An owner of trial Jobs, as an `ownerReference` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// `apiVersion` of the owner (`automl.dev/v1alpha1`).
+    pub api_version: String,
+    /// Its kind (`Experiment`).
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its uid: the Jobs are labelled with it too (`automl.dev/owner-uid`).
+    pub uid: String,
 }
 
 impl Default for KubernetesOptions {
@@ -171,6 +188,7 @@ impl Default for KubernetesOptions {
             api_outage_s: default_outage(),
             data: DataSource::SamePath,
             keep_jobs: false,
+            owner: None,
         }
     }
 }

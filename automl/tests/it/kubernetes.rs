@@ -28,7 +28,7 @@ fn bin() -> &'static str {
 
 /// A trial command that waits `delay` seconds before running `automl`, so a test can act
 /// while trials run.
-fn slow_trial_command(dir: &Path, delay: f64) -> PathBuf {
+pub(crate) fn slow_trial_command(dir: &Path, delay: f64) -> PathBuf {
     let p = dir.join("slow-automl.sh");
     std::fs::write(&p, format!("#!/bin/sh\nsleep {delay}\nexec {} \"$@\"\n", bin())).expect("write script");
     let mut perm = std::fs::metadata(&p).expect("meta").permissions();

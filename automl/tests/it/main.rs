@@ -4,6 +4,8 @@ mod cli;
 mod fake_apiserver;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
+#[cfg(feature = "kubernetes")]
+mod operator;
 mod explain;
 mod library;
 mod report;

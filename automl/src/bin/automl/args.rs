@@ -49,6 +49,45 @@ pub enum Command {
 pub enum OperatorCommand {
     /// Print the Experiment CustomResourceDefinition as YAML: `automl operator crd | kubectl apply -f -`.
     Crd,
+    /// Run the operator: reconcile Experiment resources until stopped. One replica leads (a Lease); each Experiment's journal, model and report go to STATE_DIR/NAMESPACE/NAME-UID8 on the data claim, where a restarted operator resumes it. Meant to run in the cluster (examples/kubernetes/operator.yaml).
+    Run(OperatorRunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OperatorRunArgs {
+    /// Watch Experiments in this namespace only [default: all namespaces].
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Namespace of the leader-election Lease [default: --namespace, else the kubeconfig's or the pod's].
+    #[arg(long)]
+    pub lease_namespace: Option<String>,
+    /// Where the data claim is mounted in this process.
+    #[arg(long, default_value = "/data")]
+    pub data_root: PathBuf,
+    /// Name of the data claim: Experiments' spec.data.pvc.claim must name it.
+    #[arg(long, default_value = "automl-data")]
+    pub data_claim: String,
+    /// Run folders (journals, models, reports) [default: DATA_ROOT/.automl].
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Name of the claim mounted at --state-dir, if it is not the data claim: the status names models as pvc://CLAIM/PATH.
+    #[arg(long)]
+    pub state_claim: Option<String>,
+    /// Trial image when an Experiment names none.
+    #[arg(long, default_value = automl::options::DEFAULT_IMAGE)]
+    pub trial_image: String,
+    /// Trial pods read the data at this process's own path instead of mounting the claim (single-node clusters and tests).
+    #[arg(long)]
+    pub same_path_trials: bool,
+    /// This replica's name in the Lease [default: $HOSTNAME, the pod's name].
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Name of the Lease.
+    #[arg(long, default_value = "automl-operator")]
+    pub lease_name: String,
+    /// Seconds a Lease lasts without renewal; another replica takes over after it.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration: u64,
 }
 
 #[derive(Args, Debug)]

@@ -16,7 +16,7 @@ use clap::{CommandFactory, FromArgMatches};
 mod args;
 mod print;
 
-use args::{Cli, Command, ExplainArgs, OperatorCommand, PluginCommand, PredictArgs, ProfileArgs, ReportArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
+use args::{Cli, Command, ExplainArgs, OperatorCommand, OperatorRunArgs, PluginCommand, PredictArgs, ProfileArgs, ReportArgs, ResumeArgs, RunArgs, TrialArgs, EXIT_CODES};
 
 fn learner_help() -> String {
     let mut s = String::from("Learners:\n");
@@ -102,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report(args),
         Command::Explain(args) => explain(args),
         Command::Operator(OperatorCommand::Crd) => operator_crd(),
+        Command::Operator(OperatorCommand::Run(args)) => operator_run(args),
     }
 }
 
@@ -231,6 +232,37 @@ fn operator_crd() -> anyhow::Result<()> {
     let yaml = automl::kubernetes::crd::crd_yaml().map_err(|e| automl::Error::Serialize { what: "the CustomResourceDefinition as YAML".into(), source: e.into() })?;
     print!("{yaml}");
     Ok(())
+}
+
+#[cfg(feature = "kubernetes")]
+fn operator_run(a: OperatorRunArgs) -> anyhow::Result<()> {
+    use automl::operator::OperatorOptions;
+    let defaults = OperatorOptions::default();
+    if a.lease_duration == 0 {
+        return Err(automl::Error::Config("--lease-duration must be at least 1 second".into()).into());
+    }
+    let options = OperatorOptions {
+        namespace: a.namespace,
+        lease_namespace: a.lease_namespace,
+        data_root: a.data_root,
+        data_claim: a.data_claim,
+        state_dir: a.state_dir,
+        state_claim: a.state_claim,
+        trial_image: a.trial_image,
+        // Tests point this at a local binary; images run `automl`.
+        trial_command: std::env::var("AUTOML_TRIAL_COMMAND").map_or(defaults.trial_command.clone(), |c| c.split_whitespace().map(String::from).collect()),
+        same_path_trials: a.same_path_trials,
+        identity: a.identity.unwrap_or(defaults.identity),
+        lease_name: a.lease_name,
+        lease_duration: std::time::Duration::from_secs(a.lease_duration),
+    };
+    automl::operator::run(options)?;
+    Ok(())
+}
+
+#[cfg(not(feature = "kubernetes"))]
+fn operator_run(_a: OperatorRunArgs) -> anyhow::Result<()> {
+    Err(automl::Error::Config(automl::runner::NO_KUBERNETES.into()).into())
 }
 
 #[cfg(not(feature = "kubernetes"))]

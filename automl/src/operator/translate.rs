@@ -1,0 +1,183 @@
+//! From an `Experiment`'s spec to the options of the runner that `automl run` uses: where
+//! the operator reads the data, where the trial pods read it, the budgets and the trial
+//! pods' resources. What the operator does not run yet is refused here, with the reason
+//! the status shows.
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::Error;
+use crate::kubernetes::crd::{Experiment, ExperimentSpec};
+use crate::options::{DataSource, ExecutorKind, ExperimentOptions, Owner, Toleration, DATA_MOUNT};
+
+use super::OperatorOptions;
+
+/// Why a spec cannot be run: the condition's reason and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// CamelCase reason (`InvalidSpec`, `DataUnavailable`, `Unsupported`).
+    pub reason: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn refuse(reason: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal { reason, message: message.into() }
+}
+
+/// The run folder of an Experiment: its journal, trials, model and report, on the
+/// operator's state volume, found again by a restarted operator from the object's uid.
+pub fn run_dir(state_dir: &Path, exp: &Experiment) -> PathBuf {
+    let ns = exp.metadata.namespace.as_deref().unwrap_or("default");
+    let name = exp.metadata.name.as_deref().unwrap_or("experiment");
+    let uid = exp.metadata.uid.as_deref().unwrap_or("");
+    state_dir.join(ns).join(format!("{name}-{}", &uid[..uid.len().min(8)]))
+}
+
+/// The runner's options for `exp`, writing into `out`.
+pub fn options(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::Result<ExperimentOptions, Refusal> {
+    let spec = &exp.spec;
+    if spec.custom_trial.is_some() {
+        return Err(refuse("Unsupported", "spec.customTrial: the operator runs built-in trials only for now; run custom trials with `automl run --spec`"));
+    }
+    if !spec.plugins.is_empty() {
+        return Err(refuse("Unsupported", "spec.plugins: the operator does not load plugins into trial pods yet; run plugin experiments with `automl run --plugin`"));
+    }
+    let target = spec.target.clone().filter(|t| !t.is_empty()).ok_or_else(|| refuse("InvalidSpec", "spec.target: name the target column"))?;
+    let (data, trial_data) = data(spec, op)?;
+    let mut o = ExperimentOptions::new(data, target);
+    o.task = match spec.task.as_deref() {
+        None => Default::default(),
+        Some(t) => t.parse::<automl_core::task::TaskChoice>().map_err(|e| refuse("InvalidSpec", format!("spec.task: {e}")))?,
+    };
+    o.metric = spec.metric.clone();
+    budgets(spec, &mut o);
+    o.concurrency = spec.concurrency.unwrap_or(1).max(1) as usize;
+    o.learners = (!spec.learners.is_empty()).then(|| spec.learners.clone());
+    o.out = Some(out.to_path_buf());
+    o.executor = ExecutorKind::Kubernetes;
+    kubernetes(exp, op, trial_data, &mut o)?;
+    o.validate().map_err(|e| refuse("InvalidSpec", e.to_string()))?;
+    Ok(o)
+}
+
+fn budgets(spec: &ExperimentSpec, o: &mut ExperimentOptions) {
+    let b = &spec.budget;
+    // Katib's way: a trial count alone runs until it is reached.
+    o.time_budget = match (b.time_seconds, b.max_trials) {
+        (Some(t), _) => Some(t),
+        (None, Some(_)) => None,
+        (None, None) => o.time_budget,
+    };
+    o.max_trials = b.max_trials.map(|n| n as usize);
+    o.target_score = b.target_score;
+    o.patience = b.patience.map(|n| n as usize);
+}
+
+/// Where the operator reads the CSV, and where trial pods read it.
+fn data(spec: &ExperimentSpec, op: &OperatorOptions) -> std::result::Result<(PathBuf, DataSource), Refusal> {
+    match (&spec.data.pvc, &spec.data.url) {
+        (Some(pvc), None) => {
+            if pvc.claim != op.data_claim {
+                return Err(refuse("DataUnavailable", format!("spec.data.pvc.claim: this operator mounts the claim '{}' at {}, not '{}'; put the data there or run an operator that mounts it", op.data_claim, op.data_root.display(), pvc.claim)));
+            }
+            let relative = Path::new(&pvc.path);
+            if pvc.path.is_empty() || !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+                return Err(refuse("InvalidSpec", format!("spec.data.pvc.path '{}': give a relative path inside the volume, without '..'", pvc.path)));
+            }
+            let here = op.data_root.join(relative);
+            let pods = if op.same_path_trials {
+                DataSource::SamePath
+            } else {
+                DataSource::Pvc { claim: pvc.claim.clone(), mount_path: DATA_MOUNT.to_string(), path: pvc.path.clone() }
+            };
+            Ok((here, pods))
+        }
+        (None, Some(_)) => Err(refuse("Unsupported", "spec.data.url: the operator reads data from its claim only for now; copy the file to the claim and name it in spec.data.pvc")),
+        _ => Err(refuse("InvalidSpec", "spec.data: give exactly one of pvc or url")),
+    }
+}
+
+fn kubernetes(exp: &Experiment, op: &OperatorOptions, data: DataSource, o: &mut ExperimentOptions) -> std::result::Result<(), Refusal> {
+    let r = &exp.spec.trial_resources;
+    let k = &mut o.kubernetes;
+    k.namespace = exp.metadata.namespace.clone();
+    k.image = r.image.clone().unwrap_or_else(|| op.trial_image.clone());
+    k.command = op.trial_command.clone();
+    k.cpu = r.cpu.clone();
+    k.memory = r.memory.clone();
+    k.gpus = r.gpus.unwrap_or(0);
+    k.node_selector = r.node_selector.clone();
+    k.tolerations = r.tolerations.iter().map(|t| t.parse::<Toleration>()).collect::<std::result::Result<_, _>>().map_err(|e| refuse("InvalidSpec", format!("spec.trialResources.tolerations: {e}")))?;
+    k.priority_class = r.priority_class.clone();
+    k.data = data;
+    // Jobs outlive an operator restart: the next leader adopts them from the journal.
+    k.keep_jobs = true;
+    k.owner = Some(Owner {
+        api_version: "automl.dev/v1alpha1".into(),
+        kind: "Experiment".into(),
+        name: exp.metadata.name.clone().unwrap_or_default(),
+        uid: exp.metadata.uid.clone().ok_or_else(|| refuse("InvalidSpec", "the Experiment has no uid (not read from a cluster)"))?,
+    });
+    Ok(())
+}
+
+/// The error of a refusal, for logs.
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Error::Config(format!("{}: {}", r.reason, r.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operator() -> OperatorOptions {
+        OperatorOptions { data_root: "/data".into(), data_claim: "automl-data".into(), ..OperatorOptions::default() }
+    }
+
+    fn experiment(spec: serde_json::Value) -> Experiment {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "automl.dev/v1alpha1", "kind": "Experiment",
+            "metadata": { "name": "penguins", "namespace": "ml", "uid": "0123456789abcdef" },
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_spec_becomes_the_runners_options_with_its_jobs_owned_by_the_experiment() {
+        let exp = experiment(serde_json::json!({
+            "data": { "pvc": { "claim": "automl-data", "path": "sets/penguins.csv" } }, "target": "species",
+            "budget": { "maxTrials": 12 }, "concurrency": 3, "learners": ["gbdt"],
+            "trialResources": { "cpu": "1", "gpus": 1, "tolerations": ["nvidia.com/gpu:NoSchedule"] },
+        }));
+        let dir = run_dir(Path::new("/data/.automl"), &exp);
+        assert_eq!(dir, Path::new("/data/.automl/ml/penguins-01234567"));
+        let o = options(&exp, &operator(), &dir).unwrap();
+        assert_eq!(o.data, Path::new("/data/sets/penguins.csv"));
+        assert_eq!((o.max_trials, o.time_budget, o.concurrency), (Some(12), None, 3));
+        assert_eq!(o.kubernetes.namespace.as_deref(), Some("ml"));
+        assert_eq!(o.kubernetes.gpus, 1);
+        assert_eq!(o.kubernetes.tolerations[0].key, "nvidia.com/gpu");
+        assert!(matches!(&o.kubernetes.data, DataSource::Pvc { claim, path, .. } if claim == "automl-data" && path == "sets/penguins.csv"));
+        assert_eq!(o.kubernetes.owner.as_ref().map(|w| w.uid.as_str()), Some("0123456789abcdef"));
+        assert!(o.kubernetes.keep_jobs);
+    }
+
+    #[test]
+    fn what_cannot_run_is_refused_with_a_reason() {
+        let base = |data: serde_json::Value| experiment(serde_json::json!({ "data": data, "target": "y" }));
+        let cases = [
+            (base(serde_json::json!({ "pvc": { "claim": "other", "path": "a.csv" } })), "DataUnavailable", "mounts the claim 'automl-data'"),
+            (base(serde_json::json!({ "pvc": { "claim": "automl-data", "path": "../etc/passwd" } })), "InvalidSpec", "without '..'"),
+            (base(serde_json::json!({})), "InvalidSpec", "exactly one of pvc or url"),
+            (experiment(serde_json::json!({ "data": { "pvc": { "claim": "automl-data", "path": "a.csv" } } })), "InvalidSpec", "spec.target"),
+            (experiment(serde_json::json!({ "data": { "pvc": { "claim": "automl-data", "path": "a.csv" } }, "target": "y", "task": "clustering" })), "InvalidSpec", "spec.task"),
+        ];
+        for (exp, reason, message) in cases {
+            let r = options(&exp, &operator(), Path::new("/tmp/x")).unwrap_err();
+            assert_eq!(r.reason, reason, "{r:?}");
+            assert!(r.message.contains(message), "{r:?}");
+        }
+    }
+}
