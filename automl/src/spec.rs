@@ -138,6 +138,32 @@ pub struct TrialTemplate {
     /// Environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Pods per trial [default: 1]. More run as one Indexed Job, all at once (say, the
+    /// workers of one distributed training run; each reads its index from
+    /// `JOB_COMPLETION_INDEX`); the objective is read from index 0, and the trial fails
+    /// when any pod fails.
+    #[serde(default = "one_pod")]
+    pub pods: u32,
+    /// Start all of a trial's pods or none: the gang scheduler that admits them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gang: Option<Gang>,
+}
+
+fn one_pod() -> u32 {
+    1
+}
+
+/// The gang scheduler of multi-pod trials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheduler", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Gang {
+    /// Kueue: the Job is created suspended with the label `kueue.x-k8s.io/queue-name`, and
+    /// Kueue admits it once its queue's quota holds all of its pods. A trial not admitted
+    /// within the unschedulable timeout fails, and its Job is deleted.
+    Kueue {
+        /// The LocalQueue's name.
+        queue: String,
+    },
 }
 
 /// What runs in a trial's container, placeholders filled.
@@ -216,6 +242,14 @@ impl ExperimentSpec {
         let used: Vec<&str> = self.trial.command.iter().chain(&self.trial.args).chain(self.trial.env.values()).flat_map(|t| placeholders(t)).collect();
         if let Some(unused) = self.parameters.keys().find(|k| !used.contains(&k.as_str())) {
             return Err(format!("parameter '{unused}' is never used: put ${{{unused}}} in the trial's command, args or env"));
+        }
+        if self.trial.pods == 0 {
+            return Err("trial.pods must be at least 1".into());
+        }
+        if let Some(Gang::Kueue { queue }) = &self.trial.gang {
+            if queue.is_empty() {
+                return Err("trial.gang.queue: name the Kueue LocalQueue".into());
+            }
         }
         if self.concurrency == Some(0) || self.max_trials == Some(0) {
             return Err("concurrency and max_trials must be at least 1".into());

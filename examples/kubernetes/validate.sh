@@ -18,6 +18,10 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" run examples/data/titanic.csv -t survived --executor kubernetes --dry-run --concurrency 1 \
   --data-url https://example.com/titanic.csv --image-pull-policy IfNotPresent > "$tmp/builtin-url.yaml"
 "$bin" run --spec examples/kubernetes/gpu-experiment.yaml --dry-run --gpus 1 --namespace automl > "$tmp/custom.yaml"
+# The same with 4-pod trials gang-scheduled by Kueue (Indexed Jobs, created suspended).
+sed 's/^  # pods: 4/  pods: 4/; s/^  # gang:/  gang:/' examples/kubernetes/gpu-experiment.yaml > "$tmp/gang.spec"
+"$bin" run --spec "$tmp/gang.spec" --dry-run --gpus 1 --namespace automl > "$tmp/gang.yaml"
+grep -q "completionMode: Indexed" "$tmp/gang.yaml" && grep -q "kueue.x-k8s.io/queue-name: gpu-queue" "$tmp/gang.yaml"
 # The Experiment CustomResourceDefinition `automl operator crd` prints (the Experiments in
 # experiment.yaml are checked against its schema by the crate's tests).
 "$bin" operator crd > "$tmp/crd.yaml"

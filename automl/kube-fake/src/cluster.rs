@@ -1,5 +1,6 @@
 //! The simulated cluster behind the API: the Job controller (one pod at a time, retries up
-//! to `backoffLimit`, `activeDeadlineSeconds`) and the kubelet (scripted, or running the
+//! to `backoffLimit`, `activeDeadlineSeconds`; Indexed gangs and Kueue admission are in
+//! [`super::gang`]) and the kubelet (scripted, or running the
 //! container's command as a local process). Every transition is a write through the store,
 //! so clients see it as a MODIFIED event.
 
@@ -67,6 +68,14 @@ pub(super) fn spawn_job(shared: Arc<Shared>, key: Key, uid: String, kill: watch:
 
 async fn run_job(shared: Arc<Shared>, key: Key, uid: String, mut kill: watch::Receiver<bool>) {
     let Some(spec) = shared.lock().jobs.get(&key).map(|j| j.spec.clone().unwrap_or_default()) else { return };
+    // A suspended Job waits for its queue (Kueue) and holds its capacity while it runs.
+    let _admission = match spec.suspend {
+        Some(true) => match super::gang::admit(&shared, &key, &uid, &mut kill).await {
+            Some(a) => Some(a),
+            None => return,
+        },
+        _ => None,
+    };
     let backoff_limit = spec.backoff_limit.unwrap_or(6).max(0);
     // activeDeadlineSeconds counts from startTime, which is now.
     let deadline =
@@ -78,6 +87,13 @@ async fn run_job(shared: Arc<Shared>, key: Key, uid: String, mut kill: watch::Re
         }
     };
     tokio::pin!(deadline_passed);
+    let completions = spec.completions.unwrap_or(1).max(1) as usize;
+    if spec.completion_mode.as_deref() == Some("Indexed") && completions > 1 {
+        if super::gang::run_indexed(shared.clone(), key.clone(), uid.clone(), completions, kill, deadline_passed).await.is_err() {
+            deadline_exceeded(&shared, &key, &uid, 0);
+        }
+        return;
+    }
     let mut failures = 0;
     loop {
         // Create the pod and count it in the Job status in one critical section, so the
@@ -101,21 +117,7 @@ async fn run_job(shared: Arc<Shared>, key: Key, uid: String, mut kill: watch::Re
             _ = kill.changed() => return,
         };
         if outcome == Outcome::Succeeded {
-            let mut st = shared.lock();
-            update_job_status(&mut st, &key, &uid, |s| {
-                s.succeeded = Some(1);
-                add_condition(
-                    s,
-                    "SuccessCriteriaMet",
-                    "CompletionsReached",
-                    "Reached expected number of succeeded pods",
-                );
-            });
-            update_job_status(&mut st, &key, &uid, |s| {
-                add_condition(s, "Complete", "CompletionsReached", "Reached expected number of succeeded pods");
-                s.completion_time = Some(now());
-            });
-            return;
+            return job_complete(&mut shared.lock(), &key, &uid, 1);
         }
         failures += 1;
         if failures > backoff_limit {
@@ -153,6 +155,23 @@ fn deadline_exceeded(shared: &Shared, key: &Key, uid: &str, failures: i32) {
     job_failed(&mut st, key, uid, failures + active.len() as i32, "DeadlineExceeded", message);
 }
 
+/// Marks the Job complete with `succeeded` pods.
+pub(super) fn job_complete(st: &mut State, key: &Key, uid: &str, succeeded: i32) {
+    update_job_status(st, key, uid, |s| {
+        s.succeeded = Some(succeeded);
+        add_condition(s, "SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods");
+    });
+    update_job_status(st, key, uid, |s| {
+        add_condition(s, "Complete", "CompletionsReached", "Reached expected number of succeeded pods");
+        s.completion_time = Some(now());
+    });
+}
+
+/// [`job_failed`], for the gang's controller.
+pub(super) fn job_failed_now(st: &mut State, key: &Key, uid: &str, failures: i32, reason: &str, message: &str) {
+    job_failed(st, key, uid, failures, reason, message);
+}
+
 /// Marks the Job failed: FailureTarget, then Failed, as the 1.31+ controller does.
 fn job_failed(st: &mut State, key: &Key, uid: &str, failures: i32, reason: &str, message: &str) {
     update_job_status(st, key, uid, |s| {
@@ -174,7 +193,7 @@ fn owned_pods<'a>(st: &'a State, ns: &'a str, job_uid: &'a str) -> impl Iterator
 }
 
 /// Applies `f` to the Job's status and recomputes `active` and `ready` from its pods.
-fn update_job_status(st: &mut State, key: &Key, uid: &str, f: impl FnOnce(&mut JobStatus)) -> Option<Job> {
+pub(super) fn update_job_status(st: &mut State, key: &Key, uid: &str, f: impl FnOnce(&mut JobStatus)) -> Option<Job> {
     let (mut active, mut ready) = (0, 0);
     for p in owned_pods(st, &key.0, uid) {
         if !is_terminal(p.phase()) {
@@ -204,7 +223,7 @@ fn add_condition(s: &mut JobStatus, type_: &str, reason: &str, message: &str) {
 }
 
 /// A new pod for the Job, from its template.
-fn job_pod(st: &State, job: &Job) -> Pod {
+pub(super) fn job_pod(st: &State, job: &Job) -> Pod {
     let job_name = job.metadata.name.clone().unwrap_or_default();
     let job_uid = job.metadata.uid.clone().unwrap_or_default();
     let ns = job.metadata.namespace.clone().unwrap_or_default();

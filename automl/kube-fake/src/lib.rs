@@ -15,8 +15,10 @@
 //! deleting the Jobs an Experiment owns (see `objects`).
 //!
 //! Simplifications, compared with a real cluster:
-//! - a Job runs one pod at a time to one completion (`parallelism`, `completions`,
-//!   `completionMode`, `suspend`, `podFailurePolicy`, `successPolicy` are stored, not acted on);
+//! - a Job runs one pod at a time to one completion, except an Indexed Job, whose
+//!   `completions` pods all run at once and which fails when one fails (no per-index
+//!   retries); `suspend: true` waits for Kueue-style admission (see `gang`);
+//!   `podFailurePolicy` and `successPolicy` are stored, not acted on;
 //!   `restartPolicy: OnFailure` behaves like `Never` (a failed container means a new pod);
 //! - retries come after a few milliseconds, not the real 10 s exponential back-off;
 //! - `ttlSecondsAfterFinished` is ignored: finished Jobs and their pods stay until deleted;
@@ -28,6 +30,7 @@
 //! - pods created directly by clients are run by the kubelet too, with an empty `Job`.
 
 mod cluster;
+mod gang;
 mod http;
 mod objects;
 mod store;
@@ -273,6 +276,13 @@ impl FakeApiServer {
             q(namespace),
         );
         std::fs::write(path, text)
+    }
+
+    /// Registers a Kueue queue admitting Jobs of at most `pods` pods at once in all (see
+    /// the `gang` module): suspended Jobs labelled `kueue.x-k8s.io/queue-name: NAME` start
+    /// only when all of their pods fit.
+    pub fn add_queue(&self, name: &str, pods: usize) {
+        self.shared.lock().queues.insert(name.to_string(), pods);
     }
 
     /// A snapshot of the Jobs in `namespace`, sorted by name.

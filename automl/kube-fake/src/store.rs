@@ -241,6 +241,10 @@ pub(super) struct State {
     /// Requests still to answer with 429, and their Retry-After.
     pub(super) throttle: (usize, u64),
     pub(super) jobs_created: u64,
+    /// Kueue queues: capacity in pods, by name.
+    pub(super) queues: HashMap<String, usize>,
+    /// Admitted Jobs: their queue and pods, by Job uid.
+    pub(super) admitted: HashMap<String, (String, usize)>,
     /// Publishes `rv` after each write; watches wait on it.
     pub(super) rv_tx: watch::Sender<u64>,
 }
@@ -261,6 +265,8 @@ impl State {
             requests: Vec::new(),
             throttle: (0, 0),
             jobs_created: 0,
+            queues: HashMap::new(),
+            admitted: HashMap::new(),
             rv_tx: watch::channel(1).0,
         }
     }

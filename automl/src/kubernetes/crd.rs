@@ -162,6 +162,24 @@ pub struct CustomTrial {
     pub parameters: BTreeMap<String, Parameter>,
     /// What the trials print as `name=value` lines, and which way is better.
     pub objective: Objective,
+    /// Pods per trial [default: 1]: more run as one Indexed Job, all at once (index 0
+    /// reports the objective).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<u32>,
+    /// The gang scheduler that starts all of a trial's pods or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gang: Option<GangScheduling>,
+}
+
+/// All-or-nothing scheduling of a multi-pod trial.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GangScheduling {
+    /// `kueue`: the Job is created suspended in `queue`, admitted when all its pods fit.
+    pub scheduler: String,
+    /// The Kueue LocalQueue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 /// One dimension of a custom trial's search space.

@@ -477,7 +477,8 @@ impl TrialTask {
             // that has not failed before one that has (creation times tie within a second),
             // then the newest.
             let not_failed = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Failed");
-            if let Some(pod) = pods.iter().filter(|p| started_container(p)).max_by_key(|p| (not_failed(p), p.metadata.creation_timestamp.clone())) {
+            // A gang's objective is index 0's.
+            if let Some(pod) = pods.iter().filter(|p| started_container(p) && leads(p)).max_by_key(|p| (not_failed(p), p.metadata.creation_timestamp.clone())) {
                 let pod_name = pod.metadata.name.clone().unwrap_or_default();
                 if following.as_deref() != Some(&pod_name) {
                     following = Some(pod_name.clone());
@@ -587,7 +588,7 @@ impl TrialTask {
         let conditions = job.and_then(|j| j.status.as_ref()).and_then(|s| s.conditions.clone()).unwrap_or_default();
         let is = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
         if is("Complete").is_some() {
-            let pod = pods.iter().find(|p| phase(p) == "Succeeded");
+            let pod = pods.iter().find(|p| phase(p) == "Succeeded" && leads(p));
             let message = pod.and_then(termination_message);
             return Some(match message.as_deref().map(TrialReport::parse) {
                 Some(Ok(report)) => Outcome::Report(report),
@@ -612,7 +613,10 @@ impl TrialTask {
                 Outcome::Failed { message: format!("pod failed: {why}"), delete: false, timed_out: false }
             });
         }
-        // Still going: look for pods that will never run.
+        // Still going: a gang its queue does not admit, or pods that will never run.
+        if let Some(outcome) = self.not_admitted(job, pending_since) {
+            return Some(outcome);
+        }
         let newest = pods.iter().max_by_key(|p| p.metadata.creation_timestamp.clone())?;
         if let Some(waiting) = newest.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|cs| cs.first()).and_then(|c| c.state.as_ref()).and_then(|s| s.waiting.as_ref()) {
             let reason = waiting.reason.clone().unwrap_or_default();
@@ -625,14 +629,18 @@ impl TrialTask {
                 });
             }
         }
-        let unschedulable = newest.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")));
+        // Any live pod of the trial (a gang has several) that cannot be placed.
+        let unschedulable = pods.iter().filter(|p| !matches!(phase(p), "Succeeded" | "Failed")).find_map(unschedulable_condition);
         match unschedulable {
             Some(c) => {
                 let since = *pending_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= self.unschedulable_timeout {
+                    let live: Vec<&Pod> = pods.iter().filter(|p| !matches!(phase(p), "Succeeded" | "Failed")).collect();
+                    let placed = live.iter().filter(|p| unschedulable_condition(p).is_none()).count();
+                    let gang = if live.len() > 1 { format!(" ({placed} of the gang's {} pods were placed; all of it is deleted)", live.len()) } else { String::new() };
                     return Some(Outcome::Failed {
                         message: format!(
-                            "unschedulable for {:.0} s: {} (check GPU, CPU and memory requests, node selectors and tolerations)",
+                            "unschedulable for {:.0} s: {}{gang} (check GPU, CPU and memory requests, node selectors and tolerations)",
                             since.elapsed().as_secs_f64(),
                             c.message.clone().unwrap_or_default()
                         ),
@@ -645,6 +653,36 @@ impl TrialTask {
         }
         None
     }
+}
+
+impl TrialTask {
+    /// A suspended Job (Kueue has not admitted its gang) past the unschedulable timeout.
+    fn not_admitted(&self, job: Option<&Job>, pending_since: &mut Option<Instant>) -> Option<Outcome> {
+        let job = job?;
+        if job.spec.as_ref().and_then(|s| s.suspend) != Some(true) {
+            return None;
+        }
+        let since = *pending_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < self.unschedulable_timeout {
+            return None;
+        }
+        let pods = job.spec.as_ref().and_then(|s| s.parallelism).unwrap_or(1);
+        let queue = job.metadata.labels.as_ref().and_then(|l| l.get(manifest::KUEUE_QUEUE)).cloned().unwrap_or_default();
+        Some(Outcome::Failed {
+            message: format!("not admitted for {:.0} s: its gang of {pods} pods waits in the Kueue queue '{queue}', whose quota cannot hold all of them at once; none of its pods ran (raise the queue's quota or ask for fewer pods)", since.elapsed().as_secs_f64()),
+            delete: true,
+            timed_out: false,
+        })
+    }
+}
+
+/// Whether `p` is the pod a trial reports through: the only one, or a gang's index 0.
+fn leads(p: &Pod) -> bool {
+    p.metadata.annotations.as_ref().and_then(|a| a.get("batch.kubernetes.io/job-completion-index")).is_none_or(|i| i == "0")
+}
+
+fn unschedulable_condition(p: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
+    p.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
 }
 
 enum Outcome {

@@ -61,7 +61,11 @@ impl JobTemplate {
     pub fn job(&self, cfg: &KubernetesOptions, namespace: &str, experiment: &str, spec: &TrialSpec) -> Result<Job> {
         match self {
             JobTemplate::Builtin => builtin_job(cfg, namespace, experiment, spec),
-            JobTemplate::Custom(t) => Ok(trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, t.container(&spec.config))),
+            JobTemplate::Custom(t) => {
+                let mut job = trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, t.container(&spec.config));
+                gang(&mut job, t);
+                Ok(job)
+            }
         }
     }
 }
@@ -226,5 +230,25 @@ fn owner_reference(owner: &crate::options::Owner) -> k8s_openapi::apimachinery::
         uid: owner.uid.clone(),
         controller: Some(true),
         block_owner_deletion: Some(true),
+    }
+}
+
+/// The label Kueue reads a Job's LocalQueue from.
+pub const KUEUE_QUEUE: &str = "kueue.x-k8s.io/queue-name";
+
+/// A multi-pod trial: an Indexed Job with all of its pods at once and no retries (a gang
+/// that lost a member is a failed trial); under Kueue, created suspended in its queue.
+fn gang(job: &mut Job, t: &TrialTemplate) {
+    let Some(spec) = job.spec.as_mut() else { return };
+    if t.pods > 1 {
+        let n = i32::try_from(t.pods).unwrap_or(i32::MAX);
+        spec.completion_mode = Some("Indexed".into());
+        spec.completions = Some(n);
+        spec.parallelism = Some(n);
+        spec.backoff_limit = Some(0);
+    }
+    if let Some(crate::spec::Gang::Kueue { queue }) = &t.gang {
+        spec.suspend = Some(true);
+        job.metadata.labels.get_or_insert_with(Default::default).insert(KUEUE_QUEUE.to_string(), queue.clone());
     }
 }

@@ -21,7 +21,7 @@ use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::{watcher, Controller, WatchStreamExt};
 
 use crate::error::{Error, Result};
 use crate::kubernetes::crd::Experiment;
@@ -109,6 +109,8 @@ pub struct Context {
     client: kube::Client,
     options: OperatorOptions,
     runtime: tokio::runtime::Handle,
+    /// The trial Jobs, as a watch keeps them: counted without asking the API server.
+    jobs: kube::runtime::reflector::Store<Job>,
     /// Runs in this process, by Experiment uid.
     runs: Mutex<HashMap<String, Run>>,
     /// Failed reconciles in a row, by uid: the error policy's back-off.
@@ -141,9 +143,13 @@ async fn serve(options: OperatorOptions) -> Result<()> {
         Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
-    let ctx = Arc::new(Context { client, options, runtime: tokio::runtime::Handle::current(), runs: Mutex::default(), failures: Mutex::default() });
+    let owned = || watcher::Config::default().labels(crate::kubernetes::labels::OWNER_UID);
+    let (store, writer) = kube::runtime::reflector::store();
+    let cache = watcher(jobs.clone(), owned()).default_backoff().reflect(writer).for_each(|_| futures::future::ready(()));
+    tokio::spawn(cache);
+    let ctx = Arc::new(Context { client, options, runtime: tokio::runtime::Handle::current(), jobs: store, runs: Mutex::default(), failures: Mutex::default() });
     let controller = Controller::new(experiments, watcher::Config::default())
-        .owns(jobs, watcher::Config::default().labels(crate::kubernetes::labels::OWNER_UID))
+        .owns(jobs, owned())
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| async {});

@@ -61,20 +61,22 @@ async fn apply(exp: &Experiment, ctx: &Context) -> Result<Action> {
     }
     let running = crate::util::lock(&ctx.runs).get(&uid).map(|r| Arc::clone(&r.tracker));
     match running {
-        Some(tracker) => count_running(exp, ctx, &tracker).await?,
+        Some(tracker) => count_running(exp, ctx, &tracker),
         None => start(exp, ctx)?,
     }
     Ok(Action::requeue(RECHECK))
 }
 
-/// Keeps `status.trials.running` at the number of the run's Jobs still active.
-async fn count_running(exp: &Experiment, ctx: &Context, tracker: &Tracker) -> Result<()> {
-    let jobs = owned_jobs(exp, ctx).await?;
-    let active = jobs.iter().filter(|j| j.status.as_ref().is_none_or(|s| s.completion_time.is_none() && !failed(j))).count() as u64;
-    if tracker.current().trials.running != active && !is_terminal(Some(&tracker.current())) {
+/// Keeps `status.trials.running` at the number of the run's Jobs still active (from the
+/// operator's cache of Jobs: a reconcile per Job event must not list them all).
+fn count_running(exp: &Experiment, ctx: &Context, tracker: &Tracker) {
+    let uid = exp.uid().unwrap_or_default();
+    let mine = |j: &Job| j.metadata.labels.as_ref().and_then(|l| l.get(labels::OWNER_UID)) == Some(&uid);
+    let active = ctx.jobs.state().iter().filter(|j| mine(j) && j.status.as_ref().is_none_or(|s| s.completion_time.is_none() && !failed(j))).count() as u64;
+    let current = tracker.current();
+    if current.trials.running != active && !is_terminal(Some(&current)) {
         tracker.update(|s, _| s.trials.running = active);
     }
-    Ok(())
 }
 
 fn failed(job: &Job) -> bool {

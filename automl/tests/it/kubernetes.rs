@@ -583,3 +583,62 @@ fn a_log_stream_cut_while_the_pod_runs_is_followed_again_without_duplicates() {
     assert_eq!(r.curve, expected, "{r:?}");
     assert_eq!(r.score, Some(0.6));
 }
+
+/// A custom spec whose trials are gangs of `pods` pods in the Kueue queue `q`.
+fn gang_spec(dir: &Path, pods: u32, max_trials: usize) -> PathBuf {
+    let spec = dir.join("gang.yaml");
+    std::fs::write(&spec, format!("name: ddp\nobjective: {{ metric: accuracy, direction: maximize }}\nparameters:\n  lr: {{ type: float, min: 0.001, max: 0.1, log: true }}\ntrial:\n  image: example.com/ddp:1\n  args: ['--lr=${{lr}}']\n  pods: {pods}\n  gang: {{ scheduler: kueue, queue: q }}\nmax_trials: {max_trials}\nconcurrency: 1\nearly_stopping: false\n")).expect("spec");
+    spec
+}
+
+#[test]
+fn a_gang_trial_runs_all_its_pods_at_once_and_reports_through_index_0() {
+    // Index 0 reports 0.9; the other workers print other values, which must not count.
+    let server = FakeApiServer::start(Kubelet::scripted(|_job, pod| {
+        let index = pod.metadata.annotations.as_ref().and_then(|a| a.get("batch.kubernetes.io/job-completion-index")).cloned().unwrap_or_default();
+        let value = if index == "0" { "0.9" } else { "0.1" };
+        PodScript { schedule: Schedule::After(Duration::from_millis(5)), logs: vec![(Duration::from_millis(5), format!("accuracy={value}"))], exit: Exit::Succeeded { message: None } }
+    }))
+    .expect("start");
+    server.add_queue("q", 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let spec = gang_spec(dir.path(), 3, 2);
+    let o = automl(&server, dir.path(), Path::new("unused"), &["run", "--spec", spec.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--json"]).output().expect("run");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let board = summary["leaderboard"].as_array().expect("leaderboard");
+    assert!(board.iter().all(|t| t["status"] == "ok" && t["score"] == 0.9), "{summary}");
+    let jobs = server.jobs(NS);
+    assert_eq!(jobs.len(), 2);
+    for job in &jobs {
+        let spec = job.spec.as_ref().expect("spec");
+        assert_eq!((spec.completion_mode.as_deref(), spec.completions, spec.parallelism, spec.backoff_limit), (Some("Indexed"), Some(3), Some(3), Some(0)));
+        assert_eq!(job.metadata.labels.as_ref().and_then(|l| l.get("kueue.x-k8s.io/queue-name")).map(String::as_str), Some("q"));
+    }
+    let mut indices: Vec<String> = server.pods(NS).iter().filter_map(|p| p.metadata.annotations.as_ref()?.get("batch.kubernetes.io/job-completion-index").cloned()).collect();
+    indices.sort();
+    assert_eq!(indices, ["0", "0", "1", "1", "2", "2"]);
+}
+
+#[test]
+fn a_gang_that_does_not_fit_its_queue_never_runs_partly_and_fails_with_the_reason() {
+    let server = FakeApiServer::start(Kubelet::always(PodScript::succeed(&["accuracy=0.5"], None))).expect("start");
+    // Room for 2 pods: a gang of 3 is never admitted.
+    server.add_queue("q", 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let spec = gang_spec(dir.path(), 3, 1);
+    let started = Instant::now();
+    let o = automl(&server, dir.path(), Path::new("unused"), &["run", "--spec", spec.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--unschedulable-timeout", "1", "--json"]).output().expect("run");
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let trial = &summary["leaderboard"][0];
+    assert_eq!(trial["status"], "failed", "{}", text(&o));
+    let message = trial["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not admitted") && message.contains("gang of 3 pods") && message.contains("'q'"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // No pod of it ever existed, and its Job is gone.
+    assert_eq!(server.jobs_created(), 1);
+    assert!(server.requests().iter().all(|r| !(r.method == "POST" && r.path.ends_with("/pods"))));
+    assert!(server.pods(NS).is_empty() && server.jobs(NS).is_empty(), "{:?}", server.jobs(NS));
+}
