@@ -29,9 +29,7 @@ pub fn download(url: &str, dir: &Path) -> Result<(PathBuf, String)> {
             if !status.is_success() {
                 return Err(fail(format!("the server answered {status}")));
             }
-            let name = current.path().rsplit('/').find(|s| !s.is_empty()).unwrap_or("data.csv");
-            let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
-            let path = dir.join(name);
+            let path = dir.join(file_name(&current.to_string()));
             let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
             let mut hasher = Sha256::new();
             let mut body = response.into_body();
@@ -57,4 +55,12 @@ fn resolve(base: &hyper::Uri, location: &str) -> std::result::Result<hyper::Uri,
     let scheme = base.scheme_str().unwrap_or("http");
     let authority = base.authority().map(|a| a.as_str()).unwrap_or_default();
     format!("{scheme}://{authority}{location}").parse().map_err(|e| format!("bad redirect {location}: {e}"))
+}
+
+/// The file a download of `url` is saved as: the last segment of its path, made safe.
+pub fn file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest.split_once('/').map_or("", |(_, p)| p));
+    let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("data.csv");
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect()
 }

@@ -107,13 +107,13 @@ fn start(exp: &Experiment, ctx: &Context) -> Result<()> {
         }
         Err(Prepared::Finished) => {
             let (model, best) = finished(&dir, ctx);
-            tracker.succeeded(model, best, "the search had ended before the operator restarted; its model is saved");
+            tracker.succeeded(model, best, "the search had ended before the operator restarted");
             return Ok(());
         }
     };
-    let (mut experiment, resumed) = prepared;
+    let (mut runnable, resumed) = prepared;
     let cancel = CancelToken::new();
-    experiment.set_cancel(cancel.clone());
+    runnable.set_cancel(cancel.clone());
     tracker.running(resumed);
     eprintln!("automl operator: {ns}/{}: {} in {}", exp.name_any(), if resumed { "resuming" } else { "starting" }, dir.display());
     let deleted = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -124,22 +124,91 @@ fn start(exp: &Experiment, ctx: &Context) -> Result<()> {
     std::thread::Builder::new()
         .name(format!("experiment {name}"))
         .spawn(move || {
-            let outcome = experiment.into_run_with(&mut RunObserver(Arc::clone(&tracker)));
+            let outcome = runnable.run(&tracker);
             if deleted.load(Ordering::SeqCst) {
                 return;
             }
             match outcome {
-                Ok(r) => {
-                    let message = format!("trial {} is the best ({}); the model is saved", r.best.id, r.best.learner);
-                    tracker.succeeded(model, Some((r.best.id, r.best.score)), &message);
-                }
+                Ok(Ended { best, message, model: true }) => tracker.succeeded(Some(model), best, &message),
+                Ok(Ended { best, message, model: false }) => tracker.succeeded(None, best, &message),
                 Err(e) => {
                     eprintln!("automl operator: {name}: {e}");
-                    tracker.failed("RunFailed", &e.to_string());
+                    let reason = if matches!(e, Error::Download { .. }) { "DataUnavailable" } else { "RunFailed" };
+                    tracker.failed(reason, &e.to_string());
                 }
             }
         })
         .map_err(|e| Error::Config(format!("cannot start a thread for {}: {e}", exp.name_any())))?;
+    Ok(())
+}
+
+/// A run, ready to start on its thread.
+enum Runnable {
+    /// Built-in trials, after downloading the data when it comes by URL.
+    Builtin(Box<crate::Experiment>, Option<Download>),
+    /// The user's trial container.
+    Custom(Box<crate::CustomExperiment>),
+}
+
+/// Data to fetch into the run folder before a run: `url`, its SHA-256, and where it goes.
+struct Download {
+    url: String,
+    sha256: String,
+    to: std::path::PathBuf,
+}
+
+/// How a run ended well: the best trial, what to say, and whether there is a model.
+struct Ended {
+    best: Option<(u64, Option<f64>)>,
+    message: String,
+    model: bool,
+}
+
+impl Runnable {
+    fn set_cancel(&mut self, token: CancelToken) {
+        match self {
+            Runnable::Builtin(e, _) => e.set_cancel(token),
+            Runnable::Custom(e) => e.set_cancel(token),
+        }
+    }
+
+    fn run(self, tracker: &Arc<Tracker>) -> Result<Ended> {
+        let mut observer = RunObserver(Arc::clone(tracker));
+        match self {
+            Runnable::Builtin(e, download) => {
+                if let Some(d) = download {
+                    fetch(&d)?;
+                }
+                let r = e.into_run_with(&mut observer)?;
+                let message = format!("trial {} is the best ({}); the model is saved", r.best.id, r.best.learner);
+                Ok(Ended { best: Some((r.best.id, r.best.score)), message, model: true })
+            }
+            Runnable::Custom(e) => {
+                let r = e.run_with(&mut observer)?;
+                r.succeeded()?;
+                let best = r.leaderboard.first();
+                let message = best.map_or_else(|| "the search ended".to_string(), |b| format!("trial {} is the best: {}", b.id, serde_json::to_string(&b.config).unwrap_or_default()));
+                Ok(Ended { best: best.map(|b| (b.id, b.score)), message, model: false })
+            }
+        }
+    }
+}
+
+/// Downloads the data (unless an earlier start did) and checks its SHA-256.
+fn fetch(d: &Download) -> Result<()> {
+    if d.to.exists() {
+        return Ok(());
+    }
+    let dir = d.to.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let (path, digest) = crate::kubernetes::fetch::download(&d.url, dir)?;
+    if digest != d.sha256 {
+        let _ = std::fs::remove_file(&path);
+        return Err(Error::Download { url: d.url.clone(), message: format!("its SHA-256 is {digest}, not the {} that spec.data.url.sha256 gives; fix the digest or the file", d.sha256) });
+    }
+    if path != d.to {
+        std::fs::rename(&path, &d.to).map_err(|e| Error::io(&d.to, e))?;
+    }
     Ok(())
 }
 
@@ -149,26 +218,41 @@ enum Prepared {
     Finished,
 }
 
-/// The runner's experiment: resumed from the journal in `dir`, or new from the spec.
-fn prepare(exp: &Experiment, ctx: &Context, dir: &Path) -> std::result::Result<(crate::Experiment, bool), Prepared> {
+/// The run: resumed from the journal in `dir`, or new from the spec.
+fn prepare(exp: &Experiment, ctx: &Context, dir: &Path) -> std::result::Result<(Runnable, bool), Prepared> {
     let refused = |reason: &'static str, e: Error| Prepared::Refused(Refusal { reason, message: e.to_string() });
     if dir.join(crate::journal::JOURNAL_FILE).exists() {
         let state = crate::journal::read(dir).map_err(|e| refused("JournalDamaged", e))?;
         if state.ended {
             return Err(Prepared::Finished);
         }
-        return crate::Experiment::resume(dir).map(|e| (e, true)).map_err(|e| refused("JournalDamaged", e));
+        return match crate::resume(dir).map_err(|e| refused("JournalDamaged", e))? {
+            crate::Resumed::Builtin(e) => Ok((Runnable::Builtin(Box::new(e), None), true)),
+            crate::Resumed::Custom(e) => Ok((Runnable::Custom(Box::new(e)), true)),
+        };
     }
-    let options = translate::options(exp, &ctx.options, dir).map_err(Prepared::Refused)?;
+    let plan = translate::plan(exp, &ctx.options, dir).map_err(Prepared::Refused)?;
     std::fs::create_dir_all(dir).map_err(|e| refused("StateUnavailable", Error::io(dir, e)))?;
-    crate::Experiment::new(options).map(|e| (e, false)).map_err(|e| refused("InvalidSpec", e))
+    match plan {
+        translate::Plan::Builtin(options, fetch) => {
+            let download = fetch.map(|(url, sha256)| Download { url, sha256, to: options.data.clone() });
+            let e = crate::Experiment::new(*options).map_err(|e| refused("InvalidSpec", e))?;
+            Ok((Runnable::Builtin(Box::new(e), download), false))
+        }
+        translate::Plan::Custom(spec, kubernetes) => {
+            let e = crate::CustomExperiment::new(*spec, *kubernetes, dir).map_err(|e| refused("InvalidSpec", e))?;
+            Ok((Runnable::Custom(Box::new(e)), false))
+        }
+    }
 }
 
-/// The model and best trial of a run folder whose search ended (from its `summary.json`).
-fn finished(dir: &Path, ctx: &Context) -> (String, Option<(u64, Option<f64>)>) {
+/// The model (if saved) and best trial of a run folder whose search ended (from its
+/// `summary.json`).
+fn finished(dir: &Path, ctx: &Context) -> (Option<String>, Option<(u64, Option<f64>)>) {
     let summary: Option<serde_json::Value> = std::fs::read(dir.join("summary.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let best = summary.as_ref().and_then(|s| Some((s["best"]["id"].as_u64()?, s["best"]["score"].as_f64())));
-    (ctx.options.model_location(dir), best)
+    let model = dir.join("model.automl").exists().then(|| ctx.options.model_location(dir));
+    (model, best)
 }
 
 /// The Experiment is being deleted: its run stops and its Jobs (and their pods) go.

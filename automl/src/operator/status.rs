@@ -88,11 +88,11 @@ impl Tracker {
         });
     }
 
-    /// It ended with the model at `model`.
-    pub fn succeeded(&self, model: String, best: Option<(u64, Option<f64>)>, message: &str) {
+    /// It ended, with the model at `model` (built-in trials).
+    pub fn succeeded(&self, model: Option<String>, best: Option<(u64, Option<f64>)>, message: &str) {
         self.update(|s, g| {
             s.phase = Some(phase::SUCCEEDED.into());
-            s.model = Some(model);
+            s.model = model.or(s.model.take());
             if let Some((id, score)) = best {
                 s.best_trial = Some(id);
                 s.best_score = score.or(s.best_score);
@@ -100,7 +100,8 @@ impl Tracker {
             s.trials.running = 0;
             s.completion_time = Some(now());
             set_condition(s, "Running", false, "Finished", message, g);
-            set_condition(s, "Succeeded", true, "ModelSaved", message, g);
+            let reason = if s.model.is_some() { "ModelSaved" } else { "SearchEnded" };
+            set_condition(s, "Succeeded", true, reason, message, g);
         });
     }
 

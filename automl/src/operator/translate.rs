@@ -32,17 +32,82 @@ pub fn run_dir(state_dir: &Path, exp: &Experiment) -> PathBuf {
     state_dir.join(ns).join(format!("{name}-{}", &uid[..uid.len().min(8)]))
 }
 
-/// The runner's options for `exp`, writing into `out`.
-pub fn options(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::Result<ExperimentOptions, Refusal> {
-    let spec = &exp.spec;
-    if spec.custom_trial.is_some() {
-        return Err(refuse("Unsupported", "spec.customTrial: the operator runs built-in trials only for now; run custom trials with `automl run --spec`"));
+/// What the operator runs for an Experiment.
+#[derive(Debug)]
+pub enum Plan {
+    /// Built-in trials: the options of `automl run`, and the data to download first when it
+    /// comes by URL (`(url, sha256)`, into the run folder).
+    Builtin(Box<ExperimentOptions>, Option<(String, String)>),
+    /// The user's own trial container: the spec of `automl run --spec`.
+    Custom(Box<crate::spec::ExperimentSpec>, Box<crate::options::KubernetesOptions>),
+}
+
+/// What to run for `exp`, writing into `out`.
+pub fn plan(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::Result<Plan, Refusal> {
+    match &exp.spec.custom_trial {
+        Some(custom) => {
+            let spec = custom_spec(exp, custom)?;
+            let mut o = ExperimentOptions::new(out.join("unused"), "unused");
+            kubernetes(exp, op, DataSource::SamePath, &mut o)?;
+            Ok(Plan::Custom(Box::new(spec), Box::new(o.kubernetes)))
+        }
+        None => {
+            let (options, fetch) = options(exp, op, out)?;
+            Ok(Plan::Builtin(Box::new(options), fetch))
+        }
     }
+}
+
+/// A custom trial's spec, as `automl run --spec` reads it.
+fn custom_spec(exp: &Experiment, c: &crate::kubernetes::crd::CustomTrial) -> std::result::Result<crate::spec::ExperimentSpec, Refusal> {
+    use crate::spec::{ExperimentSpec, Gang, GoalDirection, Objective, ParameterSpec, TrialTemplate};
+    let invalid = |m: String| refuse("InvalidSpec", m);
+    let direction = match c.objective.direction.as_str() {
+        "maximize" => GoalDirection::Maximize,
+        "minimize" => GoalDirection::Minimize,
+        d => return Err(invalid(format!("spec.customTrial.objective.direction '{d}': write maximize or minimize"))),
+    };
+    let mut parameters = std::collections::BTreeMap::new();
+    for (name, p) in &c.parameters {
+        let bound = |v: Option<f64>, which: &str| v.ok_or_else(|| invalid(format!("spec.customTrial.parameters.{name}: give {which}")));
+        let spec = match p.kind.as_str() {
+            "float" => ParameterSpec::Float { min: bound(p.min, "min")?, max: bound(p.max, "max")?, log: p.log },
+            "int" => ParameterSpec::Int { min: bound(p.min, "min")? as i64, max: bound(p.max, "max")? as i64, log: p.log },
+            "categorical" => ParameterSpec::Categorical { values: p.values.clone() },
+            t => return Err(invalid(format!("spec.customTrial.parameters.{name}.type '{t}': write float, int or categorical"))),
+        };
+        parameters.insert(name.clone(), spec);
+    }
+    let gang = match &c.gang {
+        None => None,
+        Some(g) if g.scheduler == "kueue" => Some(Gang::Kueue { queue: g.queue.clone().unwrap_or_default() }),
+        Some(g) => return Err(refuse("Unsupported", format!("spec.customTrial.gang.scheduler '{}': kueue is the one gang scheduler supported", g.scheduler))),
+    };
+    let b = &exp.spec.budget;
+    let spec = ExperimentSpec {
+        name: exp.metadata.name.clone().unwrap_or_default(),
+        objective: Objective { metric: c.objective.metric.clone(), direction, goal: c.objective.goal.or(b.target_score) },
+        parameters,
+        trial: TrialTemplate { image: c.image.clone(), command: c.command.clone(), args: c.args.clone(), env: Default::default(), pods: c.pods.unwrap_or(1), gang },
+        max_trials: b.max_trials.map(|n| n as usize),
+        concurrency: Some(exp.spec.concurrency.unwrap_or(1).max(1) as usize),
+        time_budget: b.time_seconds,
+        trial_time_limit: None,
+        early_stopping: None,
+        seed: 0,
+    };
+    spec.check().map_err(|m| invalid(format!("spec.customTrial: {m}")))?;
+    Ok(spec)
+}
+
+/// The runner's options for `exp`, writing into `out`.
+fn options(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::Result<(ExperimentOptions, Option<(String, String)>), Refusal> {
+    let spec = &exp.spec;
     if !spec.plugins.is_empty() {
         return Err(refuse("Unsupported", "spec.plugins: the operator does not load plugins into trial pods yet; run plugin experiments with `automl run --plugin`"));
     }
     let target = spec.target.clone().filter(|t| !t.is_empty()).ok_or_else(|| refuse("InvalidSpec", "spec.target: name the target column"))?;
-    let (data, trial_data) = data(spec, op)?;
+    let (data, trial_data, fetch) = data(spec, op, out)?;
     let mut o = ExperimentOptions::new(data, target);
     o.task = match spec.task.as_deref() {
         None => Default::default(),
@@ -56,7 +121,7 @@ pub fn options(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::resul
     o.executor = ExecutorKind::Kubernetes;
     kubernetes(exp, op, trial_data, &mut o)?;
     o.validate().map_err(|e| refuse("InvalidSpec", e.to_string()))?;
-    Ok(o)
+    Ok((o, fetch))
 }
 
 fn budgets(spec: &ExperimentSpec, o: &mut ExperimentOptions) {
@@ -72,8 +137,8 @@ fn budgets(spec: &ExperimentSpec, o: &mut ExperimentOptions) {
     o.patience = b.patience.map(|n| n as usize);
 }
 
-/// Where the operator reads the CSV, and where trial pods read it.
-fn data(spec: &ExperimentSpec, op: &OperatorOptions) -> std::result::Result<(PathBuf, DataSource), Refusal> {
+/// Where the operator reads the CSV, where trial pods read it, and what to download first.
+fn data(spec: &ExperimentSpec, op: &OperatorOptions, out: &Path) -> std::result::Result<(PathBuf, DataSource, Option<(String, String)>), Refusal> {
     match (&spec.data.pvc, &spec.data.url) {
         (Some(pvc), None) => {
             if pvc.claim != op.data_claim {
@@ -89,9 +154,19 @@ fn data(spec: &ExperimentSpec, op: &OperatorOptions) -> std::result::Result<(Pat
             } else {
                 DataSource::Pvc { claim: pvc.claim.clone(), mount_path: DATA_MOUNT.to_string(), path: pvc.path.clone() }
             };
-            Ok((here, pods))
+            Ok((here, pods, None))
         }
-        (None, Some(_)) => Err(refuse("Unsupported", "spec.data.url: the operator reads data from its claim only for now; copy the file to the claim and name it in spec.data.pvc")),
+        (None, Some(u)) => {
+            if !(u.url.starts_with("https://") || u.url.starts_with("http://")) {
+                return Err(refuse("InvalidSpec", format!("spec.data.url.url '{}': give an http(s) URL", u.url)));
+            }
+            if u.sha256.len() != 64 || !u.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(refuse("InvalidSpec", "spec.data.url.sha256: give the file's SHA-256 as 64 hex digits (sha256sum FILE)"));
+            }
+            // Downloaded into the run folder before the run; trial pods download it too.
+            let here = out.join("data").join(super::super::kubernetes::fetch::file_name(&u.url));
+            Ok((here, DataSource::Url(u.url.clone()), Some((u.url.clone(), u.sha256.to_ascii_lowercase()))))
+        }
         _ => Err(refuse("InvalidSpec", "spec.data: give exactly one of pvc or url")),
     }
 }
@@ -153,7 +228,7 @@ mod tests {
         }));
         let dir = run_dir(Path::new("/data/.automl"), &exp);
         assert_eq!(dir, Path::new("/data/.automl/ml/penguins-01234567"));
-        let o = options(&exp, &operator(), &dir).unwrap();
+        let Plan::Builtin(o, None) = plan(&exp, &operator(), &dir).unwrap() else { panic!("a built-in plan without a download") };
         assert_eq!(o.data, Path::new("/data/sets/penguins.csv"));
         assert_eq!((o.max_trials, o.time_budget, o.concurrency), (Some(12), None, 3));
         assert_eq!(o.kubernetes.namespace.as_deref(), Some("ml"));
@@ -175,7 +250,7 @@ mod tests {
             (experiment(serde_json::json!({ "data": { "pvc": { "claim": "automl-data", "path": "a.csv" } }, "target": "y", "task": "clustering" })), "InvalidSpec", "spec.task"),
         ];
         for (exp, reason, message) in cases {
-            let r = options(&exp, &operator(), Path::new("/tmp/x")).unwrap_err();
+            let r = plan(&exp, &operator(), Path::new("/tmp/x")).unwrap_err();
             assert_eq!(r.reason, reason, "{r:?}");
             assert!(r.message.contains(message), "{r:?}");
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use automl::kubernetes::crd::Experiment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube_fake::{FakeApiServer, Kubelet};
+use kube_fake::{Exit, FakeApiServer, Kubelet, PodScript, Schedule};
 use serde_json::json;
 
 use super::example;
@@ -264,4 +264,101 @@ fn real_cluster_operator_runs_an_experiment_to_succeeded() {
     let done = wait_for(900, "Succeeded or Failed", &never, || rt.block_on(api.get("penguins-real")).ok().filter(|e| matches!(phase(e), Some("Succeeded" | "Failed"))));
     assert_eq!(phase(&done), Some("Succeeded"), "{:?}", done.status);
     assert!(done.status.and_then(|s| s.model).is_some_and(|m| m.starts_with("pvc://automl-state/")));
+}
+
+/// Serves `body` to every request on 127.0.0.1, over plain HTTP; returns the URL base.
+fn serve_file(body: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n", body.len());
+            let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+            let _ = std::io::Write::write_all(&mut stream, &body);
+        }
+    });
+    base
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn data_by_url_is_downloaded_checked_and_read_by_the_trials() {
+    let server = FakeApiServer::start(Kubelet::Process { extra_env: Vec::new() }).expect("server");
+    let root = data_root();
+    let op = Operator::start(&server, root.path(), "a", Path::new(bin()));
+    let csv = std::fs::read(example("penguins.csv")).expect("csv");
+    let base = serve_file(csv.clone());
+    let rt = runtime();
+    let api = experiments(&server, &rt);
+    let by_url = |name: &str, sha256: &str| {
+        let mut e = penguins(name, 2, 2);
+        e.spec.data = serde_json::from_value(json!({ "url": { "url": format!("{base}/sets/penguins.csv"), "sha256": sha256 } })).expect("data");
+        e
+    };
+    rt.block_on(api.create(&PostParams::default(), &by_url("good", &sha256_hex(&csv)))).expect("apply");
+    rt.block_on(api.create(&PostParams::default(), &by_url("tampered", &"0".repeat(64)))).expect("apply");
+    let ended = |name: &str| wait_for(120, name, &|| op.log(), || rt.block_on(api.get(name)).ok().filter(|e| matches!(phase(e), Some("Succeeded" | "Failed"))));
+    let good = ended("good");
+    assert_eq!(phase(&good), Some("Succeeded"), "{:?}\n{}", good.status, op.log());
+    let tampered = ended("tampered").status.expect("status");
+    assert_eq!(tampered.phase.as_deref(), Some("Failed"));
+    let condition = tampered.conditions.iter().find(|c| c.kind == "Succeeded").expect("condition");
+    assert_eq!(condition.reason, "DataUnavailable");
+    assert!(condition.message.contains("SHA-256"), "{}", condition.message);
+    // The trial pods downloaded the file themselves: their Jobs name the URL, not a path.
+    let jobs = server.jobs(NS);
+    assert!(!jobs.is_empty() && jobs.iter().all(|j| serde_json::to_string(j).unwrap_or_default().contains("/sets/penguins.csv")));
+}
+
+#[test]
+fn a_custom_trial_experiment_runs_gang_scheduled_trials() {
+    // Index 0 of each gang reports lr * 10 as its accuracy; the other worker reports 0.
+    let server = FakeApiServer::start(Kubelet::scripted(|job, pod| {
+        let index = pod.metadata.annotations.as_ref().and_then(|a| a.get("batch.kubernetes.io/job-completion-index")).cloned().unwrap_or_default();
+        let args = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|p| p.containers[0].args.clone()).unwrap_or_default();
+        let lr: f64 = args.iter().find_map(|a| a.strip_prefix("--lr=")).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let value = if index == "0" { lr * 10.0 } else { 0.0 };
+        PodScript { schedule: Schedule::After(Duration::from_millis(5)), logs: vec![(Duration::from_millis(5), format!("accuracy={value}"))], exit: Exit::Succeeded { message: None } }
+    }))
+    .expect("server");
+    server.add_queue("q", 2);
+    let root = data_root();
+    let op = Operator::start(&server, root.path(), "a", Path::new(bin()));
+    let exp: Experiment = serde_json::from_value(json!({
+        "apiVersion": "automl.dev/v1alpha1", "kind": "Experiment", "metadata": { "name": "ddp" },
+        "spec": {
+            "data": { "pvc": { "claim": "automl-data", "path": "penguins.csv" } },
+            "budget": { "maxTrials": 3 }, "concurrency": 1,
+            "customTrial": {
+                "image": "example.com/ddp:1", "args": ["--lr=${lr}"],
+                "parameters": { "lr": { "type": "float", "min": 0.001, "max": 0.09 } },
+                "objective": { "metric": "accuracy", "direction": "maximize" },
+                "pods": 2, "gang": { "scheduler": "kueue", "queue": "q" },
+            },
+        },
+    }))
+    .expect("experiment");
+    let rt = runtime();
+    let api = experiments(&server, &rt);
+    rt.block_on(api.create(&PostParams::default(), &exp)).expect("apply");
+    let done = wait_for(120, "Succeeded", &|| op.log(), || rt.block_on(api.get("ddp")).ok().filter(|e| matches!(phase(e), Some("Succeeded" | "Failed"))));
+    let status = done.status.expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Succeeded"), "{status:?}\n{}", op.log());
+    assert_eq!((status.trials.succeeded, status.model.as_deref()), (3, None), "{status:?}");
+    let best = status.best_score.expect("best score");
+    assert!(best > 0.0 && best <= 0.9, "index 0's objective, not the other worker's: {best}");
+    let cond = status.conditions.iter().find(|c| c.kind == "Succeeded").expect("condition");
+    assert_eq!(cond.reason, "SearchEnded");
+    for job in server.jobs(NS) {
+        let spec = job.spec.as_ref().expect("spec");
+        assert_eq!((spec.completion_mode.as_deref(), spec.parallelism), (Some("Indexed"), Some(2)));
+        assert!(job.metadata.owner_references.is_some());
+    }
 }
