@@ -467,7 +467,7 @@ fn run_folds(
 /// Runs `spec` on its own, as `automl trial` does in a pod: reads `data_path` (the local
 /// copy of `data`, the spec's data), rebuilds the experiment's rows, features and splits, evaluates,
 /// and passes every intermediate score to `report` (step, score, which rows).
-pub fn evaluate_standalone(spec: &TrialSpec, data: &DataRef, data_path: &Path, report: &(dyn Fn(usize, f64, ScoredOn) + Sync)) -> Result<TrialResult> {
+pub fn evaluate_standalone(spec: &TrialSpec, data: &DataRef, data_path: &Path, plugins: PodPlugins, report: &(dyn Fn(usize, f64, ScoredOn) + Sync)) -> Result<TrialResult> {
     let choice = match data.task {
         Task::Binary => TaskChoice::Binary,
         Task::Multiclass => TaskChoice::Multiclass,
@@ -475,8 +475,11 @@ pub fn evaluate_standalone(spec: &TrialSpec, data: &DataRef, data_path: &Path, r
     };
     let Ingested { table, target, task, features, .. } = ingest(data_path, None, &data.target, choice, &data.na_values, data.delimiter)?;
     let splits = automl_core::validation::make_splits(&spec.validation, &target, spec.split_seed)?;
-    let prepared = ExperimentData::new(table, target, task, features, splits);
-    let metric = automl_core::metrics::BuiltinMetric::from_name(&spec.metric)?;
+    let prepared = ExperimentData::new(table, target, task, features, splits).with_preprocessors(plugins.preprocessors);
+    let metric: Box<dyn Metric> = match plugins.metrics.into_iter().find(|m| m.name() == spec.metric) {
+        Some(plugin) => Box::new(plugin),
+        None => Box::new(automl_core::metrics::BuiltinMetric::from_name(&spec.metric)?),
+    };
     struct Reporter<'a>(&'a (dyn Fn(usize, f64, ScoredOn) + Sync), bool);
     impl TrialMonitor for Reporter<'_> {
         fn report(&self, _trial: u64, _learner: &str, step: usize, score: f64) -> Control {
@@ -490,7 +493,43 @@ pub fn evaluate_standalone(spec: &TrialSpec, data: &DataRef, data_path: &Path, r
             self.1
         }
     }
-    Ok(evaluate(spec, &prepared, &metric, &[], &Reporter(report, spec.train_scores)))
+    Ok(evaluate(spec, &prepared, metric.as_ref(), &[], &Reporter(report, spec.train_scores)))
+}
+
+/// The preprocessor and metric plugins a trial pod loaded (see `DataRef::plugins`).
+#[derive(Default)]
+pub struct PodPlugins {
+    /// Preprocessors, in the run's order.
+    pub preprocessors: Vec<PreprocessorPlugin>,
+    /// Metrics: the one named like the objective is it.
+    pub metrics: Vec<crate::plugins::MetricPlugin>,
+}
+
+/// Loads the plugins of `data` in its sandbox, refusing a component whose SHA-256 is not
+/// the one the experiment loaded.
+pub fn load_pod_plugins(data: &DataRef) -> Result<PodPlugins> {
+    let mut out = PodPlugins::default();
+    if data.plugins.is_empty() {
+        return Ok(out);
+    }
+    let host = crate::plugins::PluginHost::new(data.sandbox.clone().unwrap_or_default())?;
+    for r in &data.plugins {
+        let plugin = host.load(&r.path)?;
+        if plugin.digest() != r.sha256 {
+            return Err(Error::Config(format!(
+                "plugin {}: its SHA-256 is {}, not the {} the experiment loaded: the plugin ConfigMap was changed; start the experiment again",
+                r.path.display(),
+                plugin.digest(),
+                r.sha256
+            )));
+        }
+        match plugin.kind() {
+            crate::plugins::PluginKind::Preprocessor => out.preprocessors.push(PreprocessorPlugin::new(plugin)?),
+            crate::plugins::PluginKind::Metric => out.metrics.push(crate::plugins::MetricPlugin::new(plugin)?),
+            crate::plugins::PluginKind::StoppingRule => {}
+        }
+    }
+    Ok(out)
 }
 
 

@@ -27,6 +27,30 @@ pub struct DataRef {
     /// that differs from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Preprocessor and metric plugins a remote trial loads: where its pod finds each
+    /// component, and the SHA-256 it must have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginRef>,
+    /// The sandbox they run in: the run's own limits and grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::options::SandboxPolicy>,
+}
+
+/// Where trial pods find the plugin components (the experiment's ConfigMap, read-only).
+pub const PLUGIN_MOUNT: &str = "/plugins";
+
+/// The file name of the component with this SHA-256, in the ConfigMap and its mount.
+pub fn plugin_key(sha256: &str) -> String {
+    format!("{}.wasm", &sha256[..sha256.len().min(16)])
+}
+
+/// A plugin component a remote trial loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginRef {
+    /// Where the trial's pod finds it (in the experiment's plugin ConfigMap).
+    pub path: PathBuf,
+    /// SHA-256 of the component, hex: a different file is refused.
+    pub sha256: String,
 }
 
 /// One evaluation to run, as plain data.

@@ -440,9 +440,14 @@ async fn run_process(
     // its path in AUTOML_TERMINATION_MESSAGE_PATH.
     let msg_path = std::env::temp_dir().join(format!("automl-fake-kubelet-{}-{}.msg", std::process::id(), h.uid));
     let _remove = RemoveOnDrop(msg_path.clone());
+    let mounts = match config_map_mounts(h, pod) {
+        Ok(m) => m,
+        Err(e) => return h.terminate(pod, 128, "StartError", Some(e)),
+    };
+    let _unmount: Vec<RemoveDirOnDrop> = mounts.iter().map(|(_, d)| RemoveDirOnDrop(d.clone())).collect();
     let spawned = std::fs::write(&msg_path, b"")
         .map_err(|e| format!("creating the termination message file: {e}"))
-        .and_then(|()| process_command(pod, &msg_path, extra_env))
+        .and_then(|()| process_command(pod, &msg_path, extra_env, &mounts))
         .and_then(|mut cmd| cmd.spawn().map_err(|e| format!("failed to start container process: {e}")));
     let mut child = match spawned {
         Ok(child) => ProcessGuard { child, reaped: false },
@@ -497,13 +502,15 @@ fn exit_code(status: ExitStatus) -> i32 {
 }
 
 /// The local command for the pod's first container.
-fn process_command(pod: &Pod, msg_path: &Path, extra_env: &[(String, String)]) -> Result<Command, String> {
+fn process_command(pod: &Pod, msg_path: &Path, extra_env: &[(String, String)], mounts: &[(String, PathBuf)]) -> Result<Command, String> {
     let c = first_container(pod).ok_or("the pod has no containers")?;
+    // A local process sees a mounted ConfigMap at its temporary directory.
+    let remap = |s: &str| mounts.iter().fold(s.to_string(), |s, (m, d)| s.replace(&format!("{m}/"), &format!("{}/", d.display())));
     let env: BTreeMap<String, String> =
-        c.env.iter().flatten().filter_map(|e| e.value.as_ref().map(|v| (e.name.clone(), v.clone()))).collect();
+        c.env.iter().flatten().filter_map(|e| e.value.as_ref().map(|v| (e.name.clone(), remap(v)))).collect();
     let mut argv: Vec<String> = c.command.clone().unwrap_or_default();
     argv.extend(c.args.clone().unwrap_or_default());
-    let argv: Vec<String> = argv.iter().map(|a| expand_env_refs(a, &env)).collect();
+    let argv: Vec<String> = argv.iter().map(|a| remap(&expand_env_refs(a, &env))).collect();
     let (program, args) = argv.split_first().ok_or("the container has neither command nor args")?;
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -610,6 +617,39 @@ impl Drop for ProcessGuard {
 
 /// Removes a file when dropped.
 struct RemoveOnDrop(PathBuf);
+
+struct RemoveDirOnDrop(PathBuf);
+
+impl Drop for RemoveDirOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The ConfigMap volumes of the pod's first container, written into temporary directories
+/// as the kubelet would mount them: `(mountPath, directory)`. An error (a ConfigMap that
+/// does not exist) is the reason the container cannot start.
+fn config_map_mounts(h: &PodHandle, pod: &Pod) -> Result<Vec<(String, PathBuf)>, String> {
+    let (Some(spec), Some(c)) = (pod.spec.as_ref(), first_container(pod)) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for v in spec.volumes.iter().flatten() {
+        let Some(source) = v.config_map.as_ref() else { continue };
+        let Some(mount) = c.volume_mounts.iter().flatten().find(|m| m.name == v.name) else { continue };
+        let key = (h.key.0.clone(), source.name.clone());
+        let Some(cm) = h.shared.lock().config_maps.get(&key).cloned() else {
+            return Err(format!("configmap \"{}\" not found", source.name));
+        };
+        let dir = std::env::temp_dir().join(format!("automl-fake-kubelet-{}-{}-{}", std::process::id(), h.uid, v.name));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("mounting {}: {e}", v.name))?;
+        let text = cm.data.iter().flatten().map(|(k, v)| (k, v.as_bytes().to_vec()));
+        let binary = cm.binary_data.iter().flatten().map(|(k, v)| (k, v.0.clone()));
+        for (name, bytes) in text.chain(binary) {
+            std::fs::write(dir.join(name), bytes).map_err(|e| format!("mounting {}: {e}", v.name))?;
+        }
+        out.push((mount.mount_path.trim_end_matches('/').to_string(), dir));
+    }
+    Ok(out)
+}
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {

@@ -107,7 +107,8 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>, path: &str, query: 
     let method = req.method().clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let get = method == Method::GET;
-    if matches!(segments.as_slice(), ["apis", "automl.dev" | "coordination.k8s.io", ..]) {
+    let config_maps = matches!(segments.as_slice(), ["api", "v1", "configmaps"] | ["api", "v1", "namespaces", _, "configmaps", ..]);
+    if config_maps || matches!(segments.as_slice(), ["apis", "automl.dev" | "coordination.k8s.io", ..]) {
         return match super::objects::route(shared, req, &segments, &params).await {
             Some(r) => r,
             None => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource", None),

@@ -27,7 +27,10 @@
 //!   are acted on;
 //! - PUT and PATCH of Jobs and pods, and server-side apply of anything, answer 405 or 415;
 //! - the log ignores `sinceSeconds`, `sinceTime`, `timestamps` and `previous`;
-//! - pods created directly by clients are run by the kubelet too, with an empty `Job`.
+//! - pods created directly by clients are run by the kubelet too, with an empty `Job`;
+//! - the process kubelet mounts a ConfigMap volume as a temporary directory, and rewrites
+//!   the mount path in the container's env values and args to it (a local process cannot
+//!   see `/plugins`); other volumes are not mounted.
 
 mod cluster;
 mod gang;

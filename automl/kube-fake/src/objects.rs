@@ -1,4 +1,4 @@
-//! Experiments (a custom resource with a `status` subresource) and Leases: create, replace
+//! Experiments (a custom resource with a `status` subresource), Leases and ConfigMaps: create, replace
 //! (PUT), JSON merge patch and JSON patch, finalizers that hold a deletion until they are
 //! removed, and the garbage collector's part: the Jobs an Experiment owns go with it.
 //!
@@ -15,7 +15,7 @@ use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,7 @@ pub(super) async fn route(shared: &Arc<Shared>, req: Request<Incoming>, segments
     let (kind, rest) = match segments {
         ["apis", "automl.dev", "v1alpha1", rest @ ..] => (Kind::Experiment, rest),
         ["apis", "coordination.k8s.io", "v1", rest @ ..] => (Kind::Lease, rest),
+        ["api", "v1", rest @ ..] if rest.get(2) == Some(&"configmaps") || rest == ["configmaps"] => (Kind::ConfigMap, rest),
         _ => return None,
     };
     let method = req.method().clone();
@@ -98,14 +99,17 @@ pub(super) async fn route(shared: &Arc<Shared>, req: Request<Incoming>, segments
         (["namespaces", ns, p], &Method::GET) if *p == plural => dispatch_list(kind, shared, Some(ns), params),
         (["namespaces", ns, p], &Method::POST) if *p == plural => match kind {
             Kind::Experiment => create::<Experiment>(shared, ns, &body, params),
+            Kind::ConfigMap => create::<ConfigMap>(shared, ns, &body, params),
             _ => create::<Lease>(shared, ns, &body, params),
         },
         (["namespaces", ns, p, name] | ["namespaces", ns, p, name, "status"], &Method::GET) if *p == plural => match kind {
             Kind::Experiment => get_object::<Experiment>(shared, ns, name),
+            Kind::ConfigMap => get_object::<ConfigMap>(shared, ns, name),
             _ => get_object::<Lease>(shared, ns, name),
         },
         (["namespaces", ns, p, name], &Method::PUT | &Method::PATCH) if *p == plural => match kind {
             Kind::Experiment => update::<Experiment>(shared, ns, name, &write, Part::Main),
+            Kind::ConfigMap => update::<ConfigMap>(shared, ns, name, &write, Part::Main),
             _ => update::<Lease>(shared, ns, name, &write, Part::Main),
         },
         (["namespaces", ns, p, name, "status"], &Method::PUT | &Method::PATCH) if *p == plural && kind == Kind::Experiment => {
@@ -113,6 +117,7 @@ pub(super) async fn route(shared: &Arc<Shared>, req: Request<Incoming>, segments
         }
         (["namespaces", ns, p, name], &Method::DELETE) if *p == plural => match kind {
             Kind::Experiment => super::http::delete::<Experiment>(shared, ns, name, &body, params),
+            Kind::ConfigMap => super::http::delete::<ConfigMap>(shared, ns, name, &body, params),
             _ => super::http::delete::<Lease>(shared, ns, name, &body, params),
         },
         _ => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource", None),
@@ -122,6 +127,7 @@ pub(super) async fn route(shared: &Arc<Shared>, req: Request<Incoming>, segments
 fn dispatch_list(kind: Kind, shared: &Arc<Shared>, ns: Option<&str>, params: &Params) -> Response<Body> {
     match kind {
         Kind::Experiment => list_or_watch::<Experiment>(shared, ns, params),
+        Kind::ConfigMap => list_or_watch::<ConfigMap>(shared, ns, params),
         _ => list_or_watch::<Lease>(shared, ns, params),
     }
 }

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use rand::Rng;
 use serde::Serialize;
@@ -35,6 +35,8 @@ pub(super) enum Kind {
     Experiment,
     /// `coordination.k8s.io/v1` Lease.
     Lease,
+    /// `v1` ConfigMap.
+    ConfigMap,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::Experiment => "experiments",
             Kind::Lease => "leases",
+            Kind::ConfigMap => "configmaps",
         }
     }
 
@@ -55,6 +58,7 @@ impl Kind {
             Kind::Pod => "",
             Kind::Experiment => "automl.dev",
             Kind::Lease => "coordination.k8s.io",
+            Kind::ConfigMap => "",
         }
     }
 
@@ -65,6 +69,7 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::Experiment => "experiments.automl.dev",
             Kind::Lease => "leases.coordination.k8s.io",
+            Kind::ConfigMap => "configmaps",
         }
     }
 
@@ -75,6 +80,7 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::Experiment => "Experiment",
             Kind::Lease => "Lease",
+            Kind::ConfigMap => "ConfigMap",
         }
     }
 
@@ -85,6 +91,7 @@ impl Kind {
             Kind::Pod => "v1",
             Kind::Experiment => "automl.dev/v1alpha1",
             Kind::Lease => "coordination.k8s.io/v1",
+            Kind::ConfigMap => "v1",
         }
     }
 }
@@ -172,6 +179,17 @@ impl Object for Lease {
     fn forget(_st: &mut State, _uid: &str) {}
 }
 
+impl Object for ConfigMap {
+    const RESOURCE: Kind = Kind::ConfigMap;
+    fn map(st: &State) -> &BTreeMap<Key, Self> {
+        &st.config_maps
+    }
+    fn map_mut(st: &mut State) -> &mut BTreeMap<Key, Self> {
+        &mut st.config_maps
+    }
+    fn forget(_st: &mut State, _uid: &str) {}
+}
+
 /// What selectors can look at.
 #[derive(Clone, Debug)]
 pub(super) struct Fields {
@@ -233,6 +251,7 @@ pub(super) struct State {
     pub(super) pods: BTreeMap<Key, Pod>,
     pub(super) experiments: BTreeMap<Key, Experiment>,
     pub(super) leases: BTreeMap<Key, Lease>,
+    pub(super) config_maps: BTreeMap<Key, ConfigMap>,
     /// By pod uid.
     pub(super) runtimes: HashMap<String, PodRuntime>,
     /// By Job uid; dropped when the Job is removed, which stops its controller task.
@@ -260,6 +279,7 @@ impl State {
             pods: BTreeMap::new(),
             experiments: BTreeMap::new(),
             leases: BTreeMap::new(),
+            config_maps: BTreeMap::new(),
             runtimes: HashMap::new(),
             job_kills: HashMap::new(),
             requests: Vec::new(),

@@ -16,7 +16,7 @@ use automl_core::space::Hyperparams;
 use futures::{AsyncBufReadExt, StreamExt};
 use kube::runtime::WatchStreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::watcher;
 
@@ -59,6 +59,8 @@ pub struct KubernetesExecutor {
     hub: Arc<Hub>,
     sink: Sink,
     events: std::sync::mpsc::Receiver<ExecutorEvent>,
+    /// The experiment's plugin ConfigMap was created (and is deleted at the end).
+    plugins_published: bool,
 }
 
 #[derive(Default)]
@@ -108,6 +110,22 @@ fn trial_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -
 }
 
 impl KubernetesExecutor {
+    /// Puts the preprocessor and metric components (SHA-256, bytes) where trial pods mount
+    /// them: the experiment's plugin ConfigMap.
+    pub fn publish_plugins(&mut self, components: &[(String, Arc<[u8]>)]) -> Result<()> {
+        if components.is_empty() {
+            return Ok(());
+        }
+        let mut map = super::plugins::config_map(&self.experiment, components)?;
+        if let Some(owner) = &self.cfg.owner {
+            map.metadata.owner_references = Some(vec![super::manifest::owner_reference(owner)]);
+        }
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
+        self.runtime.block_on(super::plugins::publish(&api, &map))?;
+        self.plugins_published = true;
+        Ok(())
+    }
+
     /// Connects with the inferred configuration (`KUBECONFIG`, `~/.kube/config`, or the
     /// in-cluster ServiceAccount) and starts watching `experiment`'s Jobs and pods.
     /// Trials' Jobs are made from `template`.
@@ -178,7 +196,7 @@ impl KubernetesExecutor {
                 slot.changed.notify_one();
             }
         }));
-        Ok(KubernetesExecutor { runtime, client, namespace, experiment: experiment.to_string(), cfg, template, hub, sink, events })
+        Ok(KubernetesExecutor { runtime, client, namespace, experiment: experiment.to_string(), cfg, template, hub, sink, events, plugins_published: false })
     }
 
     /// Like [`connect`](Self::connect) but with a given client configuration (tests,
@@ -303,6 +321,10 @@ impl Executor for KubernetesExecutor {
     fn shutdown(&mut self, keep: bool) -> Vec<String> {
         let still_running = self.running().len();
         let mut notes = Vec::new();
+        if self.plugins_published && !(keep && still_running > 0) {
+            let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
+            notes.extend(self.runtime.block_on(super::plugins::withdraw(&api, &self.experiment)));
+        }
         match self.delete_running(keep) {
             Ok(0) => {}
             Ok(n) => notes.push(format!("deleted {n} running trial Job(s) of experiment {}", self.experiment)),

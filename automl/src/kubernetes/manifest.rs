@@ -92,6 +92,9 @@ pub fn builtin_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, s
     let json = serde_json::to_string(&remote).map_err(|e| Error::Serialize { what: format!("the spec of trial {} as JSON", spec.id), source: Box::new(e) })?;
     let container = TrialContainer { image: cfg.image.clone(), command, args: Vec::new(), env: vec![(TRIAL_ENV.to_string(), json)] };
     let mut job = trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, container);
+    if spec.data.as_ref().is_some_and(|d| !d.plugins.is_empty()) {
+        mount_plugins(&mut job, experiment);
+    }
     let annotations = job.metadata.annotations.get_or_insert_with(Default::default);
     annotations.insert("automl.dev/learner".to_string(), spec.learner.clone());
     Ok(job)
@@ -222,7 +225,7 @@ pub fn to_yaml(jobs: &[Job]) -> Result<String, String> {
 }
 
 /// The controlling owner reference to `owner`: deleting it deletes the Job.
-fn owner_reference(owner: &crate::options::Owner) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+pub(crate) fn owner_reference(owner: &crate::options::Owner) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
         api_version: owner.api_version.clone(),
         kind: owner.kind.clone(),
@@ -250,5 +253,16 @@ fn gang(job: &mut Job, t: &TrialTemplate) {
     if let Some(crate::spec::Gang::Kueue { queue }) = &t.gang {
         spec.suspend = Some(true);
         job.metadata.labels.get_or_insert_with(Default::default).insert(KUEUE_QUEUE.to_string(), queue.clone());
+    }
+}
+
+/// Mounts the experiment's plugin ConfigMap in the trial's container.
+fn mount_plugins(job: &mut Job, experiment: &str) {
+    let (volume, mount) = super::plugins::volume(experiment);
+    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        pod.volumes.get_or_insert_with(Vec::new).push(volume);
+        if let Some(c) = pod.containers.first_mut() {
+            c.volume_mounts.get_or_insert_with(Vec::new).push(mount);
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`manifest`]: the Job for a trial (resources, GPUs, scheduling, security context).
 //! - [`protocol`]: the termination-message document and the `name=value` log format.
 //! - [`executor`]: creates Jobs, follows pods and logs, deletes Jobs stopped early.
+//! - [`plugins`]: preprocessor and metric components in a ConfigMap the trial pods mount.
 //! - [`pod`]: the trial pod's side (`automl trial`): fetch the data, evaluate, report.
 //! - [`fetch`]: downloading a trial's data from an http(s) URL.
 //!
@@ -16,6 +17,7 @@ pub mod crd;
 pub mod executor;
 pub mod fetch;
 pub mod manifest;
+pub mod plugins;
 pub mod pod;
 pub mod protocol;
 

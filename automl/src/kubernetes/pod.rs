@@ -63,7 +63,8 @@ pub fn run_remote(spec: &TrialSpec, report: &(dyn Fn(usize, f64, ScoredOn) + Syn
         (data.path.clone(), digest, None)
     };
     check_digest(data, &location, digest.as_deref())?;
-    evaluate_standalone(spec, data, &path, report)
+    let plugins = crate::evaluate::load_pod_plugins(data)?;
+    evaluate_standalone(spec, data, &path, plugins, report)
 }
 
 fn check_digest(data: &DataRef, location: &str, actual: Option<&str>) -> Result<()> {

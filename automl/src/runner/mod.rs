@@ -148,18 +148,20 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
 fn executor_for(options: &ExperimentOptions, setup: &setup::Setup, experiment: &str) -> Result<Box<dyn Executor>> {
     match options.executor {
         ExecutorKind::Local => Ok(Box::new(LocalExecutor::new(Arc::clone(&setup.data), Arc::clone(&setup.metric), setup.extra_metrics.clone()))),
-        ExecutorKind::Kubernetes => kubernetes_executor(options, experiment),
+        ExecutorKind::Kubernetes => kubernetes_executor(options, experiment, &setup.plugins.remote),
     }
 }
 
 #[cfg(feature = "kubernetes")]
-fn kubernetes_executor(options: &ExperimentOptions, experiment: &str) -> Result<Box<dyn Executor>> {
+fn kubernetes_executor(options: &ExperimentOptions, experiment: &str, plugins: &[(String, Arc<[u8]>)]) -> Result<Box<dyn Executor>> {
     use crate::kubernetes::{JobTemplate, KubernetesExecutor};
-    Ok(Box::new(KubernetesExecutor::connect(options.kubernetes.clone(), experiment, JobTemplate::Builtin)?))
+    let mut executor = KubernetesExecutor::connect(options.kubernetes.clone(), experiment, JobTemplate::Builtin)?;
+    executor.publish_plugins(plugins)?;
+    Ok(Box::new(executor))
 }
 
 #[cfg(not(feature = "kubernetes"))]
-fn kubernetes_executor(_options: &ExperimentOptions, _experiment: &str) -> Result<Box<dyn Executor>> {
+fn kubernetes_executor(_options: &ExperimentOptions, _experiment: &str, _plugins: &[(String, Arc<[u8]>)]) -> Result<Box<dyn Executor>> {
     Err(Error::Config(NO_KUBERNETES.into()))
 }
 

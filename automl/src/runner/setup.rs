@@ -18,7 +18,7 @@ use crate::options::ExperimentOptions;
 use crate::outcome::LoadedPlugin;
 use crate::plugins::{MetricPlugin, PluginHost, PluginKind, PreprocessorPlugin, StoppingPlugin};
 use crate::search::{LearnerSearch, Suggestion};
-use crate::trial::{DataRef, TrialSpec};
+use crate::trial::{plugin_key, DataRef, PluginRef, TrialSpec, PLUGIN_MOUNT};
 use crate::util::{sha256_file, sha256_table};
 
 /// The plugins of a run, by kind.
@@ -34,6 +34,8 @@ pub struct Plugins {
     pub stopping: Vec<StoppingPlugin>,
     /// What the user should know about loading them (a compiled-code cache not used).
     pub notes: Vec<String>,
+    /// The preprocessor and metric components remote trials load: SHA-256 and bytes.
+    pub remote: Vec<(String, std::sync::Arc<[u8]>)>,
 }
 
 /// A built-in experiment, ready for its search.
@@ -84,13 +86,11 @@ pub fn load_plugins(options: &ExperimentOptions, remote: bool) -> Result<Plugins
             return Err(Error::Config(format!("two plugins are named '{name}' ({}): names must be unique in a run", path.display())));
         }
         p.loaded.push(LoadedPlugin { info: plugin.info().clone(), digest: plugin.digest().to_string(), load: plugin.load_stats() });
+        // Trial pods load preprocessors and metrics themselves; stopping rules run here.
+        if remote && plugin.kind() != PluginKind::StoppingRule {
+            p.remote.push((plugin.digest().to_string(), std::sync::Arc::clone(plugin.bytes())));
+        }
         match plugin.kind() {
-            PluginKind::Preprocessor | PluginKind::Metric if remote => {
-                return Err(Error::Config(format!(
-                    "plugin '{name}' is a {}: with the Kubernetes executor only stopping-rule plugins are supported for now (they run here, on the scores the trial pods log)",
-                    plugin.kind()
-                )))
-            }
             PluginKind::Preprocessor => p.preprocessors.push(PreprocessorPlugin::new(plugin)?),
             PluginKind::Metric => p.metrics.push(MetricPlugin::new(plugin)?),
             PluginKind::StoppingRule => p.stopping.push(StoppingPlugin::new(plugin)?),
@@ -205,7 +205,10 @@ impl Setup {
     /// The spec of a built-in trial; `sha256`: the data's digest, for trials that read
     /// their own copy.
     pub fn spec(&self, options: &ExperimentOptions, sha256: Option<String>, train_scores: bool) -> impl Fn(u64, &Suggestion, Option<f64>) -> TrialSpec {
-        let data = DataRef { path: options.data.clone(), target: options.target.clone(), task: self.task, na_values: options.na_values.clone(), delimiter: options.delimiter, sha256 };
+        let remote = sha256.is_some();
+        let plugins = if remote { self.plugins.remote.iter().map(|(sha, _)| PluginRef { path: Path::new(PLUGIN_MOUNT).join(plugin_key(sha)), sha256: sha.clone() }).collect() } else { Vec::new() };
+        let sandbox = (remote && !plugins.is_empty()).then(|| crate::options::SandboxPolicy { cache_dir: None, ..options.sandbox.clone() });
+        let data = DataRef { path: options.data.clone(), target: options.target.clone(), task: self.task, na_values: options.na_values.clone(), delimiter: options.delimiter, sha256, plugins, sandbox };
         let (metric, plan, seed) = (self.metric_name.clone(), self.plan, options.seed);
         move |id, suggestion, limit| TrialSpec {
             id,

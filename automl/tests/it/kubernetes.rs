@@ -642,3 +642,52 @@ fn a_gang_that_does_not_fit_its_queue_never_runs_partly_and_fails_with_the_reaso
     assert!(server.requests().iter().all(|r| !(r.method == "POST" && r.path.ends_with("/pods"))));
     assert!(server.pods(NS).is_empty() && server.jobs(NS).is_empty(), "{:?}", server.jobs(NS));
 }
+
+/// Leaderboard scores by trial id from a `--json` summary.
+fn scores_by_trial(summary: &serde_json::Value) -> Vec<(u64, String, Option<f64>)> {
+    let mut out: Vec<_> = summary["leaderboard"].as_array().into_iter().flatten().map(|t| (t["id"].as_u64().unwrap_or(0), t["status"].as_str().unwrap_or("").to_string(), t["score"].as_f64())).collect();
+    out.sort_by_key(|t| t.0);
+    out
+}
+
+#[cfg(feature = "plugins")]
+#[test]
+fn preprocessor_and_metric_plugins_run_in_trial_pods_and_score_as_they_do_locally() {
+    let component = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins/dist").join(format!("{name}.wasm"));
+    let (pre, metric) = (component("log_transform"), component("cost_weighted"));
+    let data = example("titanic.csv");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let common = ["-t", "survived", "--plugin", pre.to_str().expect("utf-8"), "--plugin", metric.to_str().expect("utf-8"), "--metric", "cost_weighted", "--learners", "logistic,gbdt", "--max-trials", "3", "--concurrency", "1", "--time-budget", "0", "--no-early-stopping", "--json", "-q"];
+    let local = Command::new(bin()).arg("run").arg(&data).args(common).args(["--out"]).arg(dir.path().join("local")).output().expect("local run");
+    assert!(local.status.success(), "{}", text(&local));
+    let server = process_server();
+    let remote_out = dir.path().join("remote");
+    let mut args = vec!["run", data.to_str().expect("utf-8")];
+    args.extend(common);
+    args.extend(["--executor", "kubernetes", "--out", remote_out.to_str().expect("utf-8")]);
+    let remote = automl(&server, dir.path(), Path::new(bin()), &args).output().expect("remote run");
+    assert!(remote.status.success(), "{}", text(&remote));
+    let parse = |o: &Output| serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json");
+    let (l, r) = (scores_by_trial(&parse(&local)), scores_by_trial(&parse(&remote)));
+    assert_eq!(l.len(), 3);
+    assert!(l.iter().all(|t| t.1 == "ok"), "{l:?}");
+    for (a, b) in l.iter().zip(&r) {
+        assert_eq!((a.0, &a.1), (b.0, &b.1));
+        let (x, y) = (a.2.expect("local score"), b.2.expect("pod score"));
+        assert!((x - y).abs() < 1e-9, "trial {}: local {x}, in a pod {y}", a.0);
+    }
+    // The preprocessor matters to these scores, so the pods did apply it.
+    let bare: Vec<&str> = common.iter().copied().filter(|a| *a != pre.to_str().unwrap_or_default()).collect();
+    let bare: Vec<&str> = bare.iter().enumerate().filter(|(i, a)| !(**a == "--plugin" && bare.get(i + 1).is_some_and(|n| n.starts_with('-')))).map(|(_, a)| *a).collect();
+    let without = Command::new(bin()).arg("run").arg(&data).args(&bare).args(["--out"]).arg(dir.path().join("bare")).output().expect("bare run");
+    assert!(without.status.success(), "{}", text(&without));
+    assert_ne!(scores_by_trial(&parse(&without)), l, "the preprocessor changes no score: the test would not see it missing");
+    // The components travelled in one ConfigMap that every trial mounted, gone at the end.
+    let requests = server.requests();
+    assert_eq!(requests.iter().filter(|q| q.method == "POST" && q.path.ends_with("/configmaps")).count(), 1);
+    assert!(requests.iter().any(|q| q.method == "DELETE" && q.path.contains("/configmaps/")));
+    for job in server.jobs(NS) {
+        let pod = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec");
+        assert!(pod.volumes.iter().flatten().any(|v| v.config_map.is_some()), "the plugin volume");
+    }
+}
