@@ -6,6 +6,7 @@
 //! - [`reconcile`]: kube-runtime's `Controller` over Experiments (and the Jobs they own),
 //!   the finalizer that deletes an Experiment's Jobs with it, the error policy;
 //! - [`translate`]: an Experiment's spec as the options of the runner `automl run` uses;
+//! - [`plugins`]: the Experiment's plugin components, from ConfigMaps, checked by digest;
 //! - [`status`]: phase, conditions and trial counts written to the status subresource.
 //!
 //! Each Experiment's run folder (journal, trials, model, report) is on the operator's
@@ -28,6 +29,7 @@ use crate::kubernetes::crd::Experiment;
 use crate::options::{CancelToken, DATA_MOUNT, DEFAULT_IMAGE};
 
 pub mod leader;
+pub mod plugins;
 pub mod reconcile;
 pub mod status;
 pub mod translate;

@@ -62,7 +62,7 @@ async fn apply(exp: &Experiment, ctx: &Context) -> Result<Action> {
     let running = crate::util::lock(&ctx.runs).get(&uid).map(|r| Arc::clone(&r.tracker));
     match running {
         Some(tracker) => count_running(exp, ctx, &tracker),
-        None => start(exp, ctx)?,
+        None => start(exp, ctx).await?,
     }
     Ok(Action::requeue(RECHECK))
 }
@@ -92,13 +92,15 @@ async fn owned_jobs(exp: &Experiment, ctx: &Context) -> Result<Vec<Job>> {
 }
 
 /// Starts the run of `exp` on its own thread: a new one, or the one its journal records.
-fn start(exp: &Experiment, ctx: &Context) -> Result<()> {
+async fn start(exp: &Experiment, ctx: &Context) -> Result<()> {
     let uid = exp.uid().unwrap_or_default();
     let ns = exp.namespace().unwrap_or_else(|| "default".into());
     let api: Api<Experiment> = Api::namespaced(ctx.client.clone(), &ns);
     let tracker = Tracker::start(api, &exp.name_any(), exp.status.clone().unwrap_or_default(), exp.metadata.generation, &ctx.runtime);
     let dir = translate::run_dir(&ctx.options.state_dir(), exp);
-    let prepared = match prepare(exp, ctx, &dir) {
+    let fresh = !dir.join(crate::journal::JOURNAL_FILE).exists();
+    let plugins = if fresh { super::plugins::fetch(&Api::namespaced(ctx.client.clone(), &ns), &exp.spec.plugins, &dir).await } else { Ok(Vec::new()) };
+    let prepared = match plugins.map_err(Prepared::Refused).and_then(|p| prepare(exp, ctx, &dir, p)) {
         Ok(p) => p,
         Err(Prepared::Refused(r)) => {
             eprintln!("automl operator: {ns}/{}: {}: {}", exp.name_any(), r.reason, r.message);
@@ -219,7 +221,7 @@ enum Prepared {
 }
 
 /// The run: resumed from the journal in `dir`, or new from the spec.
-fn prepare(exp: &Experiment, ctx: &Context, dir: &Path) -> std::result::Result<(Runnable, bool), Prepared> {
+fn prepare(exp: &Experiment, ctx: &Context, dir: &Path, plugins: Vec<std::path::PathBuf>) -> std::result::Result<(Runnable, bool), Prepared> {
     let refused = |reason: &'static str, e: Error| Prepared::Refused(Refusal { reason, message: e.to_string() });
     if dir.join(crate::journal::JOURNAL_FILE).exists() {
         let state = crate::journal::read(dir).map_err(|e| refused("JournalDamaged", e))?;
@@ -231,7 +233,7 @@ fn prepare(exp: &Experiment, ctx: &Context, dir: &Path) -> std::result::Result<(
             crate::Resumed::Custom(e) => Ok((Runnable::Custom(Box::new(e)), true)),
         };
     }
-    let plan = translate::plan(exp, &ctx.options, dir).map_err(Prepared::Refused)?;
+    let plan = translate::plan(exp, &ctx.options, dir, plugins).map_err(Prepared::Refused)?;
     std::fs::create_dir_all(dir).map_err(|e| refused("StateUnavailable", Error::io(dir, e)))?;
     match plan {
         translate::Plan::Builtin(options, fetch) => {

@@ -42,9 +42,10 @@ pub enum Plan {
     Custom(Box<crate::spec::ExperimentSpec>, Box<crate::options::KubernetesOptions>),
 }
 
-/// What to run for `exp`, writing into `out`.
-pub fn plan(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::Result<Plan, Refusal> {
+/// What to run for `exp`, writing into `out`, with the plugin components at `plugins`.
+pub fn plan(exp: &Experiment, op: &OperatorOptions, out: &Path, plugins: Vec<PathBuf>) -> std::result::Result<Plan, Refusal> {
     match &exp.spec.custom_trial {
+        Some(_) if !exp.spec.plugins.is_empty() => Err(refuse("InvalidSpec", "spec.plugins: plugins work with built-in trials; a custom trial scores itself")),
         Some(custom) => {
             let spec = custom_spec(exp, custom)?;
             let mut o = ExperimentOptions::new(out.join("unused"), "unused");
@@ -52,7 +53,7 @@ pub fn plan(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::
             Ok(Plan::Custom(Box::new(spec), Box::new(o.kubernetes)))
         }
         None => {
-            let (options, fetch) = options(exp, op, out)?;
+            let (options, fetch) = options(exp, op, out, plugins)?;
             Ok(Plan::Builtin(Box::new(options), fetch))
         }
     }
@@ -101,11 +102,8 @@ fn custom_spec(exp: &Experiment, c: &crate::kubernetes::crd::CustomTrial) -> std
 }
 
 /// The runner's options for `exp`, writing into `out`.
-fn options(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::Result<(ExperimentOptions, Option<(String, String)>), Refusal> {
+fn options(exp: &Experiment, op: &OperatorOptions, out: &Path, plugins: Vec<PathBuf>) -> std::result::Result<(ExperimentOptions, Option<(String, String)>), Refusal> {
     let spec = &exp.spec;
-    if !spec.plugins.is_empty() {
-        return Err(refuse("Unsupported", "spec.plugins: the operator does not load plugins into trial pods yet; run plugin experiments with `automl run --plugin`"));
-    }
     let target = spec.target.clone().filter(|t| !t.is_empty()).ok_or_else(|| refuse("InvalidSpec", "spec.target: name the target column"))?;
     let (data, trial_data, fetch) = data(spec, op, out)?;
     let mut o = ExperimentOptions::new(data, target);
@@ -118,6 +116,7 @@ fn options(exp: &Experiment, op: &OperatorOptions, out: &Path) -> std::result::R
     o.concurrency = spec.concurrency.unwrap_or(1).max(1) as usize;
     o.learners = (!spec.learners.is_empty()).then(|| spec.learners.clone());
     o.out = Some(out.to_path_buf());
+    o.plugins = plugins;
     o.executor = ExecutorKind::Kubernetes;
     kubernetes(exp, op, trial_data, &mut o)?;
     o.validate().map_err(|e| refuse("InvalidSpec", e.to_string()))?;
@@ -228,7 +227,7 @@ mod tests {
         }));
         let dir = run_dir(Path::new("/data/.automl"), &exp);
         assert_eq!(dir, Path::new("/data/.automl/ml/penguins-01234567"));
-        let Plan::Builtin(o, None) = plan(&exp, &operator(), &dir).unwrap() else { panic!("a built-in plan without a download") };
+        let Plan::Builtin(o, None) = plan(&exp, &operator(), &dir, Vec::new()).unwrap() else { panic!("a built-in plan without a download") };
         assert_eq!(o.data, Path::new("/data/sets/penguins.csv"));
         assert_eq!((o.max_trials, o.time_budget, o.concurrency), (Some(12), None, 3));
         assert_eq!(o.kubernetes.namespace.as_deref(), Some("ml"));
@@ -250,7 +249,7 @@ mod tests {
             (experiment(serde_json::json!({ "data": { "pvc": { "claim": "automl-data", "path": "a.csv" } }, "target": "y", "task": "clustering" })), "InvalidSpec", "spec.task"),
         ];
         for (exp, reason, message) in cases {
-            let r = plan(&exp, &operator(), Path::new("/tmp/x")).unwrap_err();
+            let r = plan(&exp, &operator(), Path::new("/tmp/x"), Vec::new()).unwrap_err();
             assert_eq!(r.reason, reason, "{r:?}");
             assert!(r.message.contains(message), "{r:?}");
         }

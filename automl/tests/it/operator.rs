@@ -362,3 +362,50 @@ fn a_custom_trial_experiment_runs_gang_scheduled_trials() {
         assert!(job.metadata.owner_references.is_some());
     }
 }
+
+#[cfg(feature = "plugins")]
+#[test]
+fn a_metric_plugin_from_a_config_map_is_the_objective_in_the_trial_pods() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let server = FakeApiServer::start(Kubelet::Process { extra_env: Vec::new() }).expect("server");
+    let root = data_root();
+    std::fs::copy(example("titanic.csv"), root.path().join("data/titanic.csv")).expect("copy data");
+    let op = Operator::start(&server, root.path(), "a", Path::new(bin()));
+    let wasm = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins/dist/cost_weighted.wasm")).expect("component");
+    let rt = runtime();
+    let maps: Api<ConfigMap> = {
+        let _inside = rt.enter();
+        Api::namespaced(kube::Client::try_from(kube::Config::new(server.url().parse().expect("url"))).expect("client"), NS)
+    };
+    let map: ConfigMap = serde_json::from_value(json!({ "metadata": { "name": "my-plugins" }, "binaryData": { "cost_weighted.wasm": k8s_openapi::ByteString(wasm.clone()) } })).expect("configmap");
+    rt.block_on(maps.create(&PostParams::default(), &map)).expect("create configmap");
+    let with_plugin = |name: &str, sha256: &str| -> Experiment {
+        serde_json::from_value(json!({
+            "apiVersion": "automl.dev/v1alpha1", "kind": "Experiment", "metadata": { "name": name },
+            "spec": {
+                "data": { "pvc": { "claim": "automl-data", "path": "titanic.csv" } }, "target": "survived",
+                "metric": "cost_weighted", "budget": { "maxTrials": 2 }, "concurrency": 2, "learners": ["logistic"],
+                "plugins": [{ "configMap": "my-plugins", "key": "cost_weighted.wasm", "sha256": sha256 }],
+            },
+        }))
+        .expect("experiment")
+    };
+    let api = experiments(&server, &rt);
+    rt.block_on(api.create(&PostParams::default(), &with_plugin("costly", &sha256_hex(&wasm)))).expect("apply");
+    rt.block_on(api.create(&PostParams::default(), &with_plugin("forged", &"f".repeat(64)))).expect("apply");
+    let ended = |name: &str| wait_for(120, name, &|| op.log(), || rt.block_on(api.get(name)).ok().filter(|e| matches!(phase(e), Some("Succeeded" | "Failed"))));
+    let costly = ended("costly").status.expect("status");
+    assert_eq!(costly.phase.as_deref(), Some("Succeeded"), "{costly:?}\n{}", op.log());
+    assert_eq!(costly.trials.succeeded, 2, "{costly:?}");
+    assert!(costly.best_score.is_some_and(f64::is_finite));
+    let forged = ended("forged").status.expect("status");
+    let why = forged.conditions.iter().find(|c| c.kind == "Succeeded").expect("condition");
+    assert_eq!((forged.phase.as_deref(), why.reason.as_str()), (Some("Failed"), "PluginUnavailable"));
+    assert!(why.message.contains("SHA-256"), "{}", why.message);
+    // Every trial mounted the run's plugin ConfigMap, which the run deleted at its end.
+    let jobs = server.jobs(NS);
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs.iter().all(|j| j.spec.as_ref().and_then(|s| s.template.spec.as_ref()).is_some_and(|p| p.volumes.iter().flatten().any(|v| v.config_map.is_some()))));
+    let names: Vec<String> = rt.block_on(maps.list(&Default::default())).expect("list").items.into_iter().filter_map(|m| m.metadata.name).collect();
+    assert_eq!(names, ["my-plugins"]);
+}
