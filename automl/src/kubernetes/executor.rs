@@ -403,6 +403,8 @@ struct LogState {
     stop_requested: bool,
     tail: Vec<String>,
     lines: usize,
+    /// The reader reached the end of this pod's log (the pod had finished).
+    ended: bool,
 }
 
 impl TrialTask {
@@ -508,9 +510,13 @@ impl TrialTask {
                 }
             }
             if let Some(outcome) = self.outcome(job.as_ref(), &pods, &mut pending_since) {
-                // The log may still hold the last lines: give its reader a moment.
+                // The log may still hold the last lines: wait (100 ms at most) for its
+                // reader to reach the end of the stream.
                 if following.is_some() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let deadline = Instant::now() + Duration::from_millis(100);
+                    while !lock(&logs).ended && Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
                 }
                 self.conclude(outcome, launch, name, &logs, &mut result).await;
                 return Some(result);
@@ -801,6 +807,10 @@ async fn follow_log(pods: Api<Pod>, pod: String, id: u64, learner: String, objec
         }
         // The stream ended: at the pod's end, or cut while it runs.
         if pod_finished(&slot, &pod) {
+            let mut state = lock(&logs);
+            if state.pod == pod {
+                state.ended = true;
+            }
             return;
         }
         failures += 1;
