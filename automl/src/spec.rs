@@ -164,6 +164,15 @@ pub enum Gang {
         /// The LocalQueue's name.
         queue: String,
     },
+    /// The scheduler-plugins coscheduling plugin: a PodGroup with `minMember = pods` is
+    /// created with each Job (owned by it), the pods name it and are scheduled by
+    /// `scheduler_name`, which binds all of them or none. A gang still unschedulable after
+    /// the unschedulable timeout fails, and its Job (with its PodGroup) is deleted.
+    Coscheduling {
+        /// The scheduler that runs the coscheduling plugin [default: scheduler-plugins-scheduler].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheduler_name: Option<String>,
+    },
 }
 
 /// What runs in a trial's container, placeholders filled.

@@ -281,6 +281,10 @@ pub(super) fn spawn_kubelet(
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             shared: shared.clone(),
         };
+        if !super::gang::coscheduled(&h, &pod, &mut kill).await {
+            let _ = tx.send(h.after_kill());
+            return;
+        }
         let outcome = match &shared.kubelet {
             Kubelet::Scripted(script) => {
                 let script = script(&job, &pod);
@@ -295,8 +299,8 @@ pub(super) fn spawn_kubelet(
 
 /// The kubelet's view of one pod.
 #[derive(Clone)]
-struct PodHandle {
-    shared: Arc<Shared>,
+pub(super) struct PodHandle {
+    pub(super) shared: Arc<Shared>,
     key: Key,
     uid: String,
 }
@@ -304,7 +308,7 @@ struct PodHandle {
 impl PodHandle {
     /// Updates the pod unless it is gone, replaced or already finished (evicted). Returns
     /// whether it did; the kubelet stops when not.
-    fn write(&self, f: impl FnOnce(&mut Pod)) -> bool {
+    pub(super) fn write(&self, f: impl FnOnce(&mut Pod)) -> bool {
         let mut st = self.shared.lock();
         let live = st
             .pods
@@ -330,7 +334,7 @@ impl PodHandle {
     }
 
     /// How the pod ended after the kubelet was stopped from outside.
-    fn after_kill(&self) -> Outcome {
+    pub(super) fn after_kill(&self) -> Outcome {
         let st = self.shared.lock();
         match st.pods.get(&self.key).filter(|p| p.metadata.uid.as_deref() == Some(&self.uid)) {
             Some(p) if p.phase() == Some("Failed") => Outcome::Failed,
@@ -741,7 +745,7 @@ fn mark_scheduled(pod: &mut Pod, waiting_reason: &str, waiting_message: Option<S
 }
 
 /// No node fits: Pending with PodScheduled=False, reason Unschedulable.
-fn mark_unschedulable(pod: &mut Pod) {
+pub(super) fn mark_unschedulable(pod: &mut Pod) {
     let status = pod.status.get_or_insert_with(Default::default);
     set_pod_condition(
         status,

@@ -4,6 +4,11 @@
 //! only when the queue's free capacity, counted in pods, holds all of its `parallelism`
 //! pods; until then no pod of it exists. Its pods count against the queue until the Job
 //! ends or is deleted. A suspended Job of an unknown queue waits forever, as with Kueue.
+//!
+//! Coscheduling (scheduler-plugins): a pod labelled `scheduling.x-k8s.io/pod-group: G`
+//! waits for the PodGroup `G` and is scheduled only when its `minMember` fits the capacity
+//! set with [`super::FakeApiServer::set_gang_capacity`]; otherwise every pod of the group
+//! stays Pending and Unschedulable, none runs.
 
 use std::sync::Arc;
 
@@ -129,4 +134,43 @@ fn indexed_pod(mut pod: Pod, index: usize) -> Pod {
         }
     }
     pod
+}
+
+/// The label a coscheduled pod names its PodGroup with.
+const POD_GROUP_LABEL: &str = "scheduling.x-k8s.io/pod-group";
+
+/// The coscheduling plugin's gate: a pod of a PodGroup waits for the group to exist, and
+/// is never scheduled when the group's `minMember` exceeds the gang capacity. Returns
+/// whether the pod may go on (`false`: it was deleted while waiting).
+pub(super) async fn coscheduled(h: &super::cluster::PodHandle, pod: &Pod, kill: &mut watch::Receiver<bool>) -> bool {
+    let Some(group) = pod.metadata.labels.as_ref().and_then(|l| l.get(POD_GROUP_LABEL)).cloned() else { return true };
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    loop {
+        let verdict = {
+            let st = h.shared.lock();
+            st.pod_groups.get(&(ns.clone(), group.clone())).map(|g| {
+                let min = g.fields.get("spec").and_then(|s| s.get("minMember")).and_then(serde_json::Value::as_u64).unwrap_or(1) as usize;
+                (min, st.gang_capacity.is_none_or(|c| min <= c), st.gang_capacity)
+            })
+        };
+        match verdict {
+            Some((_, true, _)) => return true,
+            Some((min, false, capacity)) => {
+                let message = format!("0/1 nodes are available: pod group {group} needs {min} pods at once and only {} fit (coscheduling)", capacity.unwrap_or(0));
+                h.write(|p| {
+                    super::cluster::mark_unschedulable(p);
+                    if let Some(c) = p.status.as_mut().and_then(|s| s.conditions.as_mut()).and_then(|cs| cs.iter_mut().find(|c| c.type_ == "PodScheduled")) {
+                        c.message = Some(message.clone());
+                    }
+                });
+                let _ = kill.changed().await;
+                return false;
+            }
+            None => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ADMISSION_POLL) => {}
+            _ = kill.changed() => return false,
+        }
+    }
 }

@@ -108,7 +108,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>, path: &str, query: 
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let get = method == Method::GET;
     let config_maps = matches!(segments.as_slice(), ["api", "v1", "configmaps"] | ["api", "v1", "namespaces", _, "configmaps", ..]);
-    if config_maps || matches!(segments.as_slice(), ["apis", "automl.dev" | "coordination.k8s.io", ..]) {
+    if config_maps || matches!(segments.as_slice(), ["apis", "automl.dev" | "coordination.k8s.io" | "scheduling.x-k8s.io", ..]) {
         return match super::objects::route(shared, req, &segments, &params).await {
             Some(r) => r,
             None => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource", None),
@@ -765,6 +765,9 @@ pub(super) fn delete<T: Object>(shared: &Shared, ns: &str, name: &str, body: &[u
     let Some(deleted) = st.remove::<T>(&key) else { return not_found(T::RESOURCE, name) };
     if T::RESOURCE == Kind::Experiment {
         super::objects::collect_garbage(&mut st, &uid);
+    }
+    if T::RESOURCE == Kind::Job {
+        super::objects::remove_owned_pod_groups(&mut st, &uid);
     }
     if T::RESOURCE == Kind::Job {
         // The garbage collector's part: the Job's pods, after the Job.

@@ -38,7 +38,7 @@ mod http;
 mod objects;
 mod store;
 
-pub use objects::Experiment;
+pub use objects::{Experiment, PodGroup};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -286,6 +286,19 @@ impl FakeApiServer {
     /// only when all of their pods fit.
     pub fn add_queue(&self, name: &str, pods: usize) {
         self.shared.lock().queues.insert(name.to_string(), pods);
+    }
+
+    /// Coscheduling: pods labelled `scheduling.x-k8s.io/pod-group: G` wait for the PodGroup
+    /// `G`, and stay Pending (PodScheduled=False, Unschedulable) unless its `minMember`
+    /// pods fit in `pods`; then they are scheduled as usual. Unlimited until called.
+    pub fn set_gang_capacity(&self, pods: usize) {
+        self.shared.lock().gang_capacity = Some(pods);
+    }
+
+    /// The PodGroups in `namespace`, sorted by name.
+    pub fn pod_groups(&self, namespace: &str) -> Vec<PodGroup> {
+        let st = self.shared.lock();
+        st.pod_groups.iter().filter(|((ns, _), _)| ns == namespace).map(|(_, g)| g.clone()).collect()
     }
 
     /// A snapshot of the Jobs in `namespace`, sorted by name.

@@ -28,42 +28,57 @@ use super::http::{
 use super::store::{Key, Kind, Object, State};
 use super::Shared;
 
-/// An `automl.dev/v1alpha1` Experiment as the fake stores it: typed metadata, the rest
-/// (`spec`, `status`) as JSON.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Experiment {
-    /// Always `automl.dev/v1alpha1` once stored.
-    #[serde(rename = "apiVersion", default)]
-    pub api_version: String,
-    /// Always `Experiment` once stored.
-    #[serde(default)]
-    pub kind: String,
-    /// Object metadata.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// `spec`, `status` and anything else the client sent.
-    #[serde(flatten)]
-    pub fields: Map<String, Value>,
+/// A custom resource kept as JSON: typed metadata, the rest (`spec`, `status`) as the
+/// client sent it.
+macro_rules! custom_resource {
+    ($(#[$doc:meta])* $name:ident, $group:literal, $version:literal, $plural:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            /// Set by the server on create.
+            #[serde(rename = "apiVersion", default)]
+            pub api_version: String,
+            /// Set by the server on create.
+            #[serde(default)]
+            pub kind: String,
+            /// Object metadata.
+            #[serde(default)]
+            pub metadata: ObjectMeta,
+            /// `spec`, `status` and anything else the client sent.
+            #[serde(flatten)]
+            pub fields: Map<String, Value>,
+        }
+
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = concat!($group, "/", $version);
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = stringify!($name);
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = ObjectMeta;
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
 }
 
-impl k8s_openapi::Resource for Experiment {
-    const API_VERSION: &'static str = "automl.dev/v1alpha1";
-    const GROUP: &'static str = "automl.dev";
-    const KIND: &'static str = "Experiment";
-    const VERSION: &'static str = "v1alpha1";
-    const URL_PATH_SEGMENT: &'static str = "experiments";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for Experiment {
-    type Ty = ObjectMeta;
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+custom_resource!(
+    /// An `automl.dev/v1alpha1` Experiment.
+    Experiment, "automl.dev", "v1alpha1", "experiments"
+);
+custom_resource!(
+    /// A scheduler-plugins `scheduling.x-k8s.io/v1alpha1` PodGroup (coscheduling: its
+    /// pods start only when `spec.minMember` of them fit, see the `gang` module).
+    PodGroup, "scheduling.x-k8s.io", "v1alpha1", "podgroups"
+);
 
 /// Which part of an object a write is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,6 +95,7 @@ pub(super) async fn route(shared: &Arc<Shared>, req: Request<Incoming>, segments
     let (kind, rest) = match segments {
         ["apis", "automl.dev", "v1alpha1", rest @ ..] => (Kind::Experiment, rest),
         ["apis", "coordination.k8s.io", "v1", rest @ ..] => (Kind::Lease, rest),
+        ["apis", "scheduling.x-k8s.io", "v1alpha1", rest @ ..] => (Kind::PodGroup, rest),
         ["api", "v1", rest @ ..] if rest.get(2) == Some(&"configmaps") || rest == ["configmaps"] => (Kind::ConfigMap, rest),
         _ => return None,
     };
@@ -100,11 +116,13 @@ pub(super) async fn route(shared: &Arc<Shared>, req: Request<Incoming>, segments
         (["namespaces", ns, p], &Method::POST) if *p == plural => match kind {
             Kind::Experiment => create::<Experiment>(shared, ns, &body, params),
             Kind::ConfigMap => create::<ConfigMap>(shared, ns, &body, params),
+            Kind::PodGroup => create::<PodGroup>(shared, ns, &body, params),
             _ => create::<Lease>(shared, ns, &body, params),
         },
         (["namespaces", ns, p, name] | ["namespaces", ns, p, name, "status"], &Method::GET) if *p == plural => match kind {
             Kind::Experiment => get_object::<Experiment>(shared, ns, name),
             Kind::ConfigMap => get_object::<ConfigMap>(shared, ns, name),
+            Kind::PodGroup => get_object::<PodGroup>(shared, ns, name),
             _ => get_object::<Lease>(shared, ns, name),
         },
         (["namespaces", ns, p, name], &Method::PUT | &Method::PATCH) if *p == plural => match kind {
@@ -118,6 +136,7 @@ pub(super) async fn route(shared: &Arc<Shared>, req: Request<Incoming>, segments
         (["namespaces", ns, p, name], &Method::DELETE) if *p == plural => match kind {
             Kind::Experiment => super::http::delete::<Experiment>(shared, ns, name, &body, params),
             Kind::ConfigMap => super::http::delete::<ConfigMap>(shared, ns, name, &body, params),
+            Kind::PodGroup => super::http::delete::<PodGroup>(shared, ns, name, &body, params),
             _ => super::http::delete::<Lease>(shared, ns, name, &body, params),
         },
         _ => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource", None),
@@ -128,6 +147,7 @@ fn dispatch_list(kind: Kind, shared: &Arc<Shared>, ns: Option<&str>, params: &Pa
     match kind {
         Kind::Experiment => list_or_watch::<Experiment>(shared, ns, params),
         Kind::ConfigMap => list_or_watch::<ConfigMap>(shared, ns, params),
+        Kind::PodGroup => list_or_watch::<PodGroup>(shared, ns, params),
         _ => list_or_watch::<Lease>(shared, ns, params),
     }
 }
@@ -288,9 +308,18 @@ pub(super) fn collect_garbage(st: &mut State, uid: &str) {
         .collect();
     for (key, job_uid) in jobs {
         st.remove::<Job>(&key);
+        remove_owned_pod_groups(st, &job_uid);
         let pods: Vec<Key> = st.pods.iter().filter(|(_, p)| owned(&p.metadata.owner_references, &job_uid)).map(|(k, _)| k.clone()).collect();
         for pod in pods {
             st.remove::<Pod>(&pod);
         }
+    }
+}
+
+/// The garbage collector, after a Job went: the PodGroups it owns.
+pub(super) fn remove_owned_pod_groups(st: &mut State, job_uid: &str) {
+    let groups: Vec<Key> = st.pod_groups.iter().filter(|(_, g)| g.metadata.owner_references.iter().flatten().any(|o| o.uid == job_uid)).map(|(k, _)| k.clone()).collect();
+    for g in groups {
+        st.remove::<PodGroup>(&g);
     }
 }

@@ -14,7 +14,7 @@ use rand::Rng;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::objects::Experiment;
+use super::objects::{Experiment, PodGroup};
 use super::RecordedRequest;
 
 /// Events kept for watches; older ones are dropped and move the compaction horizon, as
@@ -37,6 +37,8 @@ pub(super) enum Kind {
     Lease,
     /// `v1` ConfigMap.
     ConfigMap,
+    /// `scheduling.x-k8s.io/v1alpha1` PodGroup.
+    PodGroup,
 }
 
 impl Kind {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Experiment => "experiments",
             Kind::Lease => "leases",
             Kind::ConfigMap => "configmaps",
+            Kind::PodGroup => "podgroups",
         }
     }
 
@@ -59,6 +62,7 @@ impl Kind {
             Kind::Experiment => "automl.dev",
             Kind::Lease => "coordination.k8s.io",
             Kind::ConfigMap => "",
+            Kind::PodGroup => "scheduling.x-k8s.io",
         }
     }
 
@@ -70,6 +74,7 @@ impl Kind {
             Kind::Experiment => "experiments.automl.dev",
             Kind::Lease => "leases.coordination.k8s.io",
             Kind::ConfigMap => "configmaps",
+            Kind::PodGroup => "podgroups.scheduling.x-k8s.io",
         }
     }
 
@@ -81,6 +86,7 @@ impl Kind {
             Kind::Experiment => "Experiment",
             Kind::Lease => "Lease",
             Kind::ConfigMap => "ConfigMap",
+            Kind::PodGroup => "PodGroup",
         }
     }
 
@@ -92,6 +98,7 @@ impl Kind {
             Kind::Experiment => "automl.dev/v1alpha1",
             Kind::Lease => "coordination.k8s.io/v1",
             Kind::ConfigMap => "v1",
+            Kind::PodGroup => "scheduling.x-k8s.io/v1alpha1",
         }
     }
 }
@@ -179,6 +186,22 @@ impl Object for Lease {
     fn forget(_st: &mut State, _uid: &str) {}
 }
 
+impl Object for PodGroup {
+    const RESOURCE: Kind = Kind::PodGroup;
+    fn map(st: &State) -> &BTreeMap<Key, Self> {
+        &st.pod_groups
+    }
+    fn map_mut(st: &mut State) -> &mut BTreeMap<Key, Self> {
+        &mut st.pod_groups
+    }
+    fn forget(_st: &mut State, _uid: &str) {}
+    fn created(&mut self) {
+        use k8s_openapi::Resource;
+        self.api_version = Self::API_VERSION.to_string();
+        self.kind = Self::KIND.to_string();
+    }
+}
+
 impl Object for ConfigMap {
     const RESOURCE: Kind = Kind::ConfigMap;
     fn map(st: &State) -> &BTreeMap<Key, Self> {
@@ -252,6 +275,9 @@ pub(super) struct State {
     pub(super) experiments: BTreeMap<Key, Experiment>,
     pub(super) leases: BTreeMap<Key, Lease>,
     pub(super) config_maps: BTreeMap<Key, ConfigMap>,
+    pub(super) pod_groups: BTreeMap<Key, PodGroup>,
+    /// Pods a PodGroup may start at once (coscheduling); unlimited when `None`.
+    pub(super) gang_capacity: Option<usize>,
     /// By pod uid.
     pub(super) runtimes: HashMap<String, PodRuntime>,
     /// By Job uid; dropped when the Job is removed, which stops its controller task.
@@ -280,6 +306,8 @@ impl State {
             experiments: BTreeMap::new(),
             leases: BTreeMap::new(),
             config_maps: BTreeMap::new(),
+            pod_groups: BTreeMap::new(),
+            gang_capacity: None,
             runtimes: HashMap::new(),
             job_kills: HashMap::new(),
             requests: Vec::new(),

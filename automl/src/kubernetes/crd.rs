@@ -175,11 +175,15 @@ pub struct CustomTrial {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GangScheduling {
-    /// `kueue`: the Job is created suspended in `queue`, admitted when all its pods fit.
+    /// `kueue` (the Job is created suspended in `queue`, admitted when all its pods fit) or
+    /// `coscheduling` (a PodGroup with `minMember` = pods, for scheduler-plugins).
     pub scheduler: String,
     /// The Kueue LocalQueue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// The scheduler that runs coscheduling [default: scheduler-plugins-scheduler].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_name: Option<String>,
 }
 
 /// One dimension of a custom trial's search space.

@@ -455,6 +455,10 @@ impl TrialTask {
         self.hub.creating.fetch_sub(1, Ordering::SeqCst);
         match created {
             Ok(job) => {
+                if let Err(e) = self.create_pod_group(&job).await {
+                    delete_job(&self.jobs, name).await;
+                    return Err(e);
+                }
                 *lock(&self.slot.job) = Some(job);
                 Ok(Some(false))
             }
@@ -684,6 +688,26 @@ impl TrialTask {
 }
 
 impl TrialTask {
+    /// The PodGroup of a coscheduled Job, owned by it (one left from before a restart is kept).
+    async fn create_pod_group(&self, job: &Job) -> std::result::Result<(), String> {
+        let Some(group) = manifest::pod_group(job, self.unschedulable_timeout.as_secs()) else { return Ok(()) };
+        let resource = kube::api::ApiResource {
+            group: "scheduling.x-k8s.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "scheduling.x-k8s.io/v1alpha1".into(),
+            kind: "PodGroup".into(),
+            plural: "podgroups".into(),
+        };
+        let namespace = job.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(self.jobs.clone().into_client(), &namespace, &resource);
+        let object: kube::api::DynamicObject = serde_json::from_value(group).map_err(|e| format!("cannot build the PodGroup: {e}"))?;
+        match api.create(&PostParams::default(), &object).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(format!("cannot create the trial's PodGroup (is scheduler-plugins' coscheduling installed?): {}", describe(&e))),
+        }
+    }
+
     /// A suspended Job (Kueue has not admitted its gang) past the unschedulable timeout.
     fn not_admitted(&self, job: Option<&Job>, pending_since: &mut Option<Instant>) -> Option<Outcome> {
         let job = job?;

@@ -250,10 +250,47 @@ fn gang(job: &mut Job, t: &TrialTemplate) {
         spec.parallelism = Some(n);
         spec.backoff_limit = Some(0);
     }
-    if let Some(crate::spec::Gang::Kueue { queue }) = &t.gang {
-        spec.suspend = Some(true);
-        job.metadata.labels.get_or_insert_with(Default::default).insert(KUEUE_QUEUE.to_string(), queue.clone());
+    match &t.gang {
+        Some(crate::spec::Gang::Kueue { queue }) => {
+            spec.suspend = Some(true);
+            job.metadata.labels.get_or_insert_with(Default::default).insert(KUEUE_QUEUE.to_string(), queue.clone());
+        }
+        Some(crate::spec::Gang::Coscheduling { scheduler_name }) => {
+            let group = job.metadata.name.clone().unwrap_or_default();
+            spec.template.metadata.get_or_insert_with(Default::default).labels.get_or_insert_with(Default::default).insert(POD_GROUP.to_string(), group);
+            if let Some(pod) = spec.template.spec.as_mut() {
+                pod.scheduler_name = Some(scheduler_name.clone().unwrap_or_else(|| COSCHEDULING_SCHEDULER.to_string()));
+            }
+        }
+        None => {}
     }
+}
+
+/// The label a coscheduled pod names its PodGroup with (the Job's name).
+pub const POD_GROUP: &str = "scheduling.x-k8s.io/pod-group";
+
+/// The scheduler of scheduler-plugins' default install, which runs coscheduling.
+pub const COSCHEDULING_SCHEDULER: &str = "scheduler-plugins-scheduler";
+
+/// The PodGroup of a coscheduled Job (`None` for any other): `minMember` = its pods, a
+/// schedule timeout, and the Job as its controlling owner so that it goes with the Job.
+pub fn pod_group(job: &Job, timeout_s: u64) -> Option<serde_json::Value> {
+    let spec = job.spec.as_ref()?;
+    let group = spec.template.metadata.as_ref()?.labels.as_ref()?.get(POD_GROUP)?;
+    Some(serde_json::json!({
+        "apiVersion": "scheduling.x-k8s.io/v1alpha1",
+        "kind": "PodGroup",
+        "metadata": {
+            "name": group,
+            "namespace": job.metadata.namespace,
+            "labels": job.metadata.labels,
+            "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "Job", "name": job.metadata.name, "uid": job.metadata.uid,
+                "controller": true, "blockOwnerDeletion": true,
+            }],
+        },
+        "spec": { "minMember": spec.parallelism.unwrap_or(1), "scheduleTimeoutSeconds": timeout_s },
+    }))
 }
 
 /// Mounts the experiment's plugin ConfigMap in the trial's container.

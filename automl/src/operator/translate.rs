@@ -82,7 +82,8 @@ fn custom_spec(exp: &Experiment, c: &crate::kubernetes::crd::CustomTrial) -> std
     let gang = match &c.gang {
         None => None,
         Some(g) if g.scheduler == "kueue" => Some(Gang::Kueue { queue: g.queue.clone().unwrap_or_default() }),
-        Some(g) => return Err(refuse("Unsupported", format!("spec.customTrial.gang.scheduler '{}': kueue is the one gang scheduler supported", g.scheduler))),
+        Some(g) if g.scheduler == "coscheduling" => Some(Gang::Coscheduling { scheduler_name: g.scheduler_name.clone() }),
+        Some(g) => return Err(invalid(format!("spec.customTrial.gang.scheduler '{}': write kueue or coscheduling", g.scheduler))),
     };
     let b = &exp.spec.budget;
     let spec = ExperimentSpec {

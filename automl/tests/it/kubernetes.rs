@@ -586,8 +586,13 @@ fn a_log_stream_cut_while_the_pod_runs_is_followed_again_without_duplicates() {
 
 /// A custom spec whose trials are gangs of `pods` pods in the Kueue queue `q`.
 fn gang_spec(dir: &Path, pods: u32, max_trials: usize) -> PathBuf {
+    gang_spec_with(dir, pods, max_trials, "{ scheduler: kueue, queue: q }")
+}
+
+/// A custom spec whose trials are gangs of `pods` pods scheduled by `gang`.
+fn gang_spec_with(dir: &Path, pods: u32, max_trials: usize, gang: &str) -> PathBuf {
     let spec = dir.join("gang.yaml");
-    std::fs::write(&spec, format!("name: ddp\nobjective: {{ metric: accuracy, direction: maximize }}\nparameters:\n  lr: {{ type: float, min: 0.001, max: 0.1, log: true }}\ntrial:\n  image: example.com/ddp:1\n  args: ['--lr=${{lr}}']\n  pods: {pods}\n  gang: {{ scheduler: kueue, queue: q }}\nmax_trials: {max_trials}\nconcurrency: 1\nearly_stopping: false\n")).expect("spec");
+    std::fs::write(&spec, format!("name: ddp\nobjective: {{ metric: accuracy, direction: maximize }}\nparameters:\n  lr: {{ type: float, min: 0.001, max: 0.1, log: true }}\ntrial:\n  image: example.com/ddp:1\n  args: ['--lr=${{lr}}']\n  pods: {pods}\n  gang: {gang}\nmax_trials: {max_trials}\nconcurrency: 1\nearly_stopping: false\n")).expect("spec");
     spec
 }
 
@@ -690,4 +695,37 @@ fn preprocessor_and_metric_plugins_run_in_trial_pods_and_score_as_they_do_locall
         let pod = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec");
         assert!(pod.volumes.iter().flatten().any(|v| v.config_map.is_some()), "the plugin volume");
     }
+}
+
+#[test]
+fn a_coscheduled_gang_gets_a_pod_group_and_fails_whole_when_it_does_not_fit() {
+    let server = FakeApiServer::start(Kubelet::always(PodScript::succeed(&["accuracy=0.5"], None))).expect("start");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = gang_spec_with(dir.path(), 3, 1, "{ scheduler: coscheduling }");
+    let run = |out: &str| automl(&server, dir.path(), Path::new("unused"), &["run", "--spec", spec.to_str().expect("utf-8"), "--out", dir.path().join(out).to_str().expect("utf-8"), "--unschedulable-timeout", "1", "--keep-jobs", "--json"]).output().expect("run");
+    // Room for 3: the gang runs, with its PodGroup (minMember 3, owned by the Job).
+    server.set_gang_capacity(3);
+    let o = run("fits");
+    assert!(o.status.success(), "{}", text(&o));
+    let groups = server.pod_groups(NS);
+    assert_eq!(groups.len(), 1);
+    let job = &server.jobs(NS)[0];
+    assert_eq!(groups[0].fields["spec"]["minMember"], 3);
+    assert_eq!(groups[0].metadata.owner_references.as_ref().map(|o| o[0].uid.clone()), job.metadata.uid.clone());
+    let pod = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec");
+    assert_eq!(pod.scheduler_name.as_deref(), Some("scheduler-plugins-scheduler"));
+    // Room for 2: no pod of the gang is ever scheduled; the trial fails with the reason
+    // after the timeout, and its Job, pods and PodGroup are deleted.
+    server.set_gang_capacity(2);
+    let before = server.jobs_created();
+    let o = run("too-big");
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let message = summary["leaderboard"][0]["message"].as_str().unwrap_or_default().to_string();
+    assert_eq!(summary["leaderboard"][0]["status"], "failed", "{}", text(&o));
+    assert!(message.contains("unschedulable") && message.contains("0 of the gang's 3 pods were placed") && message.contains("needs 3 pods at once"), "{message}");
+    assert_eq!(server.jobs_created(), before + 1);
+    let new_jobs: Vec<_> = server.jobs(NS).into_iter().filter(|j| j.metadata.uid != job.metadata.uid).collect();
+    assert!(new_jobs.is_empty(), "{new_jobs:?}");
+    assert!(server.pods(NS).iter().all(|p| p.metadata.labels.as_ref().and_then(|l| l.get("batch.kubernetes.io/job-name")) == job.metadata.name.as_ref()));
+    assert_eq!(server.pod_groups(NS).len(), 1, "only the first run's PodGroup is left");
 }
