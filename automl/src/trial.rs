@@ -33,7 +33,7 @@ pub struct DataRef {
     pub plugins: Vec<PluginRef>,
     /// The sandbox they run in: the run's own limits and grants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<crate::options::SandboxPolicy>,
+    pub sandbox: Option<crate::options::sandbox::SandboxPolicy>,
 }
 
 /// Where trial pods find the plugin components (the experiment's ConfigMap, read-only).

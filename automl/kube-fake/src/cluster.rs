@@ -167,13 +167,8 @@ pub(super) fn job_complete(st: &mut State, key: &Key, uid: &str, succeeded: i32)
     });
 }
 
-/// [`job_failed`], for the gang's controller.
-pub(super) fn job_failed_now(st: &mut State, key: &Key, uid: &str, failures: i32, reason: &str, message: &str) {
-    job_failed(st, key, uid, failures, reason, message);
-}
-
 /// Marks the Job failed: FailureTarget, then Failed, as the 1.31+ controller does.
-fn job_failed(st: &mut State, key: &Key, uid: &str, failures: i32, reason: &str, message: &str) {
+pub(super) fn job_failed(st: &mut State, key: &Key, uid: &str, failures: i32, reason: &str, message: &str) {
     update_job_status(st, key, uid, |s| {
         s.failed = Some(failures);
         if !s.conditions.iter().flatten().any(|c| c.type_ == "FailureTarget") {

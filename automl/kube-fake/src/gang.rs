@@ -17,7 +17,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, Pod};
 use tokio::sync::watch;
 
-use super::cluster::{job_complete, job_failed_now, job_pod, spawn_kubelet, update_job_status, Outcome};
+use super::cluster::{job_complete, job_failed, job_pod, spawn_kubelet, update_job_status, Outcome};
 use super::store::{is_terminal, key_of, now, Key, Object};
 use super::Shared;
 
@@ -107,7 +107,7 @@ pub(super) async fn run_indexed(shared: Arc<Shared>, key: Key, uid: String, n: u
             for k in &active {
                 st.remove::<Pod>(k);
             }
-            job_failed_now(&mut st, &key, &uid, 1 + active.len() as i32, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+            job_failed(&mut st, &key, &uid, 1 + active.len() as i32, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
             return Ok(());
         }
         succeeded += 1;

@@ -36,9 +36,10 @@ mod cluster;
 mod gang;
 mod http;
 mod objects;
+mod resources;
 mod store;
 
-pub use objects::{Experiment, PodGroup};
+pub use resources::{Experiment, PodGroup};
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@ use rand::Rng;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::objects::{Experiment, PodGroup};
+use super::resources::{Experiment, PodGroup};
 use super::RecordedRequest;
 
 /// Events kept for watches; older ones are dropped and move the compaction horizon, as

@@ -100,7 +100,7 @@ async fn start(exp: &Experiment, ctx: &Context) -> Result<()> {
     let dir = translate::run_dir(&ctx.options.state_dir(), exp);
     let fresh = !dir.join(crate::journal::JOURNAL_FILE).exists();
     let plugins = if fresh { super::plugins::fetch(&Api::namespaced(ctx.client.clone(), &ns), &exp.spec.plugins, &dir).await } else { Ok(Vec::new()) };
-    let prepared = match plugins.map_err(Prepared::Refused).and_then(|p| prepare(exp, ctx, &dir, p)) {
+    let prepared = match plugins.map_err(Prepared::Refused).and_then(|p| prepare(exp, ctx, &dir, fresh, p)) {
         Ok(p) => p,
         Err(Prepared::Refused(r)) => {
             eprintln!("automl operator: {ns}/{}: {}: {}", exp.name_any(), r.reason, r.message);
@@ -220,10 +220,10 @@ enum Prepared {
     Finished,
 }
 
-/// The run: resumed from the journal in `dir`, or new from the spec.
-fn prepare(exp: &Experiment, ctx: &Context, dir: &Path, plugins: Vec<std::path::PathBuf>) -> std::result::Result<(Runnable, bool), Prepared> {
+/// The run: new from the spec (`fresh`: `dir` holds no journal), or resumed from its journal.
+fn prepare(exp: &Experiment, ctx: &Context, dir: &Path, fresh: bool, plugins: Vec<std::path::PathBuf>) -> std::result::Result<(Runnable, bool), Prepared> {
     let refused = |reason: &'static str, e: Error| Prepared::Refused(Refusal { reason, message: e.to_string() });
-    if dir.join(crate::journal::JOURNAL_FILE).exists() {
+    if !fresh {
         let state = crate::journal::read(dir).map_err(|e| refused("JournalDamaged", e))?;
         if state.ended {
             return Err(Prepared::Finished);

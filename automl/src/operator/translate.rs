@@ -4,9 +4,8 @@
 //! the status shows.
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::Error;
 use crate::kubernetes::crd::{Experiment, ExperimentSpec};
-use crate::options::{DataSource, ExecutorKind, ExperimentOptions, Owner, Toleration, DATA_MOUNT};
+use crate::options::{DataSource, ExecutorKind, ExperimentOptions, KubernetesOptions, Owner, Toleration, DATA_MOUNT};
 
 use super::OperatorOptions;
 
@@ -39,7 +38,7 @@ pub enum Plan {
     /// comes by URL (`(url, sha256)`, into the run folder).
     Builtin(Box<ExperimentOptions>, Option<(String, String)>),
     /// The user's own trial container: the spec of `automl run --spec`.
-    Custom(Box<crate::spec::ExperimentSpec>, Box<crate::options::KubernetesOptions>),
+    Custom(Box<crate::spec::ExperimentSpec>, Box<KubernetesOptions>),
 }
 
 /// What to run for `exp`, writing into `out`, with the plugin components at `plugins`.
@@ -48,9 +47,9 @@ pub fn plan(exp: &Experiment, op: &OperatorOptions, out: &Path, plugins: Vec<Pat
         Some(_) if !exp.spec.plugins.is_empty() => Err(refuse("InvalidSpec", "spec.plugins: plugins work with built-in trials; a custom trial scores itself")),
         Some(custom) => {
             let spec = custom_spec(exp, custom)?;
-            let mut o = ExperimentOptions::new(out.join("unused"), "unused");
-            kubernetes(exp, op, DataSource::SamePath, &mut o)?;
-            Ok(Plan::Custom(Box::new(spec), Box::new(o.kubernetes)))
+            let mut k = KubernetesOptions::default();
+            kubernetes(exp, op, DataSource::SamePath, &mut k)?;
+            Ok(Plan::Custom(Box::new(spec), Box::new(k)))
         }
         None => {
             let (options, fetch) = options(exp, op, out, plugins)?;
@@ -119,7 +118,7 @@ fn options(exp: &Experiment, op: &OperatorOptions, out: &Path, plugins: Vec<Path
     o.out = Some(out.to_path_buf());
     o.plugins = plugins;
     o.executor = ExecutorKind::Kubernetes;
-    kubernetes(exp, op, trial_data, &mut o)?;
+    kubernetes(exp, op, trial_data, &mut o.kubernetes)?;
     o.validate().map_err(|e| refuse("InvalidSpec", e.to_string()))?;
     Ok((o, fetch))
 }
@@ -164,16 +163,15 @@ fn data(spec: &ExperimentSpec, op: &OperatorOptions, out: &Path) -> std::result:
                 return Err(refuse("InvalidSpec", "spec.data.url.sha256: give the file's SHA-256 as 64 hex digits (sha256sum FILE)"));
             }
             // Downloaded into the run folder before the run; trial pods download it too.
-            let here = out.join("data").join(super::super::kubernetes::fetch::file_name(&u.url));
+            let here = out.join("data").join(crate::kubernetes::fetch::file_name(&u.url));
             Ok((here, DataSource::Url(u.url.clone()), Some((u.url.clone(), u.sha256.to_ascii_lowercase()))))
         }
         _ => Err(refuse("InvalidSpec", "spec.data: give exactly one of pvc or url")),
     }
 }
 
-fn kubernetes(exp: &Experiment, op: &OperatorOptions, data: DataSource, o: &mut ExperimentOptions) -> std::result::Result<(), Refusal> {
+fn kubernetes(exp: &Experiment, op: &OperatorOptions, data: DataSource, k: &mut KubernetesOptions) -> std::result::Result<(), Refusal> {
     let r = &exp.spec.trial_resources;
-    let k = &mut o.kubernetes;
     k.namespace = exp.metadata.namespace.clone();
     k.image = r.image.clone().unwrap_or_else(|| op.trial_image.clone());
     k.command = op.trial_command.clone();
@@ -193,13 +191,6 @@ fn kubernetes(exp: &Experiment, op: &OperatorOptions, data: DataSource, o: &mut 
         uid: exp.metadata.uid.clone().ok_or_else(|| refuse("InvalidSpec", "the Experiment has no uid (not read from a cluster)"))?,
     });
     Ok(())
-}
-
-/// The error of a refusal, for logs.
-impl From<Refusal> for Error {
-    fn from(r: Refusal) -> Self {
-        Error::Config(format!("{}: {}", r.reason, r.message))
-    }
 }
 
 #[cfg(test)]
