@@ -464,16 +464,37 @@ fn run_folds(
     Ok(())
 }
 
-/// Runs `spec` on its own, as `automl trial` does in a pod: reads `data_path` (the local
-/// copy of `data`, the spec's data), rebuilds the experiment's rows, features and splits, evaluates,
-/// and passes every intermediate score to `report` (step, score, which rows).
-pub fn evaluate_standalone(spec: &TrialSpec, data: &DataRef, data_path: &Path, plugins: PodPlugins, report: &(dyn Fn(usize, f64, ScoredOn) + Sync)) -> Result<TrialResult> {
+/// The rows and columns a trial evaluates on: what [`ingest`] keeps, less the profile.
+/// A trial pod reads them from the CSV ([`read_trial_data`]) or from the experiment's
+/// prepared copy (`crate::prepared`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialData {
+    /// Feature columns (the target removed), rows with a target only.
+    pub table: Table,
+    /// Target values, aligned with `table`.
+    pub target: Target,
+    /// The task.
+    pub task: Task,
+    /// Features used, with their kinds.
+    pub features: Vec<(String, ColumnKind)>,
+}
+
+/// Reads the CSV at `path` as the experiment of `data` read it.
+pub fn read_trial_data(data: &DataRef, path: &Path) -> Result<TrialData> {
     let choice = match data.task {
         Task::Binary => TaskChoice::Binary,
         Task::Multiclass => TaskChoice::Multiclass,
         Task::Regression => TaskChoice::Regression,
     };
-    let Ingested { table, target, task, features, .. } = ingest(data_path, None, &data.target, choice, &data.na_values, data.delimiter)?;
+    let Ingested { table, target, task, features, .. } = ingest(path, None, &data.target, choice, &data.na_values, data.delimiter)?;
+    Ok(TrialData { table, target, task, features })
+}
+
+/// Runs `spec` on its own, as `automl trial` does in a pod: on `input` (the experiment's
+/// rows and features, from the CSV or its prepared copy) it rebuilds the splits,
+/// evaluates, and passes every intermediate score to `report` (step, score, which rows).
+pub fn evaluate_standalone(spec: &TrialSpec, input: TrialData, plugins: PodPlugins, report: &(dyn Fn(usize, f64, ScoredOn) + Sync)) -> Result<TrialResult> {
+    let TrialData { table, target, task, features } = input;
     let splits = automl_core::validation::make_splits(&spec.validation, &target, spec.split_seed)?;
     let prepared = ExperimentData::new(table, target, task, features, splits).with_preprocessors(plugins.preprocessors);
     let metric: Box<dyn Metric> = match plugins.metrics.into_iter().find(|m| m.name() == spec.metric) {

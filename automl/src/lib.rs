@@ -27,6 +27,7 @@
 //! | [`outcome`], [`report`] | what a run produces; leaderboard, summaries, profile text |
 //! | [`html`] | the run report: one self-contained HTML file with SVG charts |
 //! | [`evaluate`] | ingest, shared design matrices, evaluating one trial here |
+//! | [`prepared`] | the experiment's data parsed once, stored by content hash for trial pods |
 //! | [`spec`] | custom-trial specs (feature `kubernetes`) |
 //! | [`executor`] | the `Executor` trait and local threads |
 //! | [`kubernetes`] | trials as Jobs, dry runs, the trial pod's side (feature `kubernetes`) |
@@ -56,6 +57,7 @@ pub mod report;
 pub mod html;
 
 pub mod evaluate;
+pub mod prepared;
 
 #[cfg(feature = "kubernetes")]
 pub mod spec;

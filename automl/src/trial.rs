@@ -34,6 +34,19 @@ pub struct DataRef {
     /// The sandbox they run in: the run's own limits and grants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::options::sandbox::SandboxPolicy>,
+    /// The experiment's prepared copy of the data, which the pod reads instead of the CSV
+    /// when it is sound (see `crate::prepared`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared: Option<PreparedFile>,
+}
+
+/// Where a trial pod finds the prepared copy of its data, and the SHA-256 of its payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedFile {
+    /// Its path in the pod.
+    pub path: PathBuf,
+    /// SHA-256 of its payload, as the controller wrote it.
+    pub sha256: String,
 }
 
 /// Where trial pods find the plugin components (the experiment's ConfigMap, read-only).

@@ -72,7 +72,7 @@ impl std::str::FromStr for TaskChoice {
 }
 
 /// Target values of the rows that have one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Target {
     /// Class indices into `labels`.
     Classes {

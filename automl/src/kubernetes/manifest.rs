@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::labels;
 use crate::error::{Error, Result};
-use crate::options::{DataSource, KubernetesOptions};
+use crate::options::{DataSource, KubernetesOptions, PreparedStore};
 use crate::spec::{TrialContainer, TrialTemplate};
 use crate::trial::TrialSpec;
 
@@ -94,6 +94,9 @@ pub fn builtin_job(cfg: &KubernetesOptions, namespace: &str, experiment: &str, s
     let mut job = trial_job(cfg, namespace, experiment, spec.id, spec.time_limit_s, container);
     if spec.data.as_ref().is_some_and(|d| !d.plugins.is_empty()) {
         mount_plugins(&mut job, experiment);
+    }
+    if spec.data.as_ref().is_some_and(|d| d.prepared.is_some()) {
+        mount_prepared(&mut job, cfg);
     }
     let annotations = job.metadata.annotations.get_or_insert_with(Default::default);
     annotations.insert("automl.dev/learner".to_string(), spec.learner.clone());
@@ -296,6 +299,23 @@ pub fn pod_group(job: &Job, timeout_s: u64) -> Option<serde_json::Value> {
 /// Mounts the experiment's plugin ConfigMap in the trial's container.
 fn mount_plugins(job: &mut Job, experiment: &str) {
     let (volume, mount) = super::plugins::volume(experiment);
+    add_volume(job, volume, mount);
+}
+
+/// Mounts the claim of the prepared data read-only, when the pods do not see its folder
+/// already.
+fn mount_prepared(job: &mut Job, cfg: &KubernetesOptions) {
+    let Some(PreparedStore { claim: Some(claim), pod_dir, .. }) = &cfg.prepared else { return };
+    let volume = Volume {
+        name: "prepared".into(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: Some(true) }),
+        ..Default::default()
+    };
+    let mount = VolumeMount { name: "prepared".into(), mount_path: pod_dir.clone(), read_only: Some(true), ..Default::default() };
+    add_volume(job, volume, mount);
+}
+
+fn add_volume(job: &mut Job, volume: Volume, mount: VolumeMount) {
     if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
         pod.volumes.get_or_insert_with(Vec::new).push(volume);
         if let Some(c) = pod.containers.first_mut() {

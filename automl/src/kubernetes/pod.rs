@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::manifest::TRIAL_ENV;
 use super::protocol::{TrialReport, TERMINATION_PATH_ENV};
 use crate::error::{Error, Result};
-use crate::evaluate::evaluate_standalone;
+use crate::evaluate::{evaluate_standalone, read_trial_data, TrialData};
 use crate::trial::{DataRef, ScoredOn, TrialResult, TrialSpec, TrialStatus};
 use crate::util::sha256_file;
 
@@ -45,11 +45,27 @@ pub fn run_trial_pod(spec: &TrialSpec) -> Result<TrialResult> {
     Ok(result)
 }
 
-/// Runs `spec` where its data says: an http(s) URL is downloaded into `$TMPDIR` first; a
-/// path is read as is. When the spec carries the controller's SHA-256 of the data, a copy
-/// that differs is refused (trials on other data would be scored against the wrong rows).
+/// Runs `spec` on its data: the experiment's prepared copy when the spec names one and it
+/// is sound, else the CSV ([`read_csv`]).
 pub fn run_remote(spec: &TrialSpec, report: &(dyn Fn(usize, f64, ScoredOn) + Sync)) -> Result<TrialResult> {
     let data = spec.data.as_ref().ok_or_else(|| Error::Config(format!("trial {} has no data: only built-in trials run `automl trial`", spec.id)))?;
+    let plugins = crate::evaluate::load_pod_plugins(data)?;
+    let input = match data.prepared.as_ref().map(|file| crate::prepared::load(file, data)) {
+        Some(Ok(input)) => input,
+        Some(Err(e)) => {
+            eprintln!("automl trial: {e}; reading the CSV instead");
+            read_csv(data)?
+        }
+        None => read_csv(data)?,
+    };
+    evaluate_standalone(spec, input, plugins, report)
+}
+
+/// Reads the trial's CSV where its data says: an http(s) URL is downloaded into `$TMPDIR`
+/// first; a path is read as is. When the spec carries the controller's SHA-256 of the
+/// data, a copy that differs is refused (trials on other data would be scored against the
+/// wrong rows).
+fn read_csv(data: &DataRef) -> Result<TrialData> {
     let location = data.path.to_string_lossy().into_owned();
     let (path, digest, _scratch) = if location.starts_with("http://") || location.starts_with("https://") {
         let dir = scratch_dir()?;
@@ -63,8 +79,7 @@ pub fn run_remote(spec: &TrialSpec, report: &(dyn Fn(usize, f64, ScoredOn) + Syn
         (data.path.clone(), digest, None)
     };
     check_digest(data, &location, digest.as_deref())?;
-    let plugins = crate::evaluate::load_pod_plugins(data)?;
-    evaluate_standalone(spec, data, &path, plugins, report)
+    read_trial_data(data, &path)
 }
 
 fn check_digest(data: &DataRef, location: &str, actual: Option<&str>) -> Result<()> {

@@ -26,7 +26,7 @@ use kube::runtime::{watcher, Controller, WatchStreamExt};
 
 use crate::error::{Error, Result};
 use crate::kubernetes::crd::Experiment;
-use crate::options::{CancelToken, DATA_MOUNT, DEFAULT_IMAGE};
+use crate::options::{CancelToken, PreparedStore, DATA_MOUNT, DEFAULT_IMAGE, PREPARED_MOUNT};
 
 pub mod leader;
 pub mod plugins;
@@ -52,6 +52,10 @@ pub struct OperatorOptions {
     /// The claim mounted at `state_dir`, when it is not the data claim: the status names
     /// models on it.
     pub state_claim: Option<String>,
+    /// Where prepared copies of the data are written (see [`OperatorOptions::prepared_store`]).
+    pub prepared_dir: Option<PathBuf>,
+    /// A claim mounted at `prepared_dir` that trial pods mount read-only at `/prepared`.
+    pub prepared_claim: Option<String>,
     /// The trial image when an Experiment names none.
     pub trial_image: String,
     /// The trial image's program (`automl`).
@@ -76,6 +80,8 @@ impl Default for OperatorOptions {
             data_claim: "automl-data".into(),
             state_dir: None,
             state_claim: None,
+            prepared_dir: None,
+            prepared_claim: None,
             trial_image: DEFAULT_IMAGE.into(),
             trial_command: vec!["automl".into()],
             same_path_trials: false,
@@ -90,6 +96,22 @@ impl OperatorOptions {
     /// Where run folders are.
     pub fn state_dir(&self) -> PathBuf {
         self.state_dir.clone().unwrap_or_else(|| self.data_root.join(".automl"))
+    }
+
+    /// Where the runner writes the prepared copy of an Experiment's data and where its
+    /// trial pods read it: the prepared claim when one is given; else, when the state is on
+    /// the data claim, `STATE_DIR/prepared` through the pods' data mount (or at the same
+    /// path); else nowhere, and every pod parses the CSV.
+    pub fn prepared_store(&self) -> Option<PreparedStore> {
+        let dir = self.prepared_dir.clone().unwrap_or_else(|| self.state_dir().join("prepared"));
+        if let Some(claim) = &self.prepared_claim {
+            return Some(PreparedStore { dir, pod_dir: PREPARED_MOUNT.to_string(), claim: Some(claim.clone()) });
+        }
+        if self.same_path_trials {
+            return Some(PreparedStore { pod_dir: dir.display().to_string(), dir, claim: None });
+        }
+        let inside = dir.strip_prefix(&self.data_root).ok().filter(|_| self.state_claim.is_none() || self.prepared_dir.is_some())?;
+        Some(PreparedStore { pod_dir: Path::new(DATA_MOUNT).join(inside).display().to_string(), dir, claim: None })
     }
 
     /// The model of the run folder `dir`, as the status names it: `pvc://CLAIM/PATH` when

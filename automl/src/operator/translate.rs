@@ -119,6 +119,7 @@ fn options(exp: &Experiment, op: &OperatorOptions, out: &Path, plugins: Vec<Path
     o.plugins = plugins;
     o.executor = ExecutorKind::Kubernetes;
     kubernetes(exp, op, trial_data, &mut o.kubernetes)?;
+    o.kubernetes.prepared = op.prepared_store();
     o.validate().map_err(|e| refuse("InvalidSpec", e.to_string()))?;
     Ok((o, fetch))
 }
@@ -245,5 +246,27 @@ mod tests {
             assert_eq!(r.reason, reason, "{r:?}");
             assert!(r.message.contains(message), "{r:?}");
         }
+    }
+
+    #[test]
+    fn prepared_data_goes_where_the_trial_pods_can_read_it() {
+        // State on the data claim: pods read it through their data mount.
+        let on_data = operator().prepared_store().expect("a store");
+        assert_eq!((on_data.dir.as_path(), on_data.pod_dir.as_str(), on_data.claim.as_deref()), (Path::new("/data/.automl/prepared"), "/data/.automl/prepared", None));
+        let elsewhere = OperatorOptions { data_root: "/mnt/d".into(), state_dir: Some("/mnt/d/runs".into()), ..operator() };
+        assert_eq!(elsewhere.prepared_store().expect("a store").pod_dir, "/data/runs/prepared");
+        // State on its own claim: none unless a prepared claim is given, which pods mount.
+        let own_state = OperatorOptions { state_dir: Some("/state".into()), state_claim: Some("automl-state".into()), ..operator() };
+        assert_eq!(own_state.prepared_store(), None);
+        let claimed = OperatorOptions { prepared_dir: Some("/prepared".into()), prepared_claim: Some("automl-prepared".into()), ..own_state.clone() };
+        let store = claimed.prepared_store().expect("a store");
+        assert_eq!((store.pod_dir.as_str(), store.claim.as_deref()), ("/prepared", Some("automl-prepared")));
+        // Trials at the same path see the operator's folder as it is.
+        let same = OperatorOptions { same_path_trials: true, ..own_state };
+        assert_eq!(same.prepared_store().expect("a store").pod_dir, "/state/prepared");
+        // The runner's options carry it.
+        let exp = experiment(serde_json::json!({ "data": { "pvc": { "claim": "automl-data", "path": "a.csv" } }, "target": "y" }));
+        let Plan::Builtin(o, _) = plan(&exp, &operator(), Path::new("/data/.automl/ml/x"), Vec::new()).unwrap() else { panic!("built-in") };
+        assert_eq!(o.kubernetes.prepared, Some(on_data));
     }
 }

@@ -151,6 +151,52 @@ pub struct KubernetesOptions {
     /// controlling owner reference, so the garbage collector deletes them with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// Where the controller keeps the prepared copy of the data that trial pods read
+    /// instead of the CSV; `None`: every pod parses the CSV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared: Option<PreparedStore>,
+}
+
+/// A folder for prepared copies of the data: written by the controller, read by pods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedStore {
+    /// The folder as the controller sees it.
+    pub dir: std::path::PathBuf,
+    /// The same folder as trial pods see it.
+    pub pod_dir: String,
+    /// A claim trial pods mount read-only at `pod_dir`; `None` when they see the folder
+    /// already (inside the data volume, or at the same path).
+    pub claim: Option<String>,
+}
+
+/// Where trial pods mount a prepared-data claim unless told otherwise.
+pub const PREPARED_MOUNT: &str = "/prepared";
+
+impl PreparedStore {
+    /// From `--prepared-dir DIR` and `--prepared-claim CLAIM[:MOUNT]`: with a claim, pods
+    /// mount it at MOUNT (default `/prepared`); without, they read DIR at the same path.
+    pub fn from_options(dir: Option<&std::path::Path>, claim: Option<&str>) -> Result<Option<PreparedStore>, String> {
+        let Some(dir) = dir else {
+            return match claim {
+                Some(_) => Err("--prepared-claim needs --prepared-dir: where this process sees the claim, to write the prepared data".into()),
+                None => Ok(None),
+            };
+        };
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let Some(claim) = claim else {
+            return Ok(Some(PreparedStore { pod_dir: dir.display().to_string(), dir, claim: None }));
+        };
+        let (name, mount) = claim.split_once(':').unwrap_or((claim, PREPARED_MOUNT));
+        if name.is_empty() || !mount.starts_with('/') {
+            return Err(format!("prepared claim '{claim}': write CLAIM[:MOUNT_PATH] with an absolute mount path"));
+        }
+        Ok(Some(PreparedStore { dir, pod_dir: mount.to_string(), claim: Some(name.to_string()) }))
+    }
+
+    /// Where pods find the file `name` of this folder.
+    pub fn pod_path(&self, name: &str) -> std::path::PathBuf {
+        std::path::Path::new(&self.pod_dir).join(name)
+    }
 }
 
 /// An owner of trial Jobs, as an `ownerReference` names it.
@@ -189,6 +235,7 @@ impl Default for KubernetesOptions {
             data: DataSource::SamePath,
             keep_jobs: false,
             owner: None,
+            prepared: None,
         }
     }
 }
@@ -239,6 +286,23 @@ mod tests {
             let e = DataSource::from_options(pvc, path, url, data).expect_err(message);
             assert!(e.contains(message), "{e}");
         }
+    }
+
+    #[test]
+    fn the_prepared_folder_comes_from_the_options() {
+        let dir = std::path::Path::new("/shared/prepared");
+        assert_eq!(PreparedStore::from_options(None, None), Ok(None));
+        let same = PreparedStore { dir: dir.into(), pod_dir: "/shared/prepared".into(), claim: None };
+        assert_eq!(PreparedStore::from_options(Some(dir), None), Ok(Some(same)));
+        let claimed = PreparedStore::from_options(Some(dir), Some("cache")).unwrap().unwrap();
+        assert_eq!((claimed.claim.as_deref(), claimed.pod_dir.as_str()), (Some("cache"), PREPARED_MOUNT));
+        assert_eq!(claimed.pod_path("x.automl-data"), std::path::Path::new("/prepared/x.automl-data"));
+        assert_eq!(PreparedStore::from_options(Some(dir), Some("cache:/mnt/p")).unwrap().unwrap().pod_dir, "/mnt/p");
+        for (claim, message) in [(Some(":/p"), "CLAIM[:MOUNT_PATH]"), (Some("c:rel"), "absolute")] {
+            let e = PreparedStore::from_options(Some(dir), claim).expect_err(message);
+            assert!(e.contains(message), "{e}");
+        }
+        assert!(PreparedStore::from_options(None, Some("c")).expect_err("no dir").contains("--prepared-dir"));
     }
 }
 

@@ -23,7 +23,7 @@ pub mod kubernetes;
 mod raw;
 pub mod sandbox;
 
-pub use kubernetes::{DataSource, KubernetesOptions, Owner, Toleration, DATA_MOUNT, DEFAULT_IMAGE};
+pub use kubernetes::{DataSource, KubernetesOptions, Owner, PreparedStore, Toleration, DATA_MOUNT, DEFAULT_IMAGE, PREPARED_MOUNT};
 pub use raw::{parse_delimiter, Labels, RawKubernetes, RawOptions};
 pub use sandbox::SandboxPolicy;
 

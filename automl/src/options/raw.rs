@@ -137,6 +137,10 @@ pub struct RawKubernetes {
     pub data_url: Option<String>,
     /// Leave running Jobs in place at the end.
     pub keep_jobs: Option<bool>,
+    /// Folder for the prepared copy of the data that trial pods read instead of the CSV.
+    pub prepared_dir: Option<PathBuf>,
+    /// `CLAIM[:MOUNT]` trial pods mount read-only to find `prepared_dir`.
+    pub prepared_claim: Option<String>,
 }
 
 /// Labels as `KEY=VALUE` strings (the CLI) or as a map (Python, YAML).
@@ -267,6 +271,7 @@ impl RawKubernetes {
         k.data = super::DataSource::from_options(self.data_pvc.as_deref(), self.data_path.as_deref(), self.data_url.as_deref(), data)
             .map_err(|m| Error::Config(format!("{m} (--data-pvc, --data-path, --data-url)")))?;
         set(&mut k.keep_jobs, self.keep_jobs);
+        k.prepared = super::kubernetes::PreparedStore::from_options(self.prepared_dir.as_deref(), self.prepared_claim.as_deref()).map_err(Error::Config)?;
         // Tests point this at a local binary; images run `automl`.
         if let Ok(c) = std::env::var("AUTOML_TRIAL_COMMAND") {
             k.command = c.split_whitespace().map(String::from).collect();
@@ -313,6 +318,7 @@ const FIELDS: &[&str] = &[
 const KUBERNETES_FIELDS: &[&str] = &[
     "namespace", "image", "image_pull_policy", "gpus", "gpu_resource", "cpu", "memory", "node_selector", "tolerations", "priority_class", "service_account",
     "backoff_limit", "job_ttl", "startup_allowance", "unschedulable_timeout", "api_outage_limit", "data_pvc", "data_path", "data_url", "keep_jobs",
+    "prepared_dir", "prepared_claim",
 ];
 
 fn check_names(prefix: &str, value: &serde_json::Value, known: &[&str]) -> Result<()> {

@@ -650,7 +650,7 @@ fn a_gang_that_does_not_fit_its_queue_never_runs_partly_and_fails_with_the_reaso
 
 /// Leaderboard scores by trial id from a `--json` summary.
 fn scores_by_trial(summary: &serde_json::Value) -> Vec<(u64, String, Option<f64>)> {
-    let mut out: Vec<_> = summary["leaderboard"].as_array().into_iter().flatten().map(|t| (t["id"].as_u64().unwrap_or(0), t["status"].as_str().unwrap_or("").to_string(), t["score"].as_f64())).collect();
+    let mut out: Vec<_> = summary["leaderboard"].as_array().into_iter().flatten().map(|t| (t["trial"].as_u64().unwrap_or(0), t["status"].as_str().unwrap_or("").to_string(), t["score"].as_f64())).collect();
     out.sort_by_key(|t| t.0);
     out
 }
@@ -728,4 +728,115 @@ fn a_coscheduled_gang_gets_a_pod_group_and_fails_whole_when_it_does_not_fit() {
     assert!(new_jobs.is_empty(), "{new_jobs:?}");
     assert!(server.pods(NS).iter().all(|p| p.metadata.labels.as_ref().and_then(|l| l.get("batch.kubernetes.io/job-name")) == job.metadata.name.as_ref()));
     assert_eq!(server.pod_groups(NS).len(), 1, "only the first run's PodGroup is left");
+}
+
+/// The `AUTOML_TRIAL` spec of each of the server's Jobs, by trial id.
+fn job_specs(server: &FakeApiServer) -> Vec<serde_json::Value> {
+    let mut specs: Vec<serde_json::Value> = server
+        .jobs(NS)
+        .iter()
+        .filter_map(|job| {
+            let pod = job.spec.as_ref()?.template.spec.as_ref()?;
+            let env = pod.containers[0].env.iter().flatten().find(|e| e.name == "AUTOML_TRIAL")?;
+            serde_json::from_str(env.value.as_deref()?).ok()
+        })
+        .collect();
+    specs.sort_by_key(|s| s["id"].as_u64());
+    specs
+}
+
+#[test]
+fn trial_pods_read_the_prepared_copy_instead_of_the_csv_and_score_the_same() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("penguins.csv");
+    std::fs::copy(example("penguins.csv"), &data).expect("copy the data");
+    let prepared = dir.path().join("prepared");
+    // Trials move the CSV away before they start: they can only have read the prepared copy.
+    let away = dir.path().join("penguins.away");
+    let command = dir.path().join("no-csv-automl.sh");
+    std::fs::write(&command, format!("#!/bin/sh\nmv {} {} 2>/dev/null\nexec {} \"$@\"\n", data.display(), away.display(), bin())).expect("write script");
+    std::fs::set_permissions(&command, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let common = ["-t", "species", "--executor", "kubernetes", "--learners", "logistic,gbdt", "--max-trials", "3", "--concurrency", "1", "--time-budget", "0", "--no-early-stopping", "--json", "-q"];
+    let run = |command: &Path, extra: &[&str], out: &str| {
+        let server = process_server();
+        let mut args = vec!["run", data.to_str().expect("utf-8")];
+        args.extend(common);
+        args.extend(extra);
+        let out = dir.path().join(out);
+        args.extend(["--out", out.to_str().expect("utf-8")]);
+        let o = automl(&server, dir.path(), command, &args).output().expect("run automl");
+        assert!(o.status.success(), "{}", text(&o));
+        (serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json"), job_specs(&server))
+    };
+    let (with, specs) = run(&command, &["--prepared-dir", prepared.to_str().expect("utf-8")], "with");
+    assert!(away.exists() && !data.exists(), "the first trial moved the CSV away");
+    std::fs::rename(&away, &data).expect("put the CSV back");
+    let (without, plain_specs) = run(Path::new(bin()), &[], "without");
+    let (a, b) = (scores_by_trial(&with), scores_by_trial(&without));
+    assert_eq!(a.len(), 3);
+    assert!(a.iter().all(|t| t.1 == "ok"), "every trial ran on the prepared copy alone: {a:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((x.0, &x.1), (y.0, &y.1));
+        assert!((x.2.expect("score") - y.2.expect("score")).abs() < 1e-12, "trial {}: {x:?} from the prepared copy, {y:?} from the CSV", x.0);
+    }
+    // One file, named in every spec with its checksum; none without --prepared-dir.
+    let files: Vec<PathBuf> = std::fs::read_dir(&prepared).expect("prepared folder").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].extension().is_some_and(|e| e == "automl-data"));
+    assert_eq!(specs.len(), 3);
+    for s in &specs {
+        assert_eq!(s["data"]["prepared"]["path"].as_str(), files[0].to_str(), "{s}");
+        assert_eq!(s["data"]["prepared"]["sha256"].as_str().map(str::len), Some(64));
+    }
+    assert!(plain_specs.iter().all(|s| s["data"].get("prepared").is_none()));
+    // A pod given a damaged copy says so and reads the CSV, to the same score.
+    let mut bytes = std::fs::read(&files[0]).expect("read");
+    let n = bytes.len();
+    bytes[n - 9] ^= 0x40;
+    std::fs::write(&files[0], &bytes).expect("damage");
+    let spec_file = dir.path().join("trial.json");
+    std::fs::write(&spec_file, specs[0].to_string()).expect("spec");
+    let o = Command::new(bin()).args(["trial", "--spec"]).arg(&spec_file).env("AUTOML_TERMINATION_MESSAGE_PATH", dir.path().join("termination")).output().expect("automl trial");
+    assert!(o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("cannot be used: damaged") && stderr.contains("reading the CSV instead"), "{stderr}");
+    let last = String::from_utf8_lossy(&o.stdout).lines().rev().find_map(|l| l.strip_prefix("final_").and_then(|v| v.split_once('=')?.1.parse::<f64>().ok()));
+    assert_eq!(a[0].0, 1);
+    let first = a[0].2.expect("score");
+    assert!(last.is_some_and(|s| (s - first).abs() < 1e-12), "{last:?} against {first}: {}", text(&o));
+}
+
+#[test]
+fn a_prepared_claim_is_mounted_read_only_in_trial_pods_that_read_from_it() {
+    use automl::kubernetes::manifest::builtin_job;
+    use automl::options::PreparedStore;
+    use automl::trial::{DataRef, PreparedFile, TrialSpec};
+    let cfg = KubernetesOptions { prepared: PreparedStore::from_options(Some(Path::new("/cache")), Some("automl-prepared")).expect("store"), ..Default::default() };
+    let data = DataRef {
+        path: "/data/d.csv".into(),
+        target: "y".into(),
+        task: automl::core::task::Task::Binary,
+        na_values: Vec::new(),
+        delimiter: None,
+        sha256: Some("ab".repeat(32)),
+        plugins: Vec::new(),
+        sandbox: None,
+        prepared: Some(PreparedFile { path: "/prepared/x.automl-data".into(), sha256: "cd".repeat(32) }),
+    };
+    let spec: TrialSpec = serde_json::from_value(serde_json::json!({ "id": 1, "learner": "gbdt", "config": {}, "metric": "log_loss", "validation": { "k_fold": { "k": 3 } }, "seed": 1 })).expect("spec");
+    let with = TrialSpec { data: Some(data.clone()), ..spec.clone() };
+    let volumes = |spec: &TrialSpec| {
+        let job = builtin_job(&cfg, NS, "e", spec).expect("job");
+        let pod = job.spec.and_then(|s| s.template.spec).expect("pod");
+        let claim = pod.volumes.iter().flatten().find(|v| v.name == "prepared").and_then(|v| v.persistent_volume_claim.clone());
+        let mount = pod.containers[0].volume_mounts.iter().flatten().find(|m| m.name == "prepared").cloned();
+        (claim, mount)
+    };
+    let (claim, mount) = volumes(&with);
+    let (claim, mount) = (claim.expect("the claim"), mount.expect("its mount"));
+    assert_eq!((claim.claim_name.as_str(), claim.read_only), ("automl-prepared", Some(true)));
+    assert_eq!((mount.mount_path.as_str(), mount.read_only), ("/prepared", Some(true)));
+    // A trial that reads the CSV does not mount it.
+    let without = TrialSpec { data: Some(DataRef { prepared: None, ..data }), ..spec };
+    assert_eq!(volumes(&without), (None, None));
 }

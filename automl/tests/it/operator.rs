@@ -151,6 +151,14 @@ fn an_applied_experiment_runs_to_succeeded_with_its_model_on_the_claim() {
         assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("Experiment", uid.as_str(), Some(true)));
     }
     assert_eq!(done.metadata.finalizers.as_deref(), Some(&["automl.dev/trial-jobs".to_string()][..]));
+    // The data was parsed once, into the claim's prepared folder, and every trial read that.
+    let prepared: Vec<_> = std::fs::read_dir(root.path().join("data/.automl/prepared")).expect("prepared folder").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(prepared.len(), 1, "{prepared:?}");
+    for job in server.jobs(NS) {
+        let env = job.spec.and_then(|s| s.template.spec).map(|p| p.containers[0].env.clone().unwrap_or_default()).unwrap_or_default();
+        let spec: serde_json::Value = env.iter().find(|e| e.name == "AUTOML_TRIAL").and_then(|e| serde_json::from_str(e.value.as_deref()?).ok()).expect("trial spec");
+        assert_eq!(spec["data"]["prepared"]["path"].as_str(), prepared[0].to_str(), "{spec}");
+    }
 }
 
 #[test]

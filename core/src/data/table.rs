@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 pub const MISSING_CODE: u32 = u32::MAX;
 
 /// A dictionary-encoded string column: the exact text of each value is kept.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StrColumn {
     /// One code per row; [`MISSING_CODE`] for a missing value.
     pub codes: Vec<u32>,
@@ -62,7 +62,7 @@ impl StrColumn {
 }
 
 /// One column of a [`Table`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Column {
     /// Numbers and booleans (as 0/1); `NaN` marks a missing value, infinities are kept.
     Numeric(Vec<f64>),
@@ -112,7 +112,7 @@ impl Column {
 }
 
 /// A table of named columns of equal length.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     /// Column names, in file order.
     pub names: Vec<String>,

@@ -73,6 +73,12 @@ pub struct OperatorRunArgs {
     /// Name of the claim mounted at --state-dir, if it is not the data claim: the status names models as pvc://CLAIM/PATH.
     #[arg(long)]
     pub state_claim: Option<String>,
+    /// Where this process writes the prepared copies of Experiments' data (parsed once, read by every trial pod instead of the CSV) [default: STATE_DIR/prepared when the state is on the data claim; else none unless --prepared-claim].
+    #[arg(long)]
+    pub prepared_dir: Option<PathBuf>,
+    /// A claim (ReadWriteMany) for --prepared-dir that trial pods mount read-only at /prepared: use it when the state claim is not the data claim.
+    #[arg(long, requires = "prepared_dir")]
+    pub prepared_claim: Option<String>,
     /// Trial image when an Experiment names none.
     #[arg(long, default_value = automl::options::DEFAULT_IMAGE)]
     pub trial_image: String,
@@ -214,6 +220,12 @@ pub struct KubeArgs {
     /// Trial pods download the data from this http(s) URL (checked against the local file's SHA-256).
     #[arg(long, value_name = "URL", help_heading = "Kubernetes")]
     pub data_url: Option<String>,
+    /// Parse the data once into this folder (by content hash) and have trial pods read that prepared copy instead of the CSV; pods see the folder at the same path unless --prepared-claim is given.
+    #[arg(long, value_name = "DIR", help_heading = "Kubernetes")]
+    pub prepared_dir: Option<std::path::PathBuf>,
+    /// Trial pods mount this claim read-only to find --prepared-dir: CLAIM[:MOUNT_PATH] (mount path default /prepared; needs ReadWriteMany or ReadOnlyMany storage).
+    #[arg(long, value_name = "CLAIM[:MOUNT]", help_heading = "Kubernetes", requires = "prepared_dir")]
+    pub prepared_claim: Option<String>,
     /// On Ctrl-C or the end of the budget, leave the experiment's running Jobs in place.
     #[arg(long, help_heading = "Kubernetes")]
     pub keep_jobs: bool,
@@ -225,9 +237,9 @@ pub struct KubeArgs {
 impl KubeArgs {
     /// Whether any cluster option was given (they mean nothing to the local executor).
     pub fn any_given(&self) -> bool {
-        let strings = [&self.namespace, &self.image, &self.image_pull_policy, &self.gpu_resource, &self.cpu, &self.memory, &self.priority_class, &self.service_account, &self.data_pvc, &self.data_path, &self.data_url];
+        let strings = [&self.namespace, &self.image, &self.image_pull_policy, &self.gpu_resource, &self.cpu, &self.memory, &self.priority_class, &self.service_account, &self.data_pvc, &self.data_path, &self.data_url, &self.prepared_claim];
         let numbers = [self.gpus.is_some(), self.backoff_limit.is_some(), self.job_ttl.is_some(), self.startup_allowance.is_some(), self.unschedulable_timeout.is_some(), self.api_outage_limit.is_some()];
-        strings.iter().any(|s| s.is_some()) || numbers.iter().any(|n| *n) || !self.node_selector.is_empty() || !self.toleration.is_empty() || self.keep_jobs
+        strings.iter().any(|s| s.is_some()) || numbers.iter().any(|n| *n) || !self.node_selector.is_empty() || !self.toleration.is_empty() || self.keep_jobs || self.prepared_dir.is_some()
     }
 
     /// The Kubernetes options as given.
@@ -253,6 +265,8 @@ impl KubeArgs {
             data_path: self.data_path.clone(),
             data_url: self.data_url.clone(),
             keep_jobs: Some(self.keep_jobs),
+            prepared_dir: self.prepared_dir.clone(),
+            prepared_claim: self.prepared_claim.clone(),
         }
     }
 }

@@ -248,6 +248,8 @@ fn operator_run(a: OperatorRunArgs) -> anyhow::Result<()> {
         data_claim: a.data_claim,
         state_dir: a.state_dir,
         state_claim: a.state_claim,
+        prepared_dir: a.prepared_dir,
+        prepared_claim: a.prepared_claim,
         trial_image: a.trial_image,
         // Tests point this at a local binary; images run `automl`.
         trial_command: std::env::var("AUTOML_TRIAL_COMMAND").map_or(defaults.trial_command.clone(), |c| c.split_whitespace().map(String::from).collect()),
