@@ -110,7 +110,8 @@ class AutoML(_Base):
         ``priority_class``, ``service_account``, ``data_pvc`` (``"CLAIM[:MOUNT]"``),
         ``data_path``, ``data_url``, ``keep_jobs``, ``backoff_limit``, ``job_ttl``,
         ``startup_allowance``, ``unschedulable_timeout``, ``image_pull_policy``,
-        ``gpu_resource``.
+        ``gpu_resource``, ``prepared_dir`` and ``prepared_claim`` (the data parsed
+        once, for every trial pod to read instead of the CSV).
     learners : sequence of str, optional
         Restrict the search to these learners (see ``automl.learners()``).
     trial_time_limit : float, optional
