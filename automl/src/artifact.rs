@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::plugins::{PluginHost, StoredPreprocessor};
+use crate::util::FrameError;
 
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
@@ -25,7 +26,7 @@ pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
 pub const FORMAT_VERSION: u32 = 6;
 
 /// Bytes before the payload: magic, version, the payload's SHA-256.
-const HEADER: usize = 8 + 4 + 32;
+const HEADER: usize = crate::util::FRAME_HEADER;
 
 /// Most members a model file may have (an ensemble has at most
 /// [`ROUNDS`](crate::ensemble::ROUNDS) configurations, each bagged over at most as many
@@ -176,20 +177,15 @@ impl ModelArtifact {
     /// file; `path` names them in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
         let bad = |message: String| Error::Model { path: path.to_path_buf(), message };
-        if bytes.len() < 12 || &bytes[..8] != MAGIC {
-            return Err(bad("not an automl model file (expected the model.automl written by `automl run`)".into()));
-        }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != FORMAT_VERSION {
-            return Err(bad(format!(
+        let body = crate::util::frame_payload(bytes, MAGIC, FORMAT_VERSION).map_err(|e| match e {
+            FrameError::NotOurs => bad("not an automl model file (expected the model.automl written by `automl run`)".into()),
+            FrameError::Version(version) => bad(format!(
                 "model format version {version}, but this automl ({}) reads version {FORMAT_VERSION}; retrain the model with this version or use the automl that wrote it",
                 env!("CARGO_PKG_VERSION")
-            )));
-        }
-        if bytes.len() < HEADER || Sha256::digest(&bytes[HEADER..]).as_slice() != &bytes[12..HEADER] {
-            return Err(bad("the model file is damaged (its checksum does not match its contents); restore it from a copy or retrain the model".into()));
-        }
-        let artifact: Self = postcard::from_bytes(&bytes[HEADER..]).map_err(|e| bad(format!("damaged or incompatible model file ({e}); retrain the model")))?;
+            )),
+            FrameError::Damaged => bad("the model file is damaged (its checksum does not match its contents); restore it from a copy or retrain the model".into()),
+        })?;
+        let artifact: Self = postcard::from_bytes(body).map_err(|e| bad(format!("damaged or incompatible model file ({e}); retrain the model")))?;
         artifact.check().map_err(|e| bad(format!("the model file is inconsistent: {e}; retrain the model")))?;
         Ok(artifact)
     }

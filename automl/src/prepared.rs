@@ -19,12 +19,11 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::evaluate::TrialData;
 use crate::trial::{DataRef, PreparedFile};
-use crate::util::hex;
+use crate::util::{frame_payload, hex, FrameError, FRAME_HEADER as HEADER};
 
 const MAGIC: &[u8; 8] = b"AUTOMLDT";
 /// Bumped whenever the payload's layout changes: older files are then made again.
 const FORMAT_VERSION: u32 = 1;
-const HEADER: usize = 8 + 4 + 32;
 /// Files end in this.
 pub const EXTENSION: &str = "automl-data";
 
@@ -50,11 +49,16 @@ impl Source {
         Some(Source { csv_sha256, target: data.target.clone(), task: data.task, na_values: data.na_values.clone(), delimiter: data.delimiter })
     }
 
-    /// The file name of its prepared copy: a digest of the source and the format version.
+    /// The file name of its prepared copy: a digest of the source and the format version
+    /// (each text field ends with a 0 byte, so no two sources give the same bytes).
     pub fn file_name(&self) -> String {
         let mut h = Sha256::new();
         h.update(FORMAT_VERSION.to_le_bytes());
-        h.update(postcard::to_stdvec(self).unwrap_or_default());
+        for text in [&self.csv_sha256, &self.target, &self.task.to_string()].into_iter().chain(&self.na_values) {
+            h.update(text.as_bytes());
+            h.update([0u8]);
+        }
+        h.update([u8::from(self.delimiter.is_some()), self.delimiter.unwrap_or(0)]);
         format!("{}.{EXTENSION}", &hex(&h.finalize())[..32])
     }
 }
@@ -134,18 +138,12 @@ fn write(path: &Path, source: &Source, data: &TrialDataRef<'_>) -> std::io::Resu
 /// The file's bytes and payload SHA-256, once its magic, version and checksum are right.
 fn read_checked(path: &Path) -> std::result::Result<(Vec<u8>, String), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
-        return Err("not a prepared data file".into());
-    }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != FORMAT_VERSION {
-        return Err(format!("format version {version}, this automl reads {FORMAT_VERSION}"));
-    }
-    let digest = Sha256::digest(&bytes[HEADER..]);
-    if digest.as_slice() != &bytes[12..HEADER] {
-        return Err("damaged: its checksum does not match its contents".into());
-    }
-    Ok((bytes, hex(&digest)))
+    let digest = frame_payload(&bytes, MAGIC, FORMAT_VERSION).map(|payload| hex(&Sha256::digest(payload))).map_err(|e| match e {
+        FrameError::NotOurs => "not a prepared data file".to_string(),
+        FrameError::Version(v) => format!("format version {v}, this automl reads {FORMAT_VERSION}"),
+        FrameError::Damaged => "damaged: its checksum does not match its contents".to_string(),
+    })?;
+    Ok((bytes, digest))
 }
 
 /// Reads the prepared copy `file` of `data`, refusing one that is damaged, whose payload

@@ -15,6 +15,36 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Bytes before the payload of a checked file (the model file, a prepared copy of the
+/// data): an 8-byte magic, the format version (u32, little-endian), the payload's SHA-256.
+pub const FRAME_HEADER: usize = 8 + 4 + 32;
+
+/// Why the bytes of a checked file were refused (see [`frame_payload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameError {
+    /// Too short, or another magic: not a file of this kind.
+    NotOurs,
+    /// Another format version (the one found).
+    Version(u32),
+    /// The payload's SHA-256 does not match the header's.
+    Damaged,
+}
+
+/// The payload of a checked file once its magic, version and checksum are right.
+pub fn frame_payload<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> std::result::Result<&'a [u8], FrameError> {
+    if bytes.len() < 12 || &bytes[..8] != magic {
+        return Err(FrameError::NotOurs);
+    }
+    let found = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if found != version {
+        return Err(FrameError::Version(found));
+    }
+    if bytes.len() < FRAME_HEADER || Sha256::digest(&bytes[FRAME_HEADER..]).as_slice() != &bytes[12..FRAME_HEADER] {
+        return Err(FrameError::Damaged);
+    }
+    Ok(&bytes[FRAME_HEADER..])
+}
+
 /// Text from outside the process (a plugin, a pod) made safe to print, journal and put in
 /// a CSV cell: terminal escape sequences (CSI, OSC and other `ESC` sequences) removed, other
 /// control characters (C0, DEL, C1; line breaks and tabs included) turned into spaces, and

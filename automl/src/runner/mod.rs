@@ -64,9 +64,10 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let monitor = Arc::new(RuleMonitor::new(rule, setup.direction, wants_train, setup.plugins.stopping.clone()));
     // Remote trials check their copy of the data against this digest.
     let sha256 = remote.then(|| setup.digest().to_string());
-    let prepared = setup.share_data(options, sha256.as_deref());
+    let mut data = setup.data_ref(options, sha256);
+    data.prepared = setup.share_data(options, &data);
     let mut executor = executor_for(options, &setup, &experiment)?;
-    let spec = setup.spec(options, sha256, prepared, wants_train);
+    let spec = setup.spec(options, data, wants_train);
     let fold_share = setup.fold_share();
     let setup_time = start.elapsed();
     let search = Schedule {
@@ -176,7 +177,7 @@ pub fn builtin_dry_run(options: &ExperimentOptions) -> Result<String> {
     let mut setup = setup::prepare(options, None, true)?;
     let sha256 = Some(setup.digest().to_string());
     // Nothing is written: the Jobs are shown without the prepared copy of the data.
-    let spec = setup.spec(options, sha256, None, options.wants_train_scores());
+    let spec = setup.spec(options, setup.data_ref(options, sha256), options.wants_train_scores());
     let (first, limit) = options.budgets().first_wave();
     let mut specs = Vec::new();
     for id in 1..=first {

@@ -202,16 +202,24 @@ impl Setup {
         self.data.splits[0].train.len() as f64 / self.n_rows as f64
     }
 
-    /// Writes (or finds) the prepared copy of the data where trial pods read it, when the
-    /// options name a folder for it and `sha256` is the data's digest; where pods find it.
+    /// Where a trial's data comes from; `sha256`: the data's digest, for trials that read
+    /// their own copy (remote trials, which also get the plugin components' paths).
+    pub fn data_ref(&self, options: &ExperimentOptions, sha256: Option<String>) -> DataRef {
+        let remote = sha256.is_some();
+        let plugins = if remote { self.plugins.remote.iter().map(|(sha, _)| PluginRef { path: Path::new(PLUGIN_MOUNT).join(plugin_key(sha)), sha256: sha.clone() }).collect() } else { Vec::new() };
+        let sandbox = (remote && !plugins.is_empty()).then(|| crate::options::SandboxPolicy { cache_dir: None, ..options.sandbox.clone() });
+        DataRef { path: options.data.clone(), target: options.target.clone(), task: self.task, na_values: options.na_values.clone(), delimiter: options.delimiter, sha256, plugins, sandbox, prepared: None }
+    }
+
+    /// Writes (or finds) the prepared copy of `data` where trial pods read it, when the
+    /// options name a folder for it and `data` carries the CSV's digest; where pods find it.
     /// A copy that cannot be written is a note, not an error: the pods parse the CSV.
-    pub fn share_data(&mut self, options: &ExperimentOptions, sha256: Option<&str>) -> Option<PreparedFile> {
+    pub fn share_data(&mut self, options: &ExperimentOptions, data: &DataRef) -> Option<PreparedFile> {
         let store = options.kubernetes.prepared.as_ref()?;
-        let csv_sha256 = sha256.filter(|s| !s.is_empty())?.to_string();
+        let source = crate::prepared::Source::of(data)?;
         let d = &self.data;
-        let source = crate::prepared::Source { csv_sha256, target: options.target.clone(), task: self.task, na_values: options.na_values.clone(), delimiter: options.delimiter };
-        let data = crate::prepared::TrialDataRef { table: &d.table, target: &d.target, features: &d.features };
-        match crate::prepared::share(&store.dir, &source, &data) {
+        let rows = crate::prepared::TrialDataRef { table: &d.table, target: &d.target, features: &d.features };
+        match crate::prepared::share(&store.dir, &source, &rows) {
             Ok((path, sha256)) => Some(PreparedFile { path: store.pod_path(&path.file_name().unwrap_or_default().to_string_lossy()), sha256 }),
             Err(e) => {
                 self.plugins.notes.push(format!("the prepared copy of the data was not written ({e}): each trial pod parses the CSV"));
@@ -220,13 +228,8 @@ impl Setup {
         }
     }
 
-    /// The spec of a built-in trial; `sha256`: the data's digest, for trials that read
-    /// their own copy.
-    pub fn spec(&self, options: &ExperimentOptions, sha256: Option<String>, prepared: Option<PreparedFile>, train_scores: bool) -> impl Fn(u64, &Suggestion, Option<f64>) -> TrialSpec {
-        let remote = sha256.is_some();
-        let plugins = if remote { self.plugins.remote.iter().map(|(sha, _)| PluginRef { path: Path::new(PLUGIN_MOUNT).join(plugin_key(sha)), sha256: sha.clone() }).collect() } else { Vec::new() };
-        let sandbox = (remote && !plugins.is_empty()).then(|| crate::options::SandboxPolicy { cache_dir: None, ..options.sandbox.clone() });
-        let data = DataRef { path: options.data.clone(), target: options.target.clone(), task: self.task, na_values: options.na_values.clone(), delimiter: options.delimiter, sha256, plugins, sandbox, prepared };
+    /// The spec of a built-in trial on `data` ([`Setup::data_ref`]).
+    pub fn spec(&self, options: &ExperimentOptions, data: DataRef, train_scores: bool) -> impl Fn(u64, &Suggestion, Option<f64>) -> TrialSpec {
         let (metric, plan, seed) = (self.metric_name.clone(), self.plan, options.seed);
         move |id, suggestion, limit| TrialSpec {
             id,

@@ -840,3 +840,20 @@ fn a_prepared_claim_is_mounted_read_only_in_trial_pods_that_read_from_it() {
     let without = TrialSpec { data: Some(DataRef { prepared: None, ..data }), ..spec };
     assert_eq!(volumes(&without), (None, None));
 }
+
+#[test]
+fn a_prepared_folder_that_cannot_be_written_is_a_note_and_the_pods_parse_the_csv() {
+    let server = process_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = example("penguins.csv");
+    let out = dir.path().join("out");
+    // Nothing can be created under /proc, not even by root.
+    let args = ["run", data.to_str().expect("utf-8"), "-t", "species", "--executor", "kubernetes", "--max-trials", "2", "--time-budget", "0", "--prepared-dir", "/proc/automl-prepared", "--out", out.to_str().expect("utf-8"), "--json", "-q"];
+    let o = automl(&server, dir.path(), Path::new(bin()), &args).output().expect("run automl");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let notes = summary["notes"].as_array().cloned().unwrap_or_default();
+    assert!(notes.iter().any(|n| n.as_str().is_some_and(|n| n.contains("prepared copy of the data was not written") && n.contains("/proc/automl-prepared"))), "{summary}");
+    assert!(scores_by_trial(&summary).iter().all(|t| t.1 == "ok"), "{summary}");
+    assert!(job_specs(&server).iter().all(|s| s["data"].get("prepared").is_none()));
+}
