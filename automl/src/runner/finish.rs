@@ -1,6 +1,7 @@
 //! The end of a run's record: the model's validation predictions, the summary and the
 //! report, written into the output folder after the model.
 use std::path::Path;
+use std::time::Instant;
 
 use automl_core::metrics::Prediction;
 
@@ -16,14 +17,16 @@ use crate::options::ExperimentOptions;
 use super::record::Recorder;
 
 /// Saves `model.automl` into the output folder, if there is one, and measures what the
-/// report shows of the model's reliance on each column (only then: nobody would see it).
-pub fn save_model(recorder: &mut Recorder, artifact: &ModelArtifact, validation: Option<&mut Validation>, leaderboard: &[TrialResult], data: &ExperimentData, options: &ExperimentOptions) -> Result<()> {
+/// report shows of the model's reliance on each column (only then: nobody would see it),
+/// within what is left of the time budget by `deadline`.
+pub fn save_model(recorder: &mut Recorder, artifact: &ModelArtifact, validation: Option<&mut Validation>, leaderboard: &[TrialResult], data: &ExperimentData, options: &ExperimentOptions, deadline: Option<Instant>) -> Result<()> {
     let Some(out) = recorder.out() else { return Ok(()) };
     let path = out.join("model.automl");
     artifact.save(&path)?;
     recorder.wrote(path);
     if let Some(v) = validation {
-        v.importance = Some(super::importance::measure(artifact, leaderboard, data, options.seed, super::importance::allowance(options.time_budget)));
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+        v.importance = Some(super::importance::measure(artifact, leaderboard, data, options.seed, super::importance::allowance(options.time_budget, left)));
     }
     Ok(())
 }

@@ -19,29 +19,44 @@ use crate::trial::TrialResult;
 
 /// Most rows explained or permuted.
 const ROWS: usize = 1000;
-/// TreeSHAP work allowed (leaves x depth² summed over rows; a few seconds).
+/// TreeSHAP work allowed (leaves x depth² summed over rows) in [`SHAP_S`] seconds: less
+/// when fewer seconds are left.
 const SHAP_WORK: f64 = 1e9;
+/// Seconds [`SHAP_WORK`] takes, about (3 s here on one core).
+const SHAP_S: f64 = 3.0;
 /// Most seconds the permutations may take, estimated from one scoring (less under a
 /// time budget: see [`allowance`]).
 const PERMUTATION_S: f64 = 20.0;
 /// Shuffles per column.
 const REPEATS: usize = 3;
 
-/// Seconds the permutations may take after a run of `time_budget`: a tenth of it, from 1
-/// to [`PERMUTATION_S`], so that the report adds little to a budgeted run.
-pub fn allowance(time_budget: Option<f64>) -> f64 {
-    time_budget.map_or(PERMUTATION_S, |b| (0.1 * b).clamp(1.0, PERMUTATION_S))
+/// Seconds both measurements may take: without a time budget [`PERMUTATION_S`]; under
+/// one, what is `left` of it when the model is saved (the search kept [`reserve`] back for
+/// them), at most a tenth of it, so that the budget holds.
+pub fn allowance(time_budget: Option<f64>, left: Option<f64>) -> f64 {
+    time_budget.map_or(PERMUTATION_S, |b| (0.1 * b).min(PERMUTATION_S).min(left.unwrap_or(f64::INFINITY)).max(0.0))
+}
+
+/// Seconds a run keeps back from its search for the report's measurements: a twentieth
+/// of its time budget, from 0.5 to 5 s, when it writes an output folder (0 otherwise).
+pub fn reserve(options: &crate::options::ExperimentOptions) -> f64 {
+    match (&options.out, options.time_budget) {
+        (Some(_), Some(b)) => (0.05 * b).clamp(0.5, 5.0).min(0.1 * b),
+        _ => 0.0,
+    }
 }
 
 /// Both importances of `model`, fitted on `data` by the trials of `leaderboard`, with
-/// notes on what was left out; the permutations are skipped when they would take more
-/// than `seconds`.
+/// notes on what was left out; TreeSHAP explains fewer rows, and the permutations are
+/// skipped, when they would take more than `seconds` in all.
 pub fn measure(model: &ModelArtifact, leaderboard: &[TrialResult], data: &ExperimentData, seed: u64, seconds: f64) -> Importances {
     let mut out = Importances::default();
-    match shap(model, data) {
+    let started = Instant::now();
+    match shap(model, data, SHAP_WORK * (seconds / SHAP_S).min(1.0)) {
         Ok(s) => out.shap = Some(s),
         Err(note) => out.notes.push(note),
     }
+    let seconds = (seconds - started.elapsed().as_secs_f64()).max(0.0);
     match permuted(model, leaderboard, data, seed, seconds) {
         Ok(p) => out.permutation = Some(p),
         Err(note) => out.notes.push(note),
@@ -51,7 +66,7 @@ pub fn measure(model: &ModelArtifact, leaderboard: &[TrialResult], data: &Experi
 
 /// Mean |TreeSHAP| of the whole model when it can be explained at once, else of its
 /// largest tree configuration, on as many training rows as the work bound allows.
-fn shap(model: &ModelArtifact, data: &ExperimentData) -> Result<ShapImportance, String> {
+fn shap(model: &ModelArtifact, data: &ExperimentData, max_work: f64) -> Result<ShapImportance, String> {
     let (trial, whole) = match model.explained_members(None) {
         Ok(_) => (None, true),
         Err(e) => {
@@ -61,9 +76,9 @@ fn shap(model: &ModelArtifact, data: &ExperimentData) -> Result<ShapImportance, 
     };
     let members = model.explained_members(trial).map_err(|e| format!("TreeSHAP is not shown: {e}"))?;
     let work: f64 = members.iter().filter_map(|(m, _)| m.model.shap_work()).sum();
-    let rows = ((SHAP_WORK / work.max(1.0)) as usize).min(ROWS).min(data.table.n_rows);
+    let rows = ((max_work / work.max(1.0)) as usize).min(ROWS).min(data.table.n_rows);
     if rows < 50 {
-        return Err(format!("TreeSHAP is not shown: the model's trees would take too long to explain here; `automl explain` computes it ({work:.1e} steps a row)"));
+        return Err(format!("TreeSHAP is not shown: the model's trees would take too long to explain in the time left here; `automl explain` computes it ({work:.1e} steps a row)"));
     }
     let sample = data.table.take(&spread(data.table.n_rows, rows));
     let e = model.explain_table(&sample, "the training rows", trial).map_err(|e| format!("TreeSHAP is not shown: {e}"))?;
@@ -104,6 +119,9 @@ fn split_models<'a>(model: &'a ModelArtifact, leaderboard: &'a [TrialResult], da
 /// split's models predict the validation rows of that split, so every score is on rows
 /// they did not train on.
 fn permuted(model: &ModelArtifact, leaderboard: &[TrialResult], data: &ExperimentData, seed: u64, seconds: f64) -> Result<PermutationImportance, String> {
+    if seconds <= 0.0 {
+        return Err("permutation importance is not shown: no time was left of the time budget; `automl explain --permutation` measures it".into());
+    }
     let Some(bagged) = split_models(model, leaderboard, data).filter(|s| !s.is_empty()) else {
         return Err("permutation importance is not shown: the model was refit on all rows and its trials kept no models of the validation splits, so no rows are held out from it; `automl explain --permutation` measures it on data you held out".into());
     };
@@ -151,7 +169,7 @@ fn permuted(model: &ModelArtifact, leaderboard: &[TrialResult], data: &Experimen
     let once = started.elapsed().as_secs_f64();
     let repeats = if once * (columns.len() * REPEATS) as f64 <= seconds { REPEATS } else { 1 };
     if once * columns.len() as f64 > seconds {
-        return Err(format!("permutation importance is not shown: {} columns at {once:.2} s a scoring would take too long here; `automl explain --permutation` measures it", columns.len()));
+        return Err(format!("permutation importance is not shown: {} columns at {once:.2} s a scoring would take too long in the time left here; `automl explain --permutation` measures it", columns.len()));
     }
     let (baseline, importance) = permutation(&table, &columns, repeats, seed, metric.direction(), score).map_err(|e| format!("permutation importance is not shown: {e}"))?;
     Ok(PermutationImportance { metric: metric.name().to_string(), score: baseline, rows: rows.len(), repeats, columns: importance })
@@ -173,5 +191,32 @@ fn concat(parts: Vec<Prediction>) -> Prediction {
             Prediction::Classes(concatenate(Axis(0), &views).unwrap_or_default())
         }
         _ => Prediction::Values(parts.into_iter().flat_map(|p| if let Prediction::Values(v) = p { v.to_vec() } else { Vec::new() }).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_measures_within_what_is_left_of_the_budget() {
+        // Without a budget: the fixed bound. Under one: a tenth of it, at most what is left.
+        assert_eq!(allowance(None, None), PERMUTATION_S);
+        assert_eq!(allowance(Some(30.0), Some(10.0)), 3.0);
+        assert_eq!(allowance(Some(30.0), Some(1.2)), 1.2);
+        assert_eq!(allowance(Some(30.0), Some(0.0)), 0.0);
+        assert_eq!(allowance(Some(1000.0), Some(500.0)), PERMUTATION_S);
+        // The search keeps a twentieth back for it, from 0.5 to 5 s, only with an output folder.
+        let mut o = crate::options::ExperimentOptions::new("data.csv", "y");
+        o.time_budget = Some(30.0);
+        assert_eq!(reserve(&o), 0.0);
+        o.out = Some("out".into());
+        assert_eq!(reserve(&o), 1.5);
+        o.time_budget = Some(2.0);
+        assert_eq!(reserve(&o), 0.2, "never more than a tenth of a short budget");
+        o.time_budget = Some(600.0);
+        assert_eq!(reserve(&o), 5.0);
+        o.time_budget = None;
+        assert_eq!(reserve(&o), 0.0);
     }
 }

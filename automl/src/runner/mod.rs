@@ -79,7 +79,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
         budgets: options.budgets(),
         direction: setup.direction,
         spec: &spec,
-        reserve: RefitReserve::Refit { fold_share, final_fit: options.final_fit },
+        reserve: RefitReserve::Refit { fold_share, final_fit: options.final_fit, report_s: importance::reserve(options) },
         run_rules: setup.plugins.stopping.clone(),
         setup_time,
     }
@@ -88,7 +88,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     notes.extend(search.notes);
     notes.extend(executor.shutdown(options.kubernetes.keep_jobs));
     recorder.ended(search.stop_reason)?;
-    let leaderboard = report::rank(search.results, setup.direction);
+    let mut leaderboard = report::rank(search.results, setup.direction);
     recorder.leaderboard(&leaderboard, &setup.metric_name, None)?;
     if !leaderboard.iter().any(TrialResult::refittable) {
         return Err(crate::outcome::no_successful_trial(&leaderboard));
@@ -96,6 +96,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let refit_start = Instant::now();
     let spent = resume.map_or(0.0, |r| r.spent_s);
     let deadline = options.time_budget.map(|t| start + Duration::from_secs_f64((t - spent).max(0.0)));
+    refit::time_kept_models(&mut leaderboard, &setup.data, deadline.is_some());
     let selection = options.ensemble.then(|| crate::ensemble::select(&leaderboard, &setup.data.out_of_fold_target(), setup.metric.as_ref(), deadline)).flatten();
     let ctx = refit::RefitContext { data: &setup.data, metric: setup.metric.as_ref(), deadline, fold_share, seed: options.seed, final_fit: options.final_fit };
     let mut refitted = refit::refit_model(&leaderboard, selection, &ctx, observer)?;
@@ -119,7 +120,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let mut validation = finish::model_validation(&leaderboard, ensemble.as_ref(), &best, &setup.data, final_fit);
     let sha256 = setup.digest().to_string();
     let artifact = refit::artifact(refitted, options, setup.task, &setup.target, &setup.metric_name, sha256);
-    finish::save_model(&mut recorder, &artifact, validation.as_mut(), &leaderboard, &setup.data, options)?;
+    finish::save_model(&mut recorder, &artifact, validation.as_mut(), &leaderboard, &setup.data, options, deadline)?;
     let out = recorder.out().map(std::path::Path::to_path_buf);
     let mut result = ExperimentResult {
         profile: setup.profile,

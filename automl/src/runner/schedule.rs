@@ -40,7 +40,19 @@ pub enum RefitReserve {
         fold_share: f64,
         /// Which configurations are bagged instead (they need no refit time).
         final_fit: crate::bagging::FinalFit,
+        /// Seconds kept back, besides, for what the report measures after the model is
+        /// saved (0 without an output folder).
+        report_s: f64,
     },
+}
+
+impl RefitReserve {
+    fn report_s(self) -> f64 {
+        match self {
+            RefitReserve::None => 0.0,
+            RefitReserve::Refit { report_s, .. } => report_s,
+        }
+    }
 }
 
 /// Everything the loop works with.
@@ -130,7 +142,7 @@ impl State {
     fn new(start: Instant, budget_s: Option<f64>, reserve: RefitReserve) -> Self {
         let reserve_s = match reserve {
             RefitReserve::None => 0.0,
-            RefitReserve::Refit { .. } => (0.05 * budget_s.unwrap_or(f64::INFINITY)).min(2.0),
+            RefitReserve::Refit { .. } => (0.05 * budget_s.unwrap_or(f64::INFINITY)).min(2.0) + reserve.report_s(),
         };
         State {
             start,
@@ -159,13 +171,13 @@ impl State {
     /// all rows: the best trial's, and those of the next best that an ensemble may add
     /// (their share of the reserve is smaller: an ensemble drops members that do not fit).
     fn refine_reserve(&mut self, reserve: RefitReserve, direction: Direction) {
-        let (RefitReserve::Refit { fold_share, final_fit }, Some(budget)) = (reserve, self.budget_s) else { return };
+        let (RefitReserve::Refit { fold_share, final_fit, report_s }, Some(budget)) = (reserve, self.budget_s) else { return };
         let mut ok: Vec<&TrialResult> = self.results.iter().filter(|t| t.status == TrialStatus::Ok && t.score.is_some()).collect();
         ok.sort_by(|a, b| direction.to_loss(a.score.unwrap_or(f64::NAN)).total_cmp(&direction.to_loss(b.score.unwrap_or(f64::NAN))));
         let per_fold = |t: &TrialResult| if crate::bagging::bags(t, final_fit, true, crate::bagging::MAX_PREDICT_S_PER_ROW) { 0.0 } else { t.fit_time_s / t.fold_scores.len().max(1) as f64 / fold_share };
         let Some(best) = ok.first() else { return };
         let others: f64 = ok.iter().skip(1).take(ENSEMBLE_RESERVE_TRIALS).map(|t| per_fold(t)).sum();
-        self.reserve_s = (per_fold(best) * 1.5 + others * 0.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.35 * budget);
+        self.reserve_s = (per_fold(best) * 1.5 + others * 0.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.35 * budget) + report_s;
     }
 }
 

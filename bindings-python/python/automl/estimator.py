@@ -126,7 +126,7 @@ class AutoML(_Base):
         all rows; "bag" keeps its models of the validation splits and averages them (as
         AutoGluon's bagged models: no refit time, k times the prediction time); "auto"
         bags under k-fold validation, best configuration first, while the model is
-        expected to predict 100,000 rows in at most 2 s, and refits the others.
+        expected to predict 100,000 rows in at most 1.5 s, and refits the others.
     search : "tpe" or "random"
         How configurations are drawn within a learner.
     verbose : bool or None
