@@ -40,11 +40,11 @@ mod tests;
 
 use std::time::Instant;
 
-use ndarray::{s, Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::gbdt::walk::{in_blocks, Walk};
 use crate::gbdt::{Binned, Threads};
 
 pub use leaves::Leaves;
@@ -201,11 +201,6 @@ pub struct ForestModel {
     pub trees: Vec<ForestTree>,
 }
 
-/// Most input values (rows x columns) predicted together, tree after tree: a block's rows
-/// stay in the last-level cache while each tree's nodes are read from memory once per
-/// block (blocks are also what threads share out).
-const PREDICT_BLOCK_VALUES: usize = 1 << 20;
-
 impl ForestModel {
     /// Fits on `x` (NaN = missing; categorical columns hold non-negative integer codes)
     /// and `target`. Trees not started by `deadline` are left out (the first always grows).
@@ -266,22 +261,16 @@ impl ForestModel {
     /// Class probabilities (n x classes, rows summing to 1) or values (n x 1): the mean of
     /// the trees' leaves, using rayon's current pool. `x` must have `n_features` columns.
     pub fn predict(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let (n, w) = (x.nrows(), self.width());
-        let per_thread = n.div_ceil(rayon::current_num_threads().max(1));
-        let block = per_thread.min(PREDICT_BLOCK_VALUES / x.ncols().max(1)).max(256);
-        let blocks: Vec<Vec<f64>> = (0..n.div_ceil(block)).into_par_iter().map(|b| self.predict_block(x.slice(s![b * block..((b + 1) * block).min(n), ..]))).collect();
-        let flat = blocks.concat();
-        Array2::from_shape_fn((n, w), |(i, j)| flat[i * w + j])
+        in_blocks(x, self.width(), |rows, m| self.predict_block(rows, m, x.ncols()))
     }
 
-    /// Predictions of a block of rows, row-major.
-    fn predict_block(&self, x: ArrayView2<f64>) -> Vec<f64> {
-        let (m, d, w) = (x.nrows(), x.ncols(), self.width());
-        let rows: Vec<f64> = x.iter().copied().collect();
+    /// Predictions of `m` rows (row-major, `d` values a row), row-major.
+    fn predict_block(&self, rows: &[f64], m: usize, d: usize) -> Vec<f64> {
+        let w = self.width();
         let mut out = vec![0.0; m * w];
         let mut leaves = vec![0u32; m];
         for tree in &self.trees {
-            tree.leaves(&rows, d, &mut leaves);
+            tree.leaves(rows, d, &mut leaves);
             for (&leaf, acc) in leaves.iter().zip(out.chunks_exact_mut(w)) {
                 tree.leaves.add_to(leaf as usize, acc);
             }

@@ -2,6 +2,7 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 
 use super::*;
+use crate::gbdt::walk::Walk;
 
 fn rng(seed: u64) -> rand_xoshiro::Xoshiro256PlusPlus {
     rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed)

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::leaves::Leaves;
+use crate::gbdt::walk::Walk;
 
 /// How an internal node tests its feature.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -39,9 +40,6 @@ impl CategorySet {
 pub(super) fn contains_bin(set: &[u64; 4], bin: usize) -> bool {
     set[bin / 64] >> (bin % 64) & 1 == 1
 }
-
-/// Rows walked through a tree together by [`ForestTree::leaves`].
-pub const LANES: usize = 8;
 
 /// An internal node, packed in 24 bytes. Children `>= 0` are later nodes, `< 0` leaves
 /// (`!child` is the leaf).
@@ -102,54 +100,6 @@ pub struct ForestTree {
 }
 
 impl ForestTree {
-    /// The leaf a row of raw values reaches. Assumes a checked tree and a row as wide as
-    /// the forest's input.
-    #[inline]
-    pub fn leaf(&self, row: &[f64]) -> usize {
-        let mut i = if self.nodes.is_empty() { -1 } else { 0 };
-        while i >= 0 {
-            i = self.step(i as usize, row, 0);
-        }
-        !i as usize
-    }
-
-    /// Leaves of the rows of `rows` (row-major, `d` values a row) into `leaves`, walking
-    /// [`LANES`] rows at a time so their memory reads overlap.
-    pub fn leaves(&self, rows: &[f64], d: usize, leaves: &mut [u32]) {
-        let root = if self.nodes.is_empty() { -1 } else { 0 };
-        for (group, out) in rows.chunks(d * LANES).zip(leaves.chunks_mut(LANES)) {
-            let mut at = [root; LANES];
-            let lanes = &mut at[..out.len()];
-            let mut walking = root >= 0;
-            while walking {
-                walking = false;
-                for (lane, i) in lanes.iter_mut().enumerate() {
-                    if *i >= 0 {
-                        *i = self.step(*i as usize, group, lane * d);
-                        walking = true;
-                    }
-                }
-            }
-            out.iter_mut().zip(lanes.iter()).for_each(|(o, &i)| *o = !i as u32);
-        }
-    }
-
-    /// The child of node `i` that the row at `rows[base..]` goes to (a node, or `!leaf`);
-    /// branch-free for numeric tests, whose outcomes a CPU cannot predict.
-    #[inline(always)]
-    fn step(&self, i: usize, rows: &[f64], base: usize) -> i32 {
-        let node = &self.nodes[i];
-        let v = rows[base + node.feature as usize];
-        let left = if node.info & CATEGORICAL == 0 {
-            (v <= node.threshold) | (v.is_nan() & node.default_left())
-        } else if v.is_nan() || v < 0.0 {
-            node.default_left()
-        } else {
-            self.sets[(node.info >> 2) as usize].contains(v)
-        };
-        node.children[usize::from(!left)]
-    }
-
     /// Whether a row of raw values goes left at internal node `i`.
     pub fn goes_left_raw(&self, i: usize, row: &[f64]) -> bool {
         self.step(i, row, 0) == self.nodes[i].children[0]
@@ -194,5 +144,25 @@ impl ForestTree {
             }
         }
         Ok(())
+    }
+}
+
+impl Walk for ForestTree {
+    fn has_nodes(&self) -> bool {
+        !self.nodes.is_empty()
+    }
+
+    #[inline(always)]
+    fn step(&self, i: usize, rows: &[f64], base: usize) -> i32 {
+        let node = &self.nodes[i];
+        let v = rows[base + node.feature as usize];
+        let left = if node.info & CATEGORICAL == 0 {
+            (v <= node.threshold) | (v.is_nan() & node.default_left())
+        } else if v.is_nan() || v < 0.0 {
+            node.default_left()
+        } else {
+            self.sets[(node.info >> 2) as usize].contains(v)
+        };
+        node.children[usize::from(!left)]
     }
 }

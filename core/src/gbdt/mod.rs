@@ -16,8 +16,9 @@
 //! ```
 mod binning;
 mod tree;
+pub mod walk;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use binning::{BinMapper, Binned};
 pub use tree::{Node, Split, Tree};
+use walk::{in_blocks, Walk};
 
 /// Booster hyperparameters (LightGBM's names and defaults where they exist).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -469,21 +471,21 @@ impl Booster {
 
     /// Raw scores (n x outputs) for `x`, using rayon's current pool.
     pub fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        in_blocks(x, self.objective.n_outputs(), |rows, m| self.raw_block(rows, m, x.ncols()))
+    }
+
+    /// Raw scores of `m` rows (row-major, `d` values a row), row-major.
+    fn raw_block(&self, rows: &[f64], m: usize, d: usize) -> Vec<f64> {
         let k = self.objective.n_outputs();
-        let rows: Vec<Vec<f64>> = x
-            .axis_iter(Axis(0))
-            .into_par_iter()
-            .map(|row| {
-                let mut out = self.init.clone();
-                for round in &self.trees {
-                    for (j, tree) in round.iter().enumerate() {
-                        out[j] += tree.predict_row(row);
-                    }
-                }
-                out
-            })
-            .collect();
-        Array2::from_shape_fn((x.nrows(), k), |(i, j)| rows[i][j])
+        let mut out: Vec<f64> = (0..m).flat_map(|_| self.init.iter().copied()).collect();
+        let mut leaves = vec![0u32; m];
+        for round in &self.trees {
+            for (j, tree) in round.iter().enumerate() {
+                tree.leaves(rows, d, &mut leaves);
+                leaves.iter().enumerate().for_each(|(r, &leaf)| out[r * k + j] += tree.leaves[leaf as usize]);
+            }
+        }
+        out
     }
 
     /// Predictions: values (regression), probability of class 1 (binary, one column), or

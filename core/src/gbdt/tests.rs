@@ -253,3 +253,27 @@ fn softmax_on_large_very_imbalanced_data_does_not_collapse() {
     // The bound costs nothing where nothing explodes.
     assert!(loss <= free_loss + 0.01 && accuracy >= free_accuracy - 0.01, "bounded {loss} {accuracy}, unbounded {free_loss} {free_accuracy}");
 }
+
+#[test]
+fn block_prediction_matches_walking_each_row_alone() {
+    // Numeric, missing and categorical tests (negative and unseen codes too), softmax, and
+    // more rows than one block so blocks, lanes and a partial last lane are all used.
+    let n = 3000;
+    let x = Array2::from_shape_fn((n, 3), |(i, j)| match j {
+        0 if i % 5 == 0 => f64::NAN,
+        0 => ((i * 7919) % 1000) as f64 / 100.0,
+        1 => ((i * 31) % 9) as f64 - 1.0,
+        _ => ((i * 13) % 17) as f64,
+    });
+    let y: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000 / 250 + (i * 31) % 9 % 2) as f64 % 3.0).collect();
+    let p = GbdtParams { num_rounds: 15, ..params() };
+    let b = Booster::fit(&p, Objective::Softmax { k: 3 }, x.view(), &y, &[false, true, false], None, &mut no_callback()).unwrap();
+    assert!(b.trees.iter().flatten().flat_map(|t| &t.nodes).any(|n| matches!(n.split, Split::Categorical { .. })));
+    let raw = b.predict_raw(x.slice(ndarray::s![..n - 3, ..]));
+    for (i, row) in x.rows().into_iter().take(n - 3).enumerate() {
+        for j in 0..3 {
+            let alone = b.init[j] + b.trees.iter().map(|round| round[j].predict_row(row)).sum::<f64>();
+            assert!((raw[[i, j]] - alone).abs() < 1e-12, "row {i} output {j}: {} against {alone}", raw[[i, j]]);
+        }
+    }
+}

@@ -5,6 +5,7 @@ use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
 use super::binning::{BinMapper, Binned};
+use super::walk::Walk;
 use super::GbdtParams;
 
 /// Bins of one feature's histogram: sums of gradients and hessians, and row counts.
@@ -458,4 +459,21 @@ fn best_split(leaf: &Leaf, binned: &Binned, features: &[usize], p: &GbdtParams) 
         }
     }
     best
+}
+
+impl Walk for Tree {
+    fn has_nodes(&self) -> bool {
+        !self.nodes.is_empty()
+    }
+
+    #[inline(always)]
+    fn step(&self, i: usize, rows: &[f64], base: usize) -> i32 {
+        let node = &self.nodes[i];
+        let v = rows[base + node.feature as usize];
+        let left = match &node.split {
+            Split::Numeric { threshold, .. } => (v <= *threshold) | (v.is_nan() & node.default_left),
+            _ => node.goes_left(v),
+        };
+        [node.left, node.right][usize::from(!left)]
+    }
 }
