@@ -22,8 +22,9 @@ pub const MAGIC: &[u8; 8] = b"AUTOML\x00M";
 /// Version of the file layout; bumped on any incompatible change (3: a SHA-256 of the
 /// payload follows the version; 4: the model is a list of weighted members, each with
 /// its preprocessing, and no write time, so the same run writes the same bytes; 5: a
-/// member says which validation split fitted it, for bagged models).
-pub const FORMAT_VERSION: u32 = 6;
+/// member says which validation split fitted it, for bagged models; 7: a member's class
+/// probabilities may be sharpened by a power).
+pub const FORMAT_VERSION: u32 = 7;
 
 /// Bytes before the payload: magic, version, the payload's SHA-256.
 const HEADER: usize = crate::util::FRAME_HEADER;
@@ -91,6 +92,10 @@ pub struct Member {
     pub config: Hyperparams,
     /// Its weight in the model's average.
     pub weight: f64,
+    /// Power its class probabilities are raised to (and renormalised) before the average,
+    /// fitted on its trial's out-of-fold predictions ([`automl_core::calibrate`]); 1 for
+    /// values and for probabilities left as they are.
+    pub sharpen: f64,
     /// Which of the artifact's pipelines makes its inputs.
     pub pipeline: usize,
     /// The validation split whose training rows fitted it (a bagged configuration has one
@@ -211,6 +216,10 @@ impl ModelArtifact {
     fn check_member(&self, m: &Member) -> std::result::Result<(), String> {
         let pipeline = self.pipelines.get(m.pipeline).ok_or_else(|| format!("trial {} uses preprocessing {} of {}", m.trial, m.pipeline, self.pipelines.len()))?;
         m.model.check().map_err(|e| format!("{} model: {e}", m.learner))?;
+        let (low, high) = automl_core::calibrate::POWERS;
+        if m.sharpen != 1.0 && !(self.task.is_classification() && (low..=high).contains(&m.sharpen)) {
+            return Err(format!("trial {} sharpens its predictions by the power {} (1, or for class probabilities {low} to {high})", m.trial, m.sharpen));
+        }
         let width = pipeline.output_names().len();
         if m.model.n_features() != width {
             return Err(format!("the model reads {} columns but the preprocessing makes {width}", m.model.n_features()));
@@ -370,7 +379,7 @@ impl ModelArtifact {
         let design = |i: usize| designs.iter().find(|(j, _)| *j == i).map(|(_, x)| x);
         parallel(&self.members, threads, source, |m| {
             let x = design(m.pipeline).ok_or_else(|| Error::Model { path: source.into(), message: format!("member of trial {} has no preprocessing", m.trial) })?;
-            Ok((m.weight, m.model.predict(x.view())?))
+            Ok((m.weight, automl_core::calibrate::sharpen_prediction(m.model.predict(x.view())?, m.sharpen)))
         })
     }
 
@@ -490,7 +499,7 @@ mod tests {
             preprocessors: Vec::new(),
             pipelines: vec![pipeline],
             best: BestTrial { trial: 1, learner: learner.into(), config: config.clone(), score: 1.0 },
-            members: vec![Member { trial: 1, learner: learner.into(), config, weight: 1.0, pipeline: 0, fold: None, model }],
+            members: vec![Member { trial: 1, learner: learner.into(), config, weight: 1.0, sharpen: 1.0, pipeline: 0, fold: None, model }],
             metric: "accuracy".into(),
             validation_score: 1.0,
             seed: 0,
@@ -578,5 +587,22 @@ mod tests {
         }
         artifact.pipelines[0] = serde_json::from_value(pipeline).unwrap();
         assert_refused(&artifact, "the model reads 2 columns but the preprocessing makes 1");
+    }
+
+    #[test]
+    fn a_sharpened_member_predicts_sharper_probabilities_and_a_bad_power_is_refused() {
+        let mut artifact = fitted("logistic", Task::Binary);
+        let table = Table { names: vec!["a".into(), "b".into()], columns: vec![Column::Numeric(vec![1.0, 9.0]), Column::Numeric(vec![0.0, 3.0])], n_rows: 2 };
+        let Prediction::Classes(plain) = artifact.predict_table(&table, "test").unwrap() else { panic!("not probabilities") };
+        artifact.members[0].sharpen = 3.0;
+        let Prediction::Classes(sharp) = round_trip(&artifact).unwrap().predict_table(&table, "test").unwrap() else { panic!("not probabilities") };
+        for i in 0..2 {
+            let (p, s) = (plain.row(i), sharp.row(i));
+            assert!((s[0] - 0.5).abs() > (p[0] - 0.5).abs() && (s[0] > 0.5) == (p[0] > 0.5), "{p} -> {s}");
+        }
+        for power in [0.0, f64::NAN, 50.0] {
+            artifact.members[0].sharpen = power;
+            assert_refused(&artifact, "sharpens its predictions by the power");
+        }
     }
 }

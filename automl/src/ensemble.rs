@@ -9,13 +9,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use automl_core::calibrate::{fit_power, sharpen};
 use automl_core::metrics::{Direction, Metric, Prediction};
 use automl_core::task::Target;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
 
 use crate::trial::{TrialResult, TrialStatus};
 
-/// Most trials whose out-of-fold predictions are kept for the ensemble.
+/// Most trials whose out-of-fold predictions are kept for the ensemble, besides each
+/// learner's best under classification ([`retain_best`]).
 pub const KEPT_TRIALS: usize = 24;
 /// Most bytes of out-of-fold predictions kept in all (rows × classes × 8 per trial).
 pub const KEPT_BYTES: usize = 512 << 20;
@@ -28,8 +30,11 @@ pub const ROUNDS: usize = 25;
 pub const PREDICT_SHARE: f64 = 0.2;
 /// Below this many seconds of the heaviest member's measured prediction time, timings are
 /// noise (and prediction cheap): the bound is not applied, so the same trials on small
-/// data give the same ensemble whatever the timings.
-pub const PREDICT_TIMING_FLOOR_S: f64 = 0.01;
+/// data give the same ensemble whatever the timings. Small data's models are timed on
+/// 2,000 rows ([`crate::bagging::TIMED_ROWS`]): 2 ms there is 0.1 s per 100,000 rows (at
+/// 10 ms, seven support vector machines of 6 ms each joined one ensemble, which then took
+/// 4.4 s for 100,000 rows).
+pub const PREDICT_TIMING_FLOOR_S: f64 = 0.002;
 
 /// A trial's predictions of every validation row, splits concatenated in order.
 pub type OutOfFold = Arc<Prediction>;
@@ -42,21 +47,6 @@ pub fn bytes_of(p: &Prediction) -> usize {
     }
 }
 
-/// The per-split predictions of a trial joined into one, in split order; `None` when
-/// they do not agree in kind or class count.
-pub fn concat(parts: &[Prediction]) -> Option<Prediction> {
-    match parts.first()? {
-        Prediction::Classes(_) => {
-            let views: Option<Vec<_>> = parts.iter().map(|p| if let Prediction::Classes(m) = p { Some(m.view()) } else { None }).collect();
-            ndarray::concatenate(Axis(0), &views?).ok().map(Prediction::Classes)
-        }
-        Prediction::Values(_) => {
-            let views: Option<Vec<_>> = parts.iter().map(|p| if let Prediction::Values(v) = p { Some(v.view()) } else { None }).collect();
-            ndarray::concatenate(Axis(0), &views?).ok().map(Prediction::Values)
-        }
-    }
-}
-
 /// Drops the out-of-fold predictions of all but the best [`KEPT_TRIALS`] finished trials
 /// of `results`, and of the weakest beyond [`KEPT_BYTES`]. Called after every trial, so at
 /// most one trial more than the bound is held at any time.
@@ -65,7 +55,9 @@ pub fn keep_best(results: &mut [TrialResult], direction: Direction) {
 }
 
 /// Keeps what `size` measures (`None`: the trial holds nothing) for the best
-/// [`KEPT_TRIALS`] finished trials within `max_bytes` in all, and calls `drop` on the
+/// [`KEPT_TRIALS`] finished trials, and under classification for each learner's best
+/// trial too (the metric may underrate a learner whose probabilities are too even until
+/// they are sharpened: [`sharpen_kept`]), within `max_bytes` in all; calls `drop` on the
 /// others that hold it.
 pub fn retain_best(results: &mut [TrialResult], direction: Direction, max_bytes: usize, size: impl Fn(&TrialResult) -> Option<usize>, drop: impl Fn(&mut TrialResult)) {
     let mut holders: Vec<usize> = (0..results.len()).filter(|&i| size(&results[i]).is_some()).collect();
@@ -74,13 +66,41 @@ pub fn retain_best(results: &mut [TrialResult], direction: Direction, max_bytes:
         loss(a).total_cmp(&loss(b)).then(results[a].id.cmp(&results[b].id))
     });
     let mut bytes = 0usize;
+    let mut learners: Vec<&str> = Vec::new();
+    let mut keeps = vec![false; holders.len()];
     for (rank, &i) in holders.iter().enumerate() {
-        let held = size(&results[i]).unwrap_or(0);
-        let keep = rank < KEPT_TRIALS && results[i].status == TrialStatus::Ok && bytes + held <= max_bytes;
-        if keep {
-            bytes += held;
-        } else {
-            drop(&mut results[i]);
+        let t = &results[i];
+        let classes = matches!(t.predictions.as_deref(), Some(Prediction::Classes(_)));
+        let learner_best = classes && t.status == TrialStatus::Ok && !learners.contains(&t.learner.as_str());
+        if t.status == TrialStatus::Ok {
+            learners.push(&t.learner);
+        }
+        let held = size(t).unwrap_or(0);
+        keeps[rank] = (rank < KEPT_TRIALS || learner_best) && t.status == TrialStatus::Ok && bytes + held <= max_bytes;
+        bytes += if keeps[rank] { held } else { 0 };
+    }
+    for (&i, _) in holders.iter().zip(&keeps).filter(|(_, &keep)| !keep) {
+        drop(&mut results[i]);
+    }
+}
+
+/// Fits each kept trial's sharpening power on its out-of-fold class probabilities
+/// ([`fit_power`]: forests' are too even) and sharpens them, so that the ensemble is
+/// chosen, and the model validated, on the probabilities the model will give; the trial
+/// records its power for the refit. Values are left as they are; fitting stops at
+/// `deadline`.
+pub fn sharpen_kept(results: &mut [TrialResult], truth: &Target, deadline: Option<Instant>) {
+    let Target::Classes { codes, .. } = truth else { return };
+    for t in results.iter_mut() {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        let Some(Prediction::Classes(p)) = t.predictions.as_deref() else { continue };
+        let power = fit_power(p.view(), codes);
+        if power != 1.0 {
+            let sharpened = sharpen(p.view(), power);
+            t.predictions = Some(Arc::new(Prediction::Classes(sharpened)));
+            t.sharpen = power;
         }
     }
 }
@@ -270,6 +290,26 @@ mod tests {
         keep_best(&mut results, Direction::Maximize);
         let kept: Vec<u64> = results.iter().filter(|t| t.predictions.is_some()).map(|t| t.id).collect();
         assert_eq!(kept, (16..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn kept_trials_are_sharpened_and_each_learner_keeps_its_best() {
+        // Twenty-five good "x" trials, then an underconfident forest that is right on every
+        // row: it is kept as its learner's best, and its probabilities are sharpened.
+        let truth = Target::Classes { codes: (0..100).map(|i| i % 2).collect(), labels: vec!["a".into(), "b".into()] };
+        let even = Array2::from_shape_fn((100, 2), |(i, j)| if (i % 2 == j) == (i % 7 != 0) { 0.9 } else { 0.1 });
+        let mut results: Vec<TrialResult> = (1..=25).map(|id| trial(id, 0.3, Prediction::Classes(even.clone()))).collect();
+        let sure = Array2::from_shape_fn((100, 2), |(i, j)| if i % 2 == j { 0.6 } else { 0.4 });
+        results.push(TrialResult { learner: "forest".into(), ..trial(26, 0.5, Prediction::Classes(sure)) });
+        keep_best(&mut results, Direction::Minimize);
+        assert!(results[25].predictions.is_some() && results[24].predictions.is_none());
+        sharpen_kept(&mut results, &truth, None);
+        assert!(results[25].sharpen > 3.0, "{}", results[25].sharpen);
+        let Some(Prediction::Classes(p)) = results[25].predictions.as_deref() else { panic!("kept") };
+        assert!(p[[0, 0]] > 0.9 && p[[1, 1]] > 0.9);
+        let mut values = vec![trial(1, 0.3, Prediction::Values(ndarray::array![1.0, 2.0]))];
+        sharpen_kept(&mut values, &Target::Values(vec![1.0, 2.0]), None);
+        assert_eq!(values[0].sharpen, 1.0);
     }
 
     #[test]

@@ -361,7 +361,7 @@ pub fn evaluate(spec: &TrialSpec, data: &ExperimentData, metric: &dyn Metric, ex
         result.extra_scores.clear();
     }
     if result.status == TrialStatus::Ok && fold_predictions.len() == data.splits.len() {
-        result.predictions = crate::ensemble::concat(&fold_predictions).map(Arc::new);
+        result.predictions = Prediction::concat(&fold_predictions).map(Arc::new);
         if keep_models && fold_models.len() == data.splits.len() {
             let per_row = probe_s_per_row / data.splits.len() as f64;
             result.fold_models = crate::bagging::fold_models(fold_models, per_row).map(Arc::new);

@@ -230,7 +230,7 @@ mod tests {
     use crate::trial::TrialStatus;
 
     fn result(id: u64) -> TrialResult {
-        TrialResult { id, learner: "gbdt".into(), config: Default::default(), status: TrialStatus::Ok, score: Some(0.5), score_std: None, fold_scores: vec![], curve: vec![], train_curve: vec![], extra_scores: Default::default(), fit_time_s: 1.0, predict_time_s: 0.0, message: None, predictions: None, fold_models: None }
+        TrialResult { id, learner: "gbdt".into(), config: Default::default(), status: TrialStatus::Ok, score: Some(0.5), score_std: None, fold_scores: vec![], curve: vec![], train_curve: vec![], extra_scores: Default::default(), fit_time_s: 1.0, predict_time_s: 0.0, message: None, predictions: None, fold_models: None, sharpen: 1.0 }
     }
 
     #[test]

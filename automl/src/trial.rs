@@ -169,6 +169,15 @@ pub struct TrialResult {
     /// the best trials, when every split finished (see `bagging`).
     #[serde(skip)]
     pub fold_models: Option<std::sync::Arc<FoldModels>>,
+    /// Power its class probabilities are raised to in the model (see
+    /// `ensemble::sharpen_kept`; its `predictions` are then already sharpened): 1 until
+    /// fitted after the search, and for values.
+    #[serde(skip, default = "one")]
+    pub sharpen: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// The models a trial fitted on each split's training rows, in split order.
@@ -199,7 +208,7 @@ impl TrialResult {
 
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Hyperparams, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
-        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, predict_time_s: 0.0, message, predictions: None, fold_models: None }
+        TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, predict_time_s: 0.0, message, predictions: None, fold_models: None, sharpen: 1.0 }
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Everything here works on in-memory data and is independent of how trials are
 //! scheduled; the `automl` crate builds experiments on top.
+pub mod calibrate;
 pub mod data;
 pub mod error;
 pub mod forest;

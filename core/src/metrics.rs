@@ -44,6 +44,21 @@ impl Prediction {
             Prediction::Values(v) => v.iter().map(|x| x.round().max(0.0) as usize).collect(),
         }
     }
+    /// Predictions of consecutive rows joined in order; `None` when they do not agree in
+    /// kind or class count, or there are none.
+    pub fn concat(parts: &[Prediction]) -> Option<Prediction> {
+        match parts.first()? {
+            Prediction::Classes(_) => {
+                let views: Option<Vec<_>> = parts.iter().map(|p| if let Prediction::Classes(m) = p { Some(m.view()) } else { None }).collect();
+                ndarray::concatenate(ndarray::Axis(0), &views?).ok().map(Prediction::Classes)
+            }
+            Prediction::Values(_) => {
+                let views: Option<Vec<_>> = parts.iter().map(|p| if let Prediction::Values(v) = p { Some(v.view()) } else { None }).collect();
+                ndarray::concatenate(ndarray::Axis(0), &views?).ok().map(Prediction::Values)
+            }
+        }
+    }
+
     /// True when every number is finite.
     pub fn is_finite(&self) -> bool {
         match self {

@@ -9,7 +9,6 @@ use automl_core::data::Table;
 use automl_core::learners::{learner_by_name, FittedModel};
 use automl_core::metrics::{BuiltinMetric, Metric, Prediction};
 use automl_core::preprocess::Pipeline;
-use ndarray::{concatenate, Axis};
 
 use crate::artifact::ModelArtifact;
 use crate::evaluate::ExperimentData;
@@ -90,6 +89,7 @@ struct SplitModel<'a> {
     fold: usize,
     weight: f64,
     model: &'a FittedModel,
+    sharpen: f64,
     pipeline: Cow<'a, Pipeline>,
 }
 
@@ -101,7 +101,7 @@ fn split_models<'a>(model: &'a ModelArtifact, leaderboard: &'a [TrialResult], da
     for c in model.configurations() {
         if c.first.fold.is_some() {
             let members = model.members.iter().filter(|m| m.trial == c.first.trial);
-            out.extend(members.map(|m| SplitModel { fold: m.fold.unwrap_or(0), weight: m.weight, model: &m.model, pipeline: Cow::Borrowed(&model.pipelines[m.pipeline]) }));
+            out.extend(members.map(|m| SplitModel { fold: m.fold.unwrap_or(0), weight: m.weight, model: &m.model, sharpen: m.sharpen, pipeline: Cow::Borrowed(&model.pipelines[m.pipeline]) }));
             continue;
         }
         let folds = leaderboard.iter().find(|t| t.id == c.first.trial)?.fold_models.as_ref()?;
@@ -109,7 +109,7 @@ fn split_models<'a>(model: &'a ModelArtifact, leaderboard: &'a [TrialResult], da
         let k = folds.models.len() as f64;
         for (fold, m) in folds.models.iter().enumerate() {
             let pipeline = data.design(fold, encoding).ok()?.pipeline.clone();
-            out.push(SplitModel { fold, weight: c.weight / k, model: m, pipeline: Cow::Owned(pipeline) });
+            out.push(SplitModel { fold, weight: c.weight / k, model: m, sharpen: c.first.sharpen, pipeline: Cow::Owned(pipeline) });
         }
     }
     Some(out)
@@ -157,11 +157,12 @@ fn permuted(model: &ModelArtifact, leaderboard: &[TrialResult], data: &Experimen
                         designs.len() - 1
                     }
                 };
-                members.push((m.weight / total, m.model.predict(designs[at].1.view())?));
+                members.push((m.weight / total, automl_core::calibrate::sharpen_prediction(m.model.predict(designs[at].1.view())?, m.sharpen)));
             }
             predictions.push(crate::ensemble::blend(&members).ok_or_else(|| crate::error::Error::Config("members predict in different shapes".into()))?);
         }
-        Ok(metric.score(&truth, &concat(predictions))?)
+        let joined = Prediction::concat(&predictions).ok_or_else(|| crate::error::Error::Config("splits predict in different shapes".into()))?;
+        Ok(metric.score(&truth, &joined)?)
     };
     let columns: Vec<String> = model.inputs().into_iter().map(|c| c.name.clone()).collect();
     let started = Instant::now();
@@ -181,17 +182,6 @@ fn spread(n: usize, k: usize) -> Vec<usize> {
         return (0..n).collect();
     }
     (0..k).map(|i| i * n / k).collect()
-}
-
-/// Predictions of consecutive rows, one after another.
-fn concat(parts: Vec<Prediction>) -> Prediction {
-    match parts.first() {
-        Some(Prediction::Classes(_)) => {
-            let views: Vec<_> = parts.iter().filter_map(|p| if let Prediction::Classes(m) = p { Some(m.view()) } else { None }).collect();
-            Prediction::Classes(concatenate(Axis(0), &views).unwrap_or_default())
-        }
-        _ => Prediction::Values(parts.into_iter().flat_map(|p| if let Prediction::Values(v) = p { v.to_vec() } else { Vec::new() }).collect()),
-    }
 }
 
 #[cfg(test)]

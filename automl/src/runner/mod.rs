@@ -97,6 +97,7 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let spent = resume.map_or(0.0, |r| r.spent_s);
     let deadline = options.time_budget.map(|t| start + Duration::from_secs_f64((t - spent).max(0.0)));
     refit::time_kept_models(&mut leaderboard, &setup.data, deadline.is_some());
+    crate::ensemble::sharpen_kept(&mut leaderboard, &setup.data.out_of_fold_target(), deadline);
     let selection = options.ensemble.then(|| crate::ensemble::select(&leaderboard, &setup.data.out_of_fold_target(), setup.metric.as_ref(), deadline)).flatten();
     let ctx = refit::RefitContext { data: &setup.data, metric: setup.metric.as_ref(), deadline, fold_share, seed: options.seed, final_fit: options.final_fit };
     let mut refitted = refit::refit_model(&leaderboard, selection, &ctx, observer)?;

@@ -139,13 +139,17 @@ impl Shared {
         let members = match &trial.fold_models {
             Some(folds) if bagged => self.bag(trial, folds, ctx)?,
             Some(folds) => {
-                let per_100k = crate::bagging::predict_cost(trial, true) * 1e5;
-                notes.push(format!("trial {} ({}) was refit on all rows rather than bagged: its {} split models would take about {per_100k:.1} s per 100,000 rows, past what the model may take (--final-fit auto bags while the model predicts 100,000 rows in at most 1.5 s; --final-fit bag bags anyway)", trial.id, trial.learner, folds.models.len()));
+                let (per_100k, left_100k, most_100k) = (crate::bagging::predict_cost(trial, true) * 1e5, self.cost_left.max(0.0) * 1e5, crate::bagging::MAX_PREDICT_S_PER_ROW * 1e5);
+                notes.push(format!("trial {} ({}) was refit on all rows rather than bagged: its {} split models would take about {per_100k:.1} s per 100,000 rows, more than the {left_100k:.1} s left once the model's other members are counted (--final-fit auto bags while the whole model predicts 100,000 rows in at most {most_100k:.1} s; --final-fit bag bags anyway)", trial.id, trial.learner, folds.models.len()));
                 vec![self.fit(trial, ctx, notes)?]
             }
             None => vec![self.fit(trial, ctx, notes)?],
         };
         self.cost_left -= crate::bagging::predict_cost(trial, bagged);
+        if trial.sharpen != 1.0 {
+            let how = if trial.sharpen > 1.0 { "more confident: they were too even" } else { "less confident: they were too sure" };
+            notes.push(format!("trial {} ({}) gives its class probabilities raised to the power {:.2} and renormalised, a power fitted on its out-of-fold predictions that made them {how}", trial.id, trial.learner, trial.sharpen));
+        }
         Ok(Part { trial: trial.id, weight, members })
     }
 
@@ -161,7 +165,7 @@ impl Shared {
         let mut members = Vec::with_capacity(folds.models.len());
         for (fold, model) in folds.models.iter().enumerate() {
             let pipeline = self.pipeline(ctx.data, encoding, Some(fold))?;
-            members.push(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0 / k, pipeline, fold: Some(fold), model: model.clone() });
+            members.push(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0 / k, sharpen: trial.sharpen, pipeline, fold: Some(fold), model: model.clone() });
         }
         Ok(members)
     }
@@ -181,7 +185,7 @@ impl Shared {
         if fit.expired() {
             notes.push(format!("the refit of trial {} ({}) reached the end of the time budget and may have stopped short of its configuration (fewer rounds or trees): give the run more time", trial.id, trial.learner));
         }
-        Ok(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0, pipeline: index, fold: None, model })
+        Ok(Member { trial: trial.id, learner: trial.learner.clone(), config: trial.config.clone(), weight: 1.0, sharpen: trial.sharpen, pipeline: index, fold: None, model })
     }
 
     /// The model of `parts` (each part's weight spread over its members), with only the

@@ -83,7 +83,17 @@ struct Arm {
     best: f64,
     trials: usize,
     failures: usize,
+    /// Seconds told, and the units of work ([`Learner::work`]) of the configurations told.
     cost: f64,
+    units: f64,
+    /// The learner, for the work of a configuration (`None`: every configuration is 1).
+    learner: Option<Box<dyn Learner>>,
+}
+
+impl Arm {
+    fn work(&self, config: &Hyperparams) -> f64 {
+        self.learner.as_ref().map_or(1.0, |l| l.work(config)).max(1e-9)
+    }
 }
 
 /// Search across learners (see the module documentation).
@@ -115,6 +125,8 @@ impl LearnerSearch {
                 trials: 0,
                 failures: 0,
                 cost: 0.0,
+                units: 0.0,
+                learner: automl_core::learners::learner_by_name(l.name()).ok(),
             })
             .collect();
         arms.sort_by(|a, b| a.cost_hint.total_cmp(&b.cost_hint));
@@ -128,7 +140,8 @@ impl LearnerSearch {
 
     /// The next given starting point; or, once every learner has had its first start (or
     /// is too slow for one), the next portfolio entry whose learner is not expected to
-    /// take more than half the time left (one that is is dropped). Each is counted as a
+    /// take more than half the time left by its size and its learner's measured speed (one
+    /// that is is dropped). Each is counted as a
     /// trial of its learner.
     fn next_queued(&mut self, ctx: &AskContext) -> Option<Suggestion> {
         loop {
@@ -140,7 +153,7 @@ impl LearnerSearch {
                 None => return None,
             };
             let Some(i) = self.arms.iter().position(|a| a.name == s.learner) else { continue };
-            if from_portfolio && self.too_slow(i, ctx, 0.5) {
+            if from_portfolio && self.config_too_slow(i, &s.config, ctx, 0.5) {
                 continue;
             }
             if self.seen.insert(format!("{}:{:?}", s.learner, s.config), 1).is_none() {
@@ -183,6 +196,18 @@ impl LearnerSearch {
     /// Whether arm `i` is expected to take more than `share` of the time left.
     fn too_slow(&self, i: usize, ctx: &AskContext, share: f64) -> bool {
         match (ctx.time_left, self.expected_cost(i, ctx)) {
+            (Some(t), Some(c)) => c > share * t,
+            _ => false,
+        }
+    }
+
+    /// Whether `config` of arm `i` is expected to take more than `share` of the time left:
+    /// the arm's measured seconds per unit of work times the configuration's work, or
+    /// before a measurement the arm's expected cost.
+    fn config_too_slow(&self, i: usize, config: &Hyperparams, ctx: &AskContext, share: f64) -> bool {
+        let a = &self.arms[i];
+        let cost = if a.units > 0.0 && a.cost > 0.0 { ctx.time_left.map(|_| a.cost / a.units * a.work(config)) } else { self.expected_cost(i, ctx) };
+        match (ctx.time_left, cost) {
             (Some(t), Some(c)) => c > share * t,
             _ => false,
         }
@@ -304,6 +329,7 @@ impl Strategy for LearnerSearch {
     fn tell(&mut self, suggestion: &Suggestion, loss: Option<f64>, cost_s: f64) {
         let Some(arm) = self.arms.iter_mut().find(|a| a.name == suggestion.learner) else { return };
         arm.cost += cost_s;
+        arm.units += arm.work(&suggestion.config);
         let unit = arm.space.to_unit(&suggestion.config);
         match loss {
             Some(l) if l.is_finite() => {

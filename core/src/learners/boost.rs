@@ -93,6 +93,13 @@ impl Learner for GbdtLearner {
     fn leads(&self) -> bool {
         true
     }
+    fn work(&self, config: &Hyperparams) -> f64 {
+        // Each round builds histograms of the sampled rows and columns, and searches them
+        // once per leaf (with histogram subtraction, about a logarithm's worth of passes).
+        let get = |name: &str, default: f64| get_f64(config, name, NAME).unwrap_or(default);
+        let leaves = get("num_leaves", 31.0).max(2.0);
+        get("n_estimators", 100.0) * get("feature_fraction", 1.0) * get("bagging_fraction", 1.0) * (1.0 + leaves.ln())
+    }
     fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
         let mut params = Self::params(config, ctx)?;
         let (objective, n_classes) = match y {

@@ -120,6 +120,11 @@ impl Learner for ForestLearner {
         let factor = if self.extra { 1.5 } else { 1.0 };
         0.2 + factor * 3e-7 * rows * rows.log2() * per_split
     }
+    fn work(&self, config: &Hyperparams) -> f64 {
+        // Trees x candidate features x levels (the depth cap, past 20 rarely reached).
+        let get = |name: &str, default: f64| get_f64(config, name, self.name()).unwrap_or(default);
+        get("n_estimators", 100.0) * get("max_features", 0.5) * get("max_depth", 20.0).clamp(1.0, 20.0)
+    }
     fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, ctx: &mut FitContext) -> Result<FittedModel> {
         let params = self.params(config, x.ncols(), ctx)?;
         let target = match y {

@@ -38,6 +38,9 @@ impl Learner for LogisticLearner {
     fn relative_cost(&self, _shape: DataShape) -> f64 {
         1.0
     }
+    fn work(&self, config: &Hyperparams) -> f64 {
+        get_f64(config, "max_iterations", NAME).unwrap_or(100.0)
+    }
     fn fit(&self, config: &Hyperparams, x: ArrayView2<f64>, y: &Target, _ctx: &mut FitContext) -> Result<FittedModel> {
         let alpha = get_f64(config, "alpha", NAME)?;
         let iterations = get_usize(config, "max_iterations", NAME)? as u64;

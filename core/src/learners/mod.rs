@@ -114,6 +114,13 @@ pub trait Learner: Send + Sync {
     fn starts(&self, task: Task, shape: DataShape) -> Vec<Hyperparams>;
     /// Rough cost of the first start relative to a logistic regression (for ordering).
     fn relative_cost(&self, shape: DataShape) -> f64;
+    /// Relative work of fitting `config`, compared only between configurations of this
+    /// learner (say trees x depth): the search scales a learner's measured seconds per unit
+    /// of work by it to expect what a configuration will take. 1 by default: the
+    /// hyperparameters change the cost little, or unpredictably.
+    fn work(&self, _config: &Hyperparams) -> f64 {
+        1.0
+    }
     /// Whether a run searches it when `--learners` does not name the learners (yes by
     /// default; no for a learner another supersedes, and that a run names explicitly).
     fn by_default(&self) -> bool {
@@ -251,13 +258,27 @@ impl FittedModel {
             FittedModel::ElasticNet(m) => m.predict(x),
             FittedModel::Tree(m) => Prediction::Classes(m.predict_proba(x)),
             FittedModel::Forest(m) => forest::predict(m, x),
-            FittedModel::NaiveBayes(m) => m.predict(x),
-            FittedModel::Knn(m) => m.predict(x)?,
-            FittedModel::Svc(m) => m.predict(x),
-            FittedModel::Svr(m) => m.predict(x),
+            FittedModel::NaiveBayes(m) => in_row_chunks(x, |c| Ok(m.predict(c)))?,
+            FittedModel::Knn(m) => in_row_chunks(x, |c| m.predict(c))?,
+            FittedModel::Svc(m) => in_row_chunks(x, |c| Ok(m.predict(c)))?,
+            FittedModel::Svr(m) => in_row_chunks(x, |c| Ok(m.predict(c)))?,
             FittedModel::Gbdt(m) => m.predict(x),
         })
     }
+}
+
+/// Rows a thread predicts at a time for learners that predict on one thread (linfa's).
+const CHUNK_ROWS: usize = 4096;
+
+/// `predict` of `x` in chunks of [`CHUNK_ROWS`] rows on rayon's current pool, joined in
+/// row order: the same predictions, on every core.
+fn in_row_chunks(x: ArrayView2<f64>, predict: impl Fn(ArrayView2<f64>) -> Result<Prediction> + Sync) -> Result<Prediction> {
+    use rayon::prelude::*;
+    if x.nrows() <= CHUNK_ROWS {
+        return predict(x);
+    }
+    let parts: Vec<Prediction> = x.axis_chunks_iter(ndarray::Axis(0), CHUNK_ROWS).collect::<Vec<_>>().into_par_iter().map(&predict).collect::<Result<_>>()?;
+    Prediction::concat(&parts).ok_or_else(|| Error::learner("predict", "chunks predicted in different shapes"))
 }
 
 /// Result of a consistency check: the message names what is inconsistent.
@@ -408,6 +429,15 @@ mod tests {
     use super::*;
     use crate::metrics::{BuiltinMetric, Metric};
     use ndarray::Array2;
+
+    #[test]
+    fn predicting_in_chunks_on_threads_gives_the_same_predictions() {
+        let (x, y) = test_data::blobs(2 * CHUNK_ROWS + 5, 3);
+        let nb = learner_by_name("naive_bayes").unwrap();
+        let model = fit_guarded(nb.as_ref(), &nb.starts(Task::Multiclass, DataShape { rows: x.nrows(), features: 3, classes: 3 })[0], x.view(), &y, &mut FitContext::new(0)).unwrap();
+        let FittedModel::NaiveBayes(m) = &model else { panic!("not naive Bayes") };
+        assert_eq!(model.predict(x.view()).unwrap(), m.predict(x.view()));
+    }
 
     #[test]
     fn every_learner_fits_its_starts_and_round_trips() {
