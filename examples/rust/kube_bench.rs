@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let suggestion = automl::search::Suggestion { learner: "gbdt".into(), config: Default::default() };
         journal.write(&automl::journal::Entry::Suggested { trial: t, suggestion })?;
         journal.write(&automl::journal::Entry::Dispatched { trial: t, job: format!("automl-bench-t{t}") })?;
-        let result = automl::trial::TrialResult { id: t, learner: "gbdt".into(), config: Default::default(), status: automl::trial::TrialStatus::Ok, score: Some(0.5), score_std: Some(0.01), fold_scores: vec![0.5; 5], curve: (1..=10).map(|s| (s, 0.5)).collect(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s: 1.0, predict_time_s: 0.0, message: None, predictions: None, fold_models: None };
+        let result = automl::trial::TrialResult { id: t, learner: "gbdt".into(), config: Default::default(), status: automl::trial::TrialStatus::Ok, score: Some(0.5), score_std: Some(0.01), fold_scores: vec![0.5; 5], curve: (1..=10).map(|s| (s, 0.5)).collect(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s: 1.0, predict_time_s: 0.0, message: None, predictions: None, fold_models: None, sharpen: 1.0 };
         journal.write(&automl::journal::Entry::Finished { result, elapsed_s: t as f64 })?;
     }
     let read_start = Instant::now();
