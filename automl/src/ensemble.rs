@@ -71,10 +71,11 @@ pub fn retain_best(results: &mut [TrialResult], direction: Direction, max_bytes:
     for (rank, &i) in holders.iter().enumerate() {
         let t = &results[i];
         let classes = matches!(t.predictions.as_deref(), Some(Prediction::Classes(_)));
-        let learner_best = classes && t.status == TrialStatus::Ok && !learners.contains(&t.learner.as_str());
-        if t.status == TrialStatus::Ok {
+        let first_of_learner = t.status == TrialStatus::Ok && !learners.contains(&t.learner.as_str());
+        if first_of_learner {
             learners.push(&t.learner);
         }
+        let learner_best = classes && first_of_learner;
         let held = size(t).unwrap_or(0);
         keeps[rank] = (rank < KEPT_TRIALS || learner_best) && t.status == TrialStatus::Ok && bytes + held <= max_bytes;
         bytes += if keeps[rank] { held } else { 0 };

@@ -205,12 +205,9 @@ impl LearnerSearch {
     /// the arm's measured seconds per unit of work times the configuration's work, or
     /// before a measurement the arm's expected cost.
     fn config_too_slow(&self, i: usize, config: &Hyperparams, ctx: &AskContext, share: f64) -> bool {
-        let a = &self.arms[i];
-        let cost = if a.units > 0.0 && a.cost > 0.0 { ctx.time_left.map(|_| a.cost / a.units * a.work(config)) } else { self.expected_cost(i, ctx) };
-        match (ctx.time_left, cost) {
-            (Some(t), Some(c)) => c > share * t,
-            _ => false,
-        }
+        let (a, Some(left)) = (&self.arms[i], ctx.time_left) else { return false };
+        let cost = if a.units > 0.0 && a.cost > 0.0 { Some(a.cost / a.units * a.work(config)) } else { self.expected_cost(i, ctx) };
+        cost.is_some_and(|c| c > share * left)
     }
 
     fn pick_arm(&mut self, ctx: &AskContext) -> Option<usize> {

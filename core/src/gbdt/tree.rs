@@ -1,7 +1,6 @@
 //! One regression tree grown leaf-wise on binned data from gradients and hessians.
 use std::collections::BinaryHeap;
 
-use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
 use super::binning::{BinMapper, Binned};
@@ -66,22 +65,6 @@ fn in_set(set: &[u64; 4], bin: usize) -> bool {
 }
 
 impl Tree {
-    /// Output for a row of raw values.
-    #[inline]
-    pub fn predict_row(&self, x: ArrayView1<f64>) -> f64 {
-        if self.nodes.is_empty() {
-            return self.leaves[0];
-        }
-        let mut i = 0i32;
-        loop {
-            let node = &self.nodes[i as usize];
-            i = if node.goes_left(x[node.feature as usize]) { node.left } else { node.right };
-            if i < 0 {
-                return self.leaves[!i as usize];
-            }
-        }
-    }
-
     /// Whether a row of raw values goes left at internal node `i`.
     #[inline]
     pub fn goes_left_raw(&self, i: usize, row: &[f64]) -> bool {
