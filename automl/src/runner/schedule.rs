@@ -21,6 +21,8 @@ use crate::trial::{TrialMonitor, TrialResult, TrialSpec, TrialStatus};
 
 /// Trials after the best whose refit time the reserve counts, for an ensemble.
 const ENSEMBLE_RESERVE_TRIALS: usize = 3;
+/// The most of the budget kept back to refit ensemble members other than the best trial.
+const OTHERS_RESERVE_SHARE: f64 = 0.1;
 
 /// Seconds a trial may overrun its limit before it is abandoned.
 const TRIAL_GRACE_S: f64 = 1.0;
@@ -169,7 +171,9 @@ impl State {
 
     /// The refit needs about the per-fold fit times of the trials it will fit, scaled to
     /// all rows: the best trial's, and those of the next best that an ensemble may add
-    /// (their share of the reserve is smaller: an ensemble drops members that do not fit).
+    /// (their share of the reserve is smaller, and at most a tenth of the budget: an
+    /// ensemble drops members that do not fit, and a slow forest that may join one should
+    /// not end the search early).
     fn refine_reserve(&mut self, reserve: RefitReserve, direction: Direction) {
         let (RefitReserve::Refit { fold_share, final_fit, report_s }, Some(budget)) = (reserve, self.budget_s) else { return };
         let mut ok: Vec<&TrialResult> = self.results.iter().filter(|t| t.status == TrialStatus::Ok && t.score.is_some()).collect();
@@ -177,7 +181,7 @@ impl State {
         let per_fold = |t: &TrialResult| if crate::bagging::bags(t, final_fit, true, crate::bagging::MAX_PREDICT_S_PER_ROW) { 0.0 } else { t.fit_time_s / t.fold_scores.len().max(1) as f64 / fold_share };
         let Some(best) = ok.first() else { return };
         let others: f64 = ok.iter().skip(1).take(ENSEMBLE_RESERVE_TRIALS).map(|t| per_fold(t)).sum();
-        self.reserve_s = (per_fold(best) * 1.5 + others * 0.5 + 0.2).clamp(0.05 * budget.min(40.0), 0.35 * budget) + report_s;
+        self.reserve_s = (per_fold(best) * 1.5 + (others * 0.5).min(OTHERS_RESERVE_SHARE * budget) + 0.2).clamp(0.05 * budget.min(40.0), 0.35 * budget) + report_s;
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! [`LearnerSearch`] runs across learners: first each learner's cheap, strong starting
 //! configurations, cheapest first (FLAML's cost-aware start), then learners chosen by how
-//! well and how cheaply they have done, each searched within its own space by TPE or at
-//! random.
+//! well and how cheaply they have done, each searched within its own space by TPE mixed
+//! with local moves from its best configuration, or at random.
 use std::collections::HashMap;
 
 use automl_core::learners::{DataShape, Learner};
@@ -15,6 +15,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 pub mod portfolio;
+mod local;
 pub(crate) mod tpe;
 
 pub use tpe::Tpe;
@@ -72,6 +73,13 @@ impl std::str::FromStr for Sampler {
         }
     }
 }
+
+/// Under TPE, the share of a learner's draws that are local moves from its best
+/// configuration ([`local::around`]) rather than TPE's.
+const LOCAL_SHARE: f64 = 0.6;
+/// A portfolio entry expected to take more than this share of the time left is skipped:
+/// one slow forest may cost more than ten trials of the learner in the lead.
+const PORTFOLIO_SHARE: f64 = 0.3;
 
 struct Arm {
     name: String,
@@ -140,7 +148,7 @@ impl LearnerSearch {
 
     /// The next given starting point; or, once every learner has had its first start (or
     /// is too slow for one), the next portfolio entry whose learner is not expected to
-    /// take more than half the time left by its size and its learner's measured speed (one
+    /// take more than [`PORTFOLIO_SHARE`] of the time left by its size and its learner's measured speed (one
     /// that is is dropped). Each is counted as a
     /// trial of its learner.
     fn next_queued(&mut self, ctx: &AskContext) -> Option<Suggestion> {
@@ -153,7 +161,7 @@ impl LearnerSearch {
                 None => return None,
             };
             let Some(i) = self.arms.iter().position(|a| a.name == s.learner) else { continue };
-            if from_portfolio && self.config_too_slow(i, &s.config, ctx, 0.5) {
+            if from_portfolio && self.config_too_slow(i, &s.config, ctx, PORTFOLIO_SHARE) {
                 continue;
             }
             if self.seen.insert(format!("{}:{:?}", s.learner, s.config), 1).is_none() {
@@ -291,9 +299,10 @@ impl Strategy for LearnerSearch {
                 arm.trials = arm.failures;
                 continue;
             } else {
+                let local = self.sampler == Sampler::Tpe && self.rng.gen::<f64>() < LOCAL_SHARE;
                 let unit = match self.sampler {
                     Sampler::Random => (0..arm.space.len()).map(|_| self.rng.gen::<f64>()).collect(),
-                    Sampler::Tpe => Tpe::default().suggest(&arm.space, &arm.history, &mut self.rng),
+                    Sampler::Tpe => local.then(|| local::around(&arm.history, &mut self.rng)).flatten().unwrap_or_else(|| Tpe::default().suggest(&arm.space, &arm.history, &mut self.rng)),
                 };
                 arm.space.from_unit(&unit)
             };

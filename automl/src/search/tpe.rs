@@ -68,7 +68,7 @@ fn bandwidth(n: usize) -> f64 {
     (0.3 * (n as f64).powf(-0.2)).clamp(0.03, 0.25)
 }
 
-fn normal(rng: &mut impl Rng) -> f64 {
+pub(crate) fn normal(rng: &mut impl Rng) -> f64 {
     // Box-Muller.
     let (u, v): (f64, f64) = (rng.gen::<f64>().max(1e-12), rng.gen());
     (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()

@@ -15,6 +15,10 @@ use crate::task::{Target, Task};
 const NAME: &str = "gbdt";
 /// Rounds between intermediate reports to the stopping rule.
 const REPORT_EVERY: usize = 10;
+/// Share of its rounds a model grows before its first report. Stopping rules compare
+/// trials at the same round, and in its first rounds a small learning rate trails a large
+/// one that it ends up beating.
+const FIRST_REPORT_SHARE: usize = 4;
 
 /// Histogram gradient boosting.
 pub struct GbdtLearner;
@@ -118,7 +122,7 @@ impl Learner for GbdtLearner {
             if ctx.expired() {
                 return false;
             }
-            if valid.is_some() && round % REPORT_EVERY == 0 && round < params.num_rounds {
+            if valid.is_some() && round % REPORT_EVERY == 0 && round * FIRST_REPORT_SHARE >= params.num_rounds && round < params.num_rounds {
                 let p = to_prediction(objective, n_classes, raw.clone());
                 let train = ctx.train_predictions.then(|| to_prediction(objective, n_classes, train_raw.clone()));
                 return ctx.report(round, &p, train.as_ref()) == Control::Continue;
