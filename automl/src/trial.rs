@@ -206,6 +206,13 @@ impl TrialResult {
         matches!(self.status, TrialStatus::Ok | TrialStatus::EarlyStopped) && self.score.is_some()
     }
 
+    /// The result without its kept predictions and split models: a copy to remember it by
+    /// that holds none of their memory, and leaves the kept ones the only owners (so
+    /// their timings can be written after the search).
+    pub fn without_kept(&self) -> Self {
+        TrialResult { predictions: None, fold_models: None, ..self.clone() }
+    }
+
     /// A result with no scores yet: `status`, time spent and why.
     pub fn ended(id: u64, learner: String, config: Hyperparams, status: TrialStatus, fit_time_s: f64, message: Option<String>) -> Self {
         TrialResult { id, learner, config, status, score: None, score_std: None, fold_scores: Vec::new(), curve: Vec::new(), train_curve: Vec::new(), extra_scores: Default::default(), fit_time_s, predict_time_s: 0.0, message, predictions: None, fold_models: None, sharpen: 1.0 }
@@ -255,4 +262,25 @@ impl TrialMonitor for NoMonitor {
 
 fn is_zero(v: &f64) -> bool {
     *v == 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_copy_without_kept_parts_shares_none_of_them() {
+        let mut t = TrialResult::ended(3, "gbdt".into(), Hyperparams::default(), TrialStatus::Ok, 1.5, None);
+        t.score = Some(0.9);
+        t.predictions = Some(Arc::new(automl_core::metrics::Prediction::Values(ndarray::array![1.0, 2.0])));
+        t.fold_models = Some(Arc::new(FoldModels { models: Vec::new(), bytes: 0, predict_s_per_row: 0.0 }));
+        let light = t.without_kept();
+        assert!(light.predictions.is_none() && light.fold_models.is_none());
+        assert_eq!((light.id, light.score, light.fit_time_s), (3, Some(0.9), 1.5));
+        // The kept split models have one owner again, so their timing can be written.
+        let folds = t.fold_models.as_mut().unwrap();
+        Arc::get_mut(folds).unwrap().predict_s_per_row = 1e-6;
+    }
 }

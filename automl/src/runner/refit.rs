@@ -93,8 +93,11 @@ struct Shared {
     prepared: Option<Prepared>,
     /// Pipelines with the split whose training rows fitted them (`None`: all rows).
     pipelines: Vec<(Option<usize>, Pipeline)>,
-    /// Seconds per row of prediction bagging may still add (see [`crate::bagging::bags`]).
+    /// Seconds per row of prediction the model may still take (see [`crate::bagging::bags`]).
     cost_left: f64,
+    /// Seconds per row the members still to be fitted take at least (each refit, not
+    /// bagged): bagging one member may not take it from them.
+    reserved: f64,
 }
 
 /// One configuration of the model, fitted: refit (one member) or bagged (one member per
@@ -109,7 +112,7 @@ impl Shared {
     fn new(data: &ExperimentData) -> Result<Self> {
         let rows: Vec<usize> = (0..data.table.n_rows).collect();
         let prepared = (!data.preprocessors.is_empty()).then(|| apply_preprocessors(&data.preprocessors, &data.table, &data.features, &rows)).transpose()?;
-        Ok(Shared { rows, prepared, pipelines: Vec::new(), cost_left: crate::bagging::MAX_PREDICT_S_PER_ROW })
+        Ok(Shared { rows, prepared, pipelines: Vec::new(), cost_left: crate::bagging::MAX_PREDICT_S_PER_ROW, reserved: 0.0 })
     }
 
     /// The index of the pipeline for `encoding` fitted on all rows (`fold` `None`) or on
@@ -139,7 +142,7 @@ impl Shared {
         let members = match &trial.fold_models {
             Some(folds) if bagged => self.bag(trial, folds, ctx)?,
             Some(folds) => {
-                let (per_100k, left_100k, most_100k) = (crate::bagging::predict_cost(trial, true) * 1e5, self.cost_left.max(0.0) * 1e5, crate::bagging::MAX_PREDICT_S_PER_ROW * 1e5);
+                let (per_100k, left_100k, most_100k) = (crate::bagging::predict_cost(trial, true) * 1e5, (self.cost_left - self.reserved).max(0.0) * 1e5, crate::bagging::MAX_PREDICT_S_PER_ROW * 1e5);
                 notes.push(format!("trial {} ({}) was refit on all rows rather than bagged: its {} split models would take about {per_100k:.1} s per 100,000 rows, more than the {left_100k:.1} s left once the model's other members are counted (--final-fit auto bags while the whole model predicts 100,000 rows in at most {most_100k:.1} s; --final-fit bag bags anyway)", trial.id, trial.learner, folds.models.len()));
                 vec![self.fit(trial, ctx, notes)?]
             }
@@ -155,7 +158,7 @@ impl Shared {
 
     /// Whether `trial`'s configuration is bagged, within the prediction cost left.
     fn bags(&self, trial: &TrialResult, ctx: &RefitContext) -> bool {
-        crate::bagging::bags(trial, ctx.final_fit, ctx.deadline.is_some(), self.cost_left)
+        crate::bagging::bags(trial, ctx.final_fit, ctx.deadline.is_some(), self.cost_left - self.reserved)
     }
 
     /// `trial`'s split models as members of equal weight, each with its split's pipeline.
@@ -242,13 +245,17 @@ fn refit_estimate(trial: &TrialResult, ctx: &RefitContext) -> f64 {
 /// Fits the members of `selection`: the best trial first when it is one (the model if
 /// the ensemble falls apart), then by weight. A member to refit whose refit would not fit
 /// the time left is left out, as is one whose fit fails; each with a note. Bagged members
-/// take no time.
+/// take no time, and a member is bagged only when the members after it, refit, still fit
+/// the prediction bound.
 #[allow(clippy::too_many_arguments)]
 fn refit_members(ranked: &[TrialResult], selection: &Selection, best: u64, ctx: &RefitContext, shared: &mut Shared, notes: &mut Vec<String>, observer: &mut dyn Observer) -> Vec<Part> {
     let mut order = selection.members.clone();
     order.sort_by_key(|&(id, _)| id != best);
     let mut parts: Vec<Part> = Vec::new();
+    let single = |id: u64| ranked.iter().find(|t| t.id == id).map_or(0.0, |t| crate::bagging::predict_cost(t, false));
+    shared.reserved = order.iter().map(|&(id, _)| single(id)).sum();
     for (id, weight) in order {
+        shared.reserved -= single(id);
         let Some(trial) = ranked.iter().find(|t| t.id == id) else { continue };
         let estimate = refit_estimate(trial, ctx);
         let late = !shared.bags(trial, ctx) && ctx.deadline.is_some_and(|d| Instant::now() + std::time::Duration::from_secs_f64(estimate) > d);

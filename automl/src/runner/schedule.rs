@@ -398,7 +398,7 @@ impl Schedule<'_> {
             && result.score.is_some_and(|s| st.best.as_ref().and_then(|b| b.score).is_none_or(|b| self.direction.better(s, b)));
         if improved {
             st.since_improvement = 0;
-            st.best = Some(result.clone());
+            st.best = Some(result.without_kept());
         } else {
             st.since_improvement += 1;
         }
