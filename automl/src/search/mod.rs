@@ -148,9 +148,8 @@ impl LearnerSearch {
 
     /// The next given starting point; or, once every learner has had its first start (or
     /// is too slow for one), the next portfolio entry whose learner is not expected to
-    /// take more than [`PORTFOLIO_SHARE`] of the time left by its size and its learner's measured speed (one
-    /// that is is dropped). Each is counted as a
-    /// trial of its learner.
+    /// take more than [`PORTFOLIO_SHARE`] of the time left by its size and its learner's
+    /// measured speed (one that is is dropped). Each is counted as a trial of its learner.
     fn next_queued(&mut self, ctx: &AskContext) -> Option<Suggestion> {
         loop {
             let from_portfolio = self.first.is_empty();
