@@ -114,6 +114,12 @@ pub const MIN_JUDGED_ROWS: usize = 500;
 /// timed in a debug build, lands near the bound and made two equal fits differ.
 pub const MIN_TIMED_ROWS: usize = 250;
 
+/// Whether a run judges its models by their prediction times: under a time budget
+/// (without one, time costs nothing) and on data of at least [`MIN_TIMED_ROWS`] rows.
+pub fn times_predictions(rows: usize, budgeted: bool) -> bool {
+    budgeted && rows >= MIN_TIMED_ROWS
+}
+
 /// Rows a split model's prediction time is measured on: the validation rows repeated up
 /// to this many, so the cost of a call (and its noise) is spread thin, and a small data
 /// set's models are judged by what predicting many rows would take.

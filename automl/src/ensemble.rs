@@ -122,13 +122,14 @@ pub struct Selection {
 /// whose addition scores best (ties to the better-ranked trial), and keep the best
 /// ensemble seen. `None` when fewer than two trials have predictions, or when the best
 /// ensemble is a single trial or does not beat the best trial.
-/// Rounds stop at `deadline`, keeping the best ensemble so far. With `deadline` (a run
-/// with a time budget) members are also bounded by their measured prediction time
-/// ([`PREDICT_SHARE`]); without one, time costs nothing, as in the search, and the same
-/// trials give the same ensemble.
-pub fn select(ranked: &[TrialResult], truth: &Target, metric: &dyn Metric, deadline: Option<Instant>) -> Option<Selection> {
+/// Rounds stop at `deadline`, keeping the best ensemble so far. When `timed` (a run with
+/// a time budget on data whose prediction times are judged, see
+/// [`crate::bagging::times_predictions`]) members are also bounded by their measured
+/// prediction time ([`PREDICT_SHARE`]); otherwise time costs nothing, as in the search,
+/// and the same trials give the same ensemble.
+pub fn select(ranked: &[TrialResult], truth: &Target, metric: &dyn Metric, deadline: Option<Instant>, timed: bool) -> Option<Selection> {
     let candidates: Vec<(u64, &Prediction)> = ranked.iter().filter_map(|t| t.predictions.as_deref().map(|p| (t.id, p))).collect();
-    let costs: Vec<f64> = ranked.iter().filter(|t| t.predictions.is_some()).map(|t| if deadline.is_some() { t.predict_time_s } else { 0.0 }).collect();
+    let costs: Vec<f64> = ranked.iter().filter(|t| t.predictions.is_some()).map(|t| if timed { t.predict_time_s } else { 0.0 }).collect();
     if candidates.len() < 2 || candidates.iter().any(|(_, p)| p.len() != truth.len()) {
         return None;
     }
@@ -255,7 +256,7 @@ mod tests {
         let a = Prediction::Classes(ndarray::array![[0.9, 0.1], [0.45, 0.55], [0.4, 0.6], [0.1, 0.9]]);
         let b = Prediction::Classes(ndarray::array![[0.6, 0.4], [0.4, 0.6], [0.9, 0.1], [0.55, 0.45]]);
         let ranked = vec![trial(1, 0.75, a), trial(2, 0.75, b)];
-        let s = select(&ranked, &truth, &BuiltinMetric::Accuracy, None).expect("an ensemble");
+        let s = select(&ranked, &truth, &BuiltinMetric::Accuracy, None, false).expect("an ensemble");
         assert_eq!(s.score, 1.0);
         assert_eq!(s.best_single, 0.75);
         assert_eq!(s.members.len(), 2);
@@ -267,12 +268,13 @@ mod tests {
         slow[1].predict_time_s = 10.0;
         let tiny = slow.iter().map(|t| TrialResult { predict_time_s: t.predict_time_s / 1000.0, ..t.clone() }).collect::<Vec<_>>();
         let soon = Some(Instant::now() + std::time::Duration::from_secs(60));
-        assert!(select(&tiny, &truth, &BuiltinMetric::Accuracy, soon).is_some(), "timings of a millisecond are noise");
+        assert!(select(&tiny, &truth, &BuiltinMetric::Accuracy, soon, true).is_some(), "timings of a millisecond are noise");
         let later = Some(Instant::now() + std::time::Duration::from_secs(60));
-        assert_eq!(select(&slow, &truth, &BuiltinMetric::Accuracy, later), None);
-        assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, None).is_some(), "without a time budget, time costs nothing");
+        assert_eq!(select(&slow, &truth, &BuiltinMetric::Accuracy, later, true), None);
+        assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, None, false).is_some(), "without a time budget, time costs nothing");
+        assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, later, false).is_some(), "nor on data too small to judge prediction times");
         slow[1].predict_time_s = 0.2;
-        assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, later).is_some());
+        assert!(select(&slow, &truth, &BuiltinMetric::Accuracy, later, true).is_some());
     }
 
     #[test]
@@ -281,7 +283,7 @@ mod tests {
         let good = Prediction::Values(ndarray::array![1.0, 2.0, 3.0]);
         let bad = Prediction::Values(ndarray::array![3.0, 0.0, 9.0]);
         let ranked = vec![trial(1, 1.0, good), trial(2, -5.0, bad)];
-        assert_eq!(select(&ranked, &truth, &BuiltinMetric::R2, None), None);
+        assert_eq!(select(&ranked, &truth, &BuiltinMetric::R2, None, false), None);
     }
 
     #[test]

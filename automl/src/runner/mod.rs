@@ -96,9 +96,10 @@ pub fn run_builtin(options: &ExperimentOptions, resume: Option<&JournalState>, f
     let refit_start = Instant::now();
     let spent = resume.map_or(0.0, |r| r.spent_s);
     let deadline = options.time_budget.map(|t| start + Duration::from_secs_f64((t - spent).max(0.0)));
-    refit::time_kept_models(&mut leaderboard, &setup.data, deadline.is_some());
+    let timed = crate::bagging::times_predictions(setup.data.table.n_rows, deadline.is_some());
+    refit::time_kept_models(&mut leaderboard, &setup.data, timed);
     crate::ensemble::sharpen_kept(&mut leaderboard, &setup.data.out_of_fold_target(), deadline);
-    let selection = options.ensemble.then(|| crate::ensemble::select(&leaderboard, &setup.data.out_of_fold_target(), setup.metric.as_ref(), deadline)).flatten();
+    let selection = options.ensemble.then(|| crate::ensemble::select(&leaderboard, &setup.data.out_of_fold_target(), setup.metric.as_ref(), deadline, timed)).flatten();
     let ctx = refit::RefitContext { data: &setup.data, metric: setup.metric.as_ref(), deadline, fold_share, seed: options.seed, final_fit: options.final_fit };
     let mut refitted = refit::refit_model(&leaderboard, selection, &ctx, observer)?;
     let refit_s = refit_start.elapsed().as_secs_f64();

@@ -26,11 +26,10 @@ use crate::trial::TrialResult;
 /// to [`MIN_JUDGED_ROWS`](crate::bagging::MIN_JUDGED_ROWS) rows, whose trials did not time
 /// them: one split model a trial, on the first split's validation rows repeated to
 /// [`TIMED_ROWS`](crate::bagging::TIMED_ROWS), gives its cost per row, and the trial's
-/// prediction time (of those rows) for the ensemble's bound. Only under a time budget:
-/// without one, time costs nothing.
+/// prediction time (of those rows) for the ensemble's bound. Only when `timed`
+/// ([`crate::bagging::times_predictions`]): without a time budget, time costs nothing.
 pub fn time_kept_models(leaderboard: &mut [TrialResult], data: &ExperimentData, timed: bool) {
-    let rows = data.table.n_rows;
-    if !timed || !(crate::bagging::MIN_TIMED_ROWS..crate::bagging::MIN_JUDGED_ROWS).contains(&rows) {
+    if !timed || data.table.n_rows >= crate::bagging::MIN_JUDGED_ROWS {
         return;
     }
     for t in leaderboard.iter_mut().filter(|t| t.predictions.is_some()) {
