@@ -17,7 +17,7 @@ use ndarray::{Array1, Array2};
 use crate::trial::{TrialResult, TrialStatus};
 
 /// Most trials whose out-of-fold predictions are kept for the ensemble, besides each
-/// learner's best under classification ([`retain_best`]).
+/// learner's best ([`retain_best`]).
 pub const KEPT_TRIALS: usize = 24;
 /// Most bytes of out-of-fold predictions kept in all (rows × classes × 8 per trial).
 pub const KEPT_BYTES: usize = 512 << 20;
@@ -55,10 +55,12 @@ pub fn keep_best(results: &mut [TrialResult], direction: Direction) {
 }
 
 /// Keeps what `size` measures (`None`: the trial holds nothing) for the best
-/// [`KEPT_TRIALS`] finished trials, and under classification for each learner's best
-/// trial too (the metric may underrate a learner whose probabilities are too even until
-/// they are sharpened: [`sharpen_kept`]), within `max_bytes` in all; calls `drop` on the
-/// others that hold it.
+/// [`KEPT_TRIALS`] finished trials, and for each learner's best trial too, within
+/// `max_bytes` in all; calls `drop` on the others that hold it. Each learner's best is
+/// kept because the best trials may all be near copies of one learner (the selection
+/// then has nothing to blend), and a learner that errs differently is what an ensemble
+/// gains from; and under classification the metric may underrate a learner whose
+/// probabilities are too even until they are sharpened ([`sharpen_kept`]).
 pub fn retain_best(results: &mut [TrialResult], direction: Direction, max_bytes: usize, size: impl Fn(&TrialResult) -> Option<usize>, drop: impl Fn(&mut TrialResult)) {
     let mut holders: Vec<usize> = (0..results.len()).filter(|&i| size(&results[i]).is_some()).collect();
     holders.sort_by(|&a, &b| {
@@ -70,14 +72,12 @@ pub fn retain_best(results: &mut [TrialResult], direction: Direction, max_bytes:
     let mut keeps = vec![false; holders.len()];
     for (rank, &i) in holders.iter().enumerate() {
         let t = &results[i];
-        let classes = matches!(t.predictions.as_deref(), Some(Prediction::Classes(_)));
         let first_of_learner = t.status == TrialStatus::Ok && !learners.contains(&t.learner.as_str());
         if first_of_learner {
             learners.push(&t.learner);
         }
-        let learner_best = classes && first_of_learner;
         let held = size(t).unwrap_or(0);
-        keeps[rank] = (rank < KEPT_TRIALS || learner_best) && t.status == TrialStatus::Ok && bytes + held <= max_bytes;
+        keeps[rank] = (rank < KEPT_TRIALS || first_of_learner) && t.status == TrialStatus::Ok && bytes + held <= max_bytes;
         bytes += if keeps[rank] { held } else { 0 };
     }
     for (&i, _) in holders.iter().zip(&keeps).filter(|(_, &keep)| !keep) {
@@ -293,6 +293,13 @@ mod tests {
         keep_best(&mut results, Direction::Maximize);
         let kept: Vec<u64> = results.iter().filter(|t| t.predictions.is_some()).map(|t| t.id).collect();
         assert_eq!(kept, (16..40).collect::<Vec<_>>());
+        // A regression trial of another learner, worse than all 24, is kept as its
+        // learner's best; a second one of it is not.
+        results.push(TrialResult { learner: "tree".into(), ..trial(40, -2.0, p()) });
+        results.push(TrialResult { learner: "tree".into(), ..trial(41, -1.0, p()) });
+        keep_best(&mut results, Direction::Maximize);
+        let kept: Vec<u64> = results.iter().filter(|t| t.predictions.is_some()).map(|t| t.id).collect();
+        assert_eq!(kept, (16..40).chain([41]).collect::<Vec<_>>());
     }
 
     #[test]
