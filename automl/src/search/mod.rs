@@ -220,7 +220,8 @@ impl LearnerSearch {
     fn pick_arm(&mut self, ctx: &AskContext) -> Option<usize> {
         // Cost-aware start: the cheapest learner's first configuration; under a time
         // budget, then the further starts of learners that lead on most data (the
-        // booster's defaults: its cheap start says little about what it can do); then
+        // booster's defaults: its cheap start says little about what it can do), each
+        // while its own expected cost (by its work) fits half the time left; then
         // every other learner's first configuration, cheapest first, leaving out under a
         // time budget those expected to take more than a quarter of the time left; then
         // every learner's further starts.
@@ -230,7 +231,11 @@ impl LearnerSearch {
             return self.arms.iter().position(fresh);
         }
         let budgeted = ctx.time_left.is_some();
-        if let Some(i) = (0..self.arms.len()).find(|&i| budgeted && self.arms[i].leads && !self.arms[i].starts.is_empty() && self.arms[i].failures < self.arms[i].trials.max(1) && !self.too_slow(i, ctx, 0.5)) {
+        let leads_next = |i: usize| {
+            let a = &self.arms[i];
+            a.leads && a.failures < a.trials.max(1) && a.starts.first().is_some_and(|c| !self.config_too_slow(i, c, ctx, 0.5))
+        };
+        if let Some(i) = (0..self.arms.len()).find(|&i| budgeted && leads_next(i)) {
             return Some(i);
         }
         if let Some(i) = (0..self.arms.len()).find(|&i| fresh(&self.arms[i]) && !self.too_slow(i, ctx, 0.25)) {

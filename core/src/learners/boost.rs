@@ -48,12 +48,12 @@ impl GbdtLearner {
 /// the model collapse (LightGBM's defaults do on large, very imbalanced multiclass data).
 const SOFTMAX_MAX_DELTA_STEP: f64 = 5.0;
 
-fn start(rounds: i64, leaves: i64, l2: f64) -> Hyperparams {
+fn start(rounds: i64, leaves: i64, l2: f64, learning_rate: f64) -> Hyperparams {
     Hyperparams::from([
         ("n_estimators".into(), ParamValue::Int(rounds)),
         ("num_leaves".into(), ParamValue::Int(leaves)),
         ("min_child_samples".into(), ParamValue::Int(20)),
-        ("learning_rate".into(), ParamValue::Float(0.1)),
+        ("learning_rate".into(), ParamValue::Float(learning_rate)),
         ("feature_fraction".into(), ParamValue::Float(1.0)),
         ("bagging_fraction".into(), ParamValue::Float(1.0)),
         ("lambda_l1".into(), ParamValue::Float(1.0 / 1024.0)),
@@ -87,9 +87,11 @@ impl Learner for GbdtLearner {
             .float("lambda_l2", 1.0 / 1024.0, 1024.0, true)
     }
     fn starts(&self, _task: Task, shape: DataShape) -> Vec<Hyperparams> {
-        // FLAML's low-cost start, then LightGBM's defaults.
-        let max_leaves = (shape.rows / 4).clamp(4, 256) as i64;
-        vec![start(4, 4, 1.0), start(100, 31.min(max_leaves), 1.0 / 1024.0)]
+        // FLAML's low-cost start, LightGBM's defaults, then those at AutoGluon's default
+        // learning rate (0.05; AutoGluon early-stops it, here it gets 400 rounds: twice the
+        // defaults' rounds times rate), often better and four times their cost.
+        let leaves = 31.min((shape.rows / 4).clamp(4, 256) as i64);
+        vec![start(4, 4, 1.0, 0.1), start(100, leaves, 1.0 / 1024.0, 0.1), start(400, leaves, 1.0 / 1024.0, 0.05)]
     }
     fn relative_cost(&self, shape: DataShape) -> f64 {
         0.05 + shape.rows as f64 * shape.features as f64 / 2e6
