@@ -48,6 +48,10 @@ impl GbdtLearner {
 /// the model collapse (LightGBM's defaults do on large, very imbalanced multiclass data).
 const SOFTMAX_MAX_DELTA_STEP: f64 = 5.0;
 
+/// Rows from which the booster also starts from a slower, often better configuration:
+/// the size from which validation is a holdout (see `ValidationPlan::auto`).
+const LARGE_DATA_ROWS: usize = 10_000;
+
 fn start(rounds: i64, leaves: i64, l2: f64, learning_rate: f64) -> Hyperparams {
     Hyperparams::from([
         ("n_estimators".into(), ParamValue::Int(rounds)),
@@ -87,11 +91,18 @@ impl Learner for GbdtLearner {
             .float("lambda_l2", 1.0 / 1024.0, 1024.0, true)
     }
     fn starts(&self, _task: Task, shape: DataShape) -> Vec<Hyperparams> {
-        // FLAML's low-cost start, LightGBM's defaults, then those at AutoGluon's default
-        // learning rate (0.05; AutoGluon early-stops it, here it gets 400 rounds: twice the
-        // defaults' rounds times rate), often better and four times their cost.
+        // FLAML's low-cost start, LightGBM's defaults, then on data of LARGE_DATA_ROWS
+        // or more those at AutoGluon's default learning rate (0.05; AutoGluon early-stops
+        // it, here it gets 400 rounds: twice the defaults' rounds times rate), often better
+        // and four times their cost. Large data's searches have time for tens of trials,
+        // so where they start matters; small data's run hundreds, and their local search
+        // gets there by itself.
         let leaves = 31.min((shape.rows / 4).clamp(4, 256) as i64);
-        vec![start(4, 4, 1.0, 0.1), start(100, leaves, 1.0 / 1024.0, 0.1), start(400, leaves, 1.0 / 1024.0, 0.05)]
+        let mut starts = vec![start(4, 4, 1.0, 0.1), start(100, leaves, 1.0 / 1024.0, 0.1)];
+        if shape.rows >= LARGE_DATA_ROWS {
+            starts.push(start(400, leaves, 1.0 / 1024.0, 0.05));
+        }
+        starts
     }
     fn relative_cost(&self, shape: DataShape) -> f64 {
         0.05 + shape.rows as f64 * shape.features as f64 / 2e6
