@@ -48,8 +48,8 @@ impl GbdtLearner {
 /// the model collapse (LightGBM's defaults do on large, very imbalanced multiclass data).
 const SOFTMAX_MAX_DELTA_STEP: f64 = 5.0;
 
-/// Rows from which the booster also starts from a slower, often better configuration:
-/// the size from which validation is a holdout (see `ValidationPlan::auto`).
+/// Training rows (of a fold or the holdout's training part) from which the booster also
+/// starts from a slower, often better configuration.
 const LARGE_DATA_ROWS: usize = 10_000;
 
 fn start(rounds: i64, leaves: i64, l2: f64, learning_rate: f64) -> Hyperparams {
@@ -91,8 +91,8 @@ impl Learner for GbdtLearner {
             .float("lambda_l2", 1.0 / 1024.0, 1024.0, true)
     }
     fn starts(&self, _task: Task, shape: DataShape) -> Vec<Hyperparams> {
-        // FLAML's low-cost start, LightGBM's defaults, then on data of LARGE_DATA_ROWS
-        // or more those at AutoGluon's default learning rate (0.05; AutoGluon early-stops
+        // FLAML's low-cost start, LightGBM's defaults, then from LARGE_DATA_ROWS training
+        // rows those at AutoGluon's default learning rate (0.05; AutoGluon early-stops
         // it, here it gets 400 rounds: twice the defaults' rounds times rate), often better
         // and four times their cost. Large data's searches have time for tens of trials,
         // so where they start matters; small data's run hundreds, and their local search
@@ -190,5 +190,20 @@ impl GbdtModel {
 
     pub(super) fn predict(&self, x: ArrayView2<f64>) -> Prediction {
         to_prediction(self.booster.objective, self.n_classes, self.booster.predict_raw(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_data_gets_a_third_slower_start() {
+        let starts = |rows| GbdtLearner.starts(Task::Binary, DataShape { rows, features: 5, classes: 2 });
+        assert_eq!(starts(LARGE_DATA_ROWS - 1).len(), 2);
+        let large = starts(LARGE_DATA_ROWS);
+        assert_eq!(large.len(), 3);
+        assert_eq!(large[2].get("learning_rate"), Some(&ParamValue::Float(0.05)));
+        assert_eq!(large[2].get("n_estimators"), Some(&ParamValue::Int(400)));
     }
 }
