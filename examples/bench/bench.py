@@ -79,7 +79,7 @@ def run_once(binary, bench, d, budget, concurrency, extra, tmp, metric=None):
     name, target, task = d["name"], d["target"], d["task"]
     train = bench / "data" / "splits" / f"{name}.train.csv"
     test = bench / "data" / "splits" / f"{name}.test.csv"
-    out = Path(tmp) / f"out-{budget}-{len(extra)}"
+    out = Path(tmp) / ("out-" + "-".join([str(budget), *extra]).replace(" ", "_"))
     code, wall, rss, stdout, stderr = run_measured([
         binary, "run", str(train), "--target", target, "--time-budget", str(budget),
         "--concurrency", str(concurrency), "--out", str(out), "--json", "--quiet",
