@@ -348,3 +348,7 @@ pub fn artifact(refitted: Refitted, options: &ExperimentOptions, task: Task, tar
         rows: target.len(),
     }
 }
+
+#[cfg(test)]
+#[path = "refit_tests.rs"]
+mod tests;
