@@ -148,6 +148,17 @@ def print_seed_table(rows, seeds, budget):
         print(f"| {r['dataset']} | {r['metric']} | {r['test_rows']} | {mean:.4f} | {min(scores):.4f} | {max(scores):.4f} | {fmt(r['flaml'])} | {fmt(r['best_peer'])} | {vs_best} | {at_best}/{len(scores)} | {at_flaml}/{len(scores)} |")
 
 
+def seed_list(text):
+    """`--seeds`: comma-separated non-negative integers."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of seeds: give whole numbers separated by commas, say 1,2,3")
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"'{text}': seeds are non-negative whole numbers")
+    return seeds
+
+
 def fmt(v, spec=".4f"):
     return "-" if v is None else format(v, spec)
 
@@ -163,7 +174,7 @@ def main():
     ap.add_argument("--judged-metric", action="store_true", help="search with the metric the table judges (accuracy, r2) instead of the engine's default (log_loss for classification)")
     ap.add_argument("--only", default="")
     ap.add_argument("--run-args", default="", help="more `automl run` arguments for every run, as one string (say \"--seed 2 --final-fit bag\")")
-    ap.add_argument("--seeds", default="", help="also run the main budget once per seed (say 1,2,3) and print the scores' mean and range")
+    ap.add_argument("--seeds", type=seed_list, default=[], help="also run the main budget once per seed (say 1,2,3) and print the scores' mean and range")
     ap.add_argument("--bench-dir", default=str(ROOT.parent / "shared" / "bench"))
     ap.add_argument("--bin", default="")
     ap.add_argument("--json", help="also write the rows as JSON to this file")
@@ -178,7 +189,7 @@ def main():
         binary = str(ROOT / "target" / "release" / "automl")
     manifest = json.loads((bench / "data" / "manifest.json").read_text())
     only = set(filter(None, a.only.split(",")))
-    seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+    seeds = a.seeds
     rows = []
     for d in manifest:
         name, task = d["name"], d["task"]

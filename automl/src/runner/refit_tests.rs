@@ -21,10 +21,11 @@ fn data() -> ExperimentData {
 
 /// Trial `id` of `learner`'s first start, whose split models each take `cost` seconds per row predicted.
 fn trial(id: u64, learner: &str, cost: f64, data: &ExperimentData, metric: &dyn Metric) -> TrialResult {
+    let l = learner_by_name(learner).expect("a learner");
     let spec = TrialSpec {
         id,
         learner: learner.into(),
-        config: learner_by_name(learner).expect("a learner").starts(Task::Regression, data.shape(learner_by_name(learner).expect("a learner").encoding()))[0].clone(),
+        config: l.starts(Task::Regression, data.shape(l.encoding()))[0].clone(),
         metric: metric.name().into(),
         validation: ValidationPlan::KFold { k: FOLDS },
         seed: 0,

@@ -10,6 +10,7 @@ use automl_core::learners::{DataShape, Learner};
 use automl_core::preprocess::Encoding;
 use automl_core::space::{Hyperparams, SearchSpace};
 use automl_core::task::Task;
+use rand::distributions::{Distribution, WeightedIndex};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
@@ -263,7 +264,7 @@ impl LearnerSearch {
         }
         // Rank learners by best loss; favour the leaders, discounted by their cost under a
         // time budget (without one, a trial's time costs nothing).
-        let (explore, u) = (self.rng.gen::<f64>() < EXPLORE_SHARE, self.rng.gen::<f64>());
+        let explore = self.rng.gen::<f64>() < EXPLORE_SHARE;
         let mut ranked = usable;
         ranked.sort_by(|&a, &b| self.arms[a].best.total_cmp(&self.arms[b].best));
         let cost = |i: usize| self.expected_cost(i, ctx).unwrap_or(1.0).max(1e-3);
@@ -279,21 +280,9 @@ impl LearnerSearch {
             let min_cost = ranked.iter().map(|&i| cost(i)).fold(f64::INFINITY, f64::min);
             ranked.iter().enumerate().map(|(rank, &i)| 0.5f64.powi(rank as i32 * 2) / (cost(i) / min_cost).sqrt().clamp(1.0, 10.0)).collect()
         };
-        weighted_pick(&ranked, &weights, u)
+        let pick = WeightedIndex::new(&weights).map(|w| w.sample(&mut self.rng)).unwrap_or(0);
+        ranked.get(pick).copied()
     }
-}
-
-/// The item of `items` that `u` (uniform in [0, 1)) falls on, each taking its weight's
-/// share of the interval.
-fn weighted_pick(items: &[usize], weights: &[f64], u: f64) -> Option<usize> {
-    let mut u = u * weights.iter().sum::<f64>();
-    for (w, &i) in weights.iter().zip(items) {
-        if u < *w {
-            return Some(i);
-        }
-        u -= w;
-    }
-    items.first().copied()
 }
 
 impl Strategy for LearnerSearch {
